@@ -1,0 +1,128 @@
+/**
+ * ferry's error hierarchy: every error has a stable `code`, a `retryable` verdict and, where a
+ * registry is involved, the `side` (source or destination) that failed. Tests assert on codes.
+ */
+
+/** Which end of a copy an error came from. */
+export type Side = "source" | "destination";
+
+/** Stable error codes. Never rename one; add new ones. */
+export type ErrorCode =
+  | "INVALID_REFERENCE"
+  | "INVALID_DIGEST"
+  | "UNSUPPORTED_DIGEST"
+  | "DIGEST_MISMATCH"
+  | "SIZE_MISMATCH"
+  | "MANIFEST_TOO_LARGE"
+  | "MANIFEST_INVALID"
+  | "MEDIA_TYPE_MISMATCH"
+  | "REGISTRY"
+  | "NETWORK"
+  | "TLS"
+  | "AUTH"
+  | "CREDENTIALS"
+  | "REDIRECT_REFUSED"
+  | "DEADLINE"
+  | "ABORTED"
+  | "NOT_FOUND"
+  | "PLATFORM_MISMATCH"
+  | "UNSUPPORTED"
+  | "INVALID_CONFIG"
+  | "USAGE";
+
+const FERRY_ERROR = Symbol.for("ferry.error");
+
+/** Base class of every error ferry raises on purpose. */
+export class FerryError extends Error {
+  readonly code: ErrorCode;
+  readonly retryable: boolean;
+  side: Side | undefined;
+
+  constructor(code: ErrorCode, message: string, opts: { retryable?: boolean; side?: Side; cause?: unknown } = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = "FerryError";
+    this.code = code;
+    this.retryable = opts.retryable ?? false;
+    this.side = opts.side;
+    Object.defineProperty(this, FERRY_ERROR, { value: true });
+  }
+
+  // Works across two copies of this module in one bundle (as undici does for its errors).
+  static override [Symbol.hasInstance](obj: unknown): boolean {
+    if (this !== FerryError) return Function.prototype[Symbol.hasInstance].call(this, obj);
+    return typeof obj === "object" && obj !== null && (obj as Record<symbol, unknown>)[FERRY_ERROR] === true;
+  }
+}
+
+/** One entry of an OCI error body: `{"errors":[{"code","message","detail"}]}`. */
+export interface OciErrorEntry {
+  code: string;
+  message?: string;
+  detail?: unknown;
+}
+
+/** Codes the registry may send that mean "try again later" (all of a body's codes must be in here). */
+const TEMPORARY_OCI_CODES = new Set(["TOOMANYREQUESTS", "UNAVAILABLE", "UNKNOWN", "BLOB_UPLOAD_INVALID"]);
+const RETRYABLE_STATUS = new Set([408, 429, 500, 502, 503, 504]);
+
+/** An HTTP answer from a registry that was not what the operation needed. */
+export class RegistryError extends FerryError {
+  readonly status: number;
+  readonly ociCodes: readonly OciErrorEntry[];
+  readonly method: string;
+  /** Redacted URL (no signatures, tokens or credentials). */
+  readonly url: string;
+  readonly retryAfterMs: number | undefined;
+
+  constructor(opts: {
+    status: number;
+    method: string;
+    url: string;
+    ociCodes?: OciErrorEntry[];
+    bodyText?: string;
+    side?: Side;
+    retryAfterMs?: number;
+    message?: string;
+  }) {
+    const codes = opts.ociCodes ?? [];
+    const first = codes[0];
+    const what = first
+      ? `${first.code}${first.message ? `: ${first.message}` : ""}`
+      : opts.bodyText
+        ? truncate(opts.bodyText.trim().replace(/\s+/g, " "), 200)
+        : "no error body";
+    const retryable =
+      RETRYABLE_STATUS.has(opts.status) ||
+      (codes.length > 0 && codes.every((c) => TEMPORARY_OCI_CODES.has(c.code)) && opts.status !== 404);
+    super("REGISTRY", opts.message ?? `${opts.method} ${opts.url}: HTTP ${opts.status} (${what})`, {
+      retryable,
+      side: opts.side,
+    });
+    this.name = "RegistryError";
+    this.status = opts.status;
+    this.ociCodes = codes;
+    this.method = opts.method;
+    this.url = opts.url;
+    this.retryAfterMs = opts.retryAfterMs;
+  }
+
+  /** True when the registry answered with this OCI error code. */
+  hasCode(code: string): boolean {
+    return this.ociCodes.some((c) => c.code === code);
+  }
+}
+
+function truncate(s: string, n: number): string {
+  return s.length > n ? `${s.slice(0, n)}…` : s;
+}
+
+/** Shorthand constructors used across lib/. */
+export function invalidReference(input: string, why: string): FerryError {
+  return new FerryError("INVALID_REFERENCE", `invalid reference ${JSON.stringify(input)}: ${why}`);
+}
+
+/** Returns the error as a FerryError with a side, leaving other errors untouched. */
+export function withSide<E>(err: E, side: Side): E {
+  if (err instanceof FerryError && err.side === undefined) err.side = side;
+  return err;
+}

@@ -1,0 +1,191 @@
+/**
+ * Descriptors, manifests and indexes. Parsing caps the size, sniffs a missing `mediaType`, and
+ * keeps the raw bytes next to the parsed value: the bytes are what we push, never a re-serialisation.
+ */
+import { FerryError } from "../errors.ts";
+import { digestOf, isDigest } from "./digest.ts";
+import {
+  bareMediaType,
+  DOCKER_LIST,
+  DOCKER_MANIFEST,
+  DOCKER_SCHEMA1,
+  DOCKER_SCHEMA1_SIGNED,
+  isIndexType,
+  OCI_CONFIG,
+  OCI_INDEX,
+  OCI_MANIFEST,
+} from "./media-types.ts";
+
+/** Default cap on manifest reads (regclient's pull limit). */
+export const DEFAULT_MAX_MANIFEST_BYTES = 8 * 1024 * 1024;
+
+/** Platform of an index entry. */
+export interface Platform {
+  architecture: string;
+  os: string;
+  variant?: string;
+  "os.version"?: string;
+  "os.features"?: string[];
+  features?: string[];
+}
+
+/** A content descriptor (image-spec descriptor.md). Unknown fields are kept in the raw bytes only. */
+export interface Descriptor {
+  mediaType: string;
+  digest: string;
+  size: number;
+  urls?: string[];
+  annotations?: Record<string, string>;
+  data?: string;
+  artifactType?: string;
+  platform?: Platform;
+}
+
+/** An image manifest (OCI or Docker schema 2), or an artifact manifest. */
+export interface ImageManifest {
+  kind: "manifest";
+  schemaVersion: number;
+  mediaType: string;
+  artifactType?: string;
+  config: Descriptor;
+  layers: Descriptor[];
+  subject?: Descriptor;
+  annotations?: Record<string, string>;
+}
+
+/** An OCI index or Docker manifest list. */
+export interface ImageIndex {
+  kind: "index";
+  schemaVersion: number;
+  mediaType: string;
+  artifactType?: string;
+  manifests: Descriptor[];
+  subject?: Descriptor;
+  annotations?: Record<string, string>;
+}
+
+/** A Docker schema 1 manifest: recognised so we can say what it is, not copied verbatim. */
+export interface Schema1Manifest {
+  kind: "schema1";
+  schemaVersion: 1;
+  mediaType: string;
+}
+
+export type AnyManifest = ImageManifest | ImageIndex | Schema1Manifest;
+
+/** Parsed manifest plus the exact bytes and their digest. */
+export interface RawManifest {
+  bytes: Buffer;
+  digest: string;
+  mediaType: string;
+  manifest: AnyManifest;
+}
+
+/** Builds a descriptor for a raw manifest (mediaType, digest, size). */
+export function descriptorOf(raw: RawManifest): Descriptor {
+  return { mediaType: raw.mediaType, digest: raw.digest, size: raw.bytes.byteLength };
+}
+
+/**
+ * Parses manifest bytes. `contentType` is the server's header (parameters ignored); when the JSON
+ * has a `mediaType` it must agree. Without either, the type is sniffed from the shape.
+ */
+export function parseManifest(
+  bytes: Buffer,
+  contentType?: string,
+  opts: { maxBytes?: number } = {},
+): RawManifest {
+  const max = opts.maxBytes ?? DEFAULT_MAX_MANIFEST_BYTES;
+  if (bytes.byteLength > max) {
+    throw new FerryError("MANIFEST_TOO_LARGE", `manifest of ${bytes.byteLength} bytes exceeds the ${max}-byte cap`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(bytes.toString("utf8"));
+  } catch (e) {
+    throw new FerryError("MANIFEST_INVALID", `manifest is not valid JSON: ${(e as Error).message}`);
+  }
+  if (!isObject(json)) throw new FerryError("MANIFEST_INVALID", "manifest is not a JSON object");
+  const header = bareMediaType(contentType);
+  const field = typeof json.mediaType === "string" ? json.mediaType : undefined;
+  if (field && header && field !== header && header !== "application/json" && header !== "application/octet-stream") {
+    throw new FerryError(
+      "MEDIA_TYPE_MISMATCH",
+      `manifest mediaType ${field} does not match Content-Type ${header}`,
+    );
+  }
+  const mediaType = field ?? (header && header !== "application/json" && header !== "application/octet-stream" ? header : sniff(json));
+  const manifest = toManifest(json, mediaType);
+  return { bytes, digest: digestOf(bytes), mediaType, manifest };
+}
+
+function sniff(json: Record<string, unknown>): string {
+  if (json.schemaVersion === 1) return Array.isArray(json.signatures) ? DOCKER_SCHEMA1_SIGNED : DOCKER_SCHEMA1;
+  if (Array.isArray(json.manifests)) return OCI_INDEX;
+  if (isObject(json.config)) {
+    return json.config.mediaType === "application/vnd.docker.container.image.v1+json" ? DOCKER_MANIFEST : OCI_MANIFEST;
+  }
+  throw new FerryError("MANIFEST_INVALID", "cannot tell the manifest's type: no mediaType, manifests or config");
+}
+
+function toManifest(json: Record<string, unknown>, mediaType: string): AnyManifest {
+  if (mediaType === DOCKER_SCHEMA1 || mediaType === DOCKER_SCHEMA1_SIGNED || json.schemaVersion === 1) {
+    return { kind: "schema1", schemaVersion: 1, mediaType };
+  }
+  if (json.schemaVersion !== 2) throw new FerryError("MANIFEST_INVALID", `unsupported schemaVersion ${String(json.schemaVersion)}`);
+  const common = {
+    schemaVersion: 2,
+    mediaType,
+    ...(typeof json.artifactType === "string" ? { artifactType: json.artifactType } : {}),
+    ...(json.subject !== undefined ? { subject: toDescriptor(json.subject, "subject") } : {}),
+    ...(isStringMap(json.annotations) ? { annotations: json.annotations } : {}),
+  };
+  if (isIndexType(mediaType) || (Array.isArray(json.manifests) && !json.config)) {
+    if (!Array.isArray(json.manifests)) throw new FerryError("MANIFEST_INVALID", "index has no manifests array");
+    return { kind: "index", ...common, manifests: json.manifests.map((d, i) => toDescriptor(d, `manifests[${i}]`)) };
+  }
+  if (!isObject(json.config)) throw new FerryError("MANIFEST_INVALID", "manifest has no config descriptor");
+  const layers = json.layers === undefined ? [] : json.layers;
+  if (!Array.isArray(layers)) throw new FerryError("MANIFEST_INVALID", "manifest layers is not an array");
+  return {
+    kind: "manifest",
+    ...common,
+    config: toDescriptor(json.config, "config"),
+    layers: layers.map((d, i) => toDescriptor(d, `layers[${i}]`)),
+  };
+}
+
+function toDescriptor(v: unknown, where: string): Descriptor {
+  if (!isObject(v)) throw new FerryError("MANIFEST_INVALID", `${where} is not a descriptor object`);
+  const { mediaType, digest, size } = v;
+  if (typeof mediaType !== "string") throw new FerryError("MANIFEST_INVALID", `${where}.mediaType missing`);
+  if (typeof digest !== "string" || !isDigest(digest)) throw new FerryError("MANIFEST_INVALID", `${where}.digest invalid`);
+  if (typeof size !== "number" || !Number.isSafeInteger(size) || size < 0) {
+    throw new FerryError("MANIFEST_INVALID", `${where}.size invalid`);
+  }
+  const d: Descriptor = { mediaType, digest, size };
+  if (Array.isArray(v.urls) && v.urls.every((u) => typeof u === "string")) d.urls = v.urls as string[];
+  if (isStringMap(v.annotations)) d.annotations = v.annotations;
+  if (typeof v.data === "string") d.data = v.data;
+  if (typeof v.artifactType === "string") d.artifactType = v.artifactType;
+  if (isObject(v.platform) && typeof v.platform.os === "string" && typeof v.platform.architecture === "string") {
+    d.platform = v.platform as unknown as Platform;
+  }
+  return d;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function isStringMap(v: unknown): v is Record<string, string> {
+  return isObject(v) && Object.values(v).every((x) => typeof x === "string");
+}
+
+/** Media type for a new index built from entries of an existing one (keeps OCI vs Docker). */
+export function indexMediaTypeFor(source: string): string {
+  return source === DOCKER_LIST ? DOCKER_LIST : OCI_INDEX;
+}
+
+/** Default config media type check used by sniffing and tests. */
+export const KNOWN_CONFIG_TYPES = [OCI_CONFIG, "application/vnd.docker.container.image.v1+json"];
