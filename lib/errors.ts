@@ -49,6 +49,7 @@ export class FerryError extends Error {
 
   // Works across two copies of this module in one bundle (as undici does for its errors).
   static override [Symbol.hasInstance](obj: unknown): boolean {
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the subclass being tested against
     if (this !== FerryError) return Function.prototype[Symbol.hasInstance].call(this, obj);
     return typeof obj === "object" && obj !== null && (obj as Record<symbol, unknown>)[FERRY_ERROR] === true;
   }
