@@ -74,6 +74,8 @@ export class RegistryError extends FerryError {
   /** Redacted URL (no signatures, tokens or credentials). */
   readonly url: string;
   readonly retryAfterMs: number | undefined;
+  /** Docker Hub-style rate-limit headers, when the registry sent them. */
+  readonly rateLimit: { limit: number; remaining: number } | undefined;
 
   constructor(opts: {
     status: number;
@@ -83,6 +85,7 @@ export class RegistryError extends FerryError {
     bodyText?: string;
     side?: Side;
     retryAfterMs?: number;
+    rateLimit?: { limit: number; remaining: number };
     message?: string;
   }) {
     const codes = opts.ociCodes ?? [];
@@ -105,6 +108,7 @@ export class RegistryError extends FerryError {
     this.method = opts.method;
     this.url = opts.url;
     this.retryAfterMs = opts.retryAfterMs;
+    this.rateLimit = opts.rateLimit;
   }
 
   /** True when the registry answered with this OCI error code. */

@@ -280,6 +280,9 @@ export class RegistryClient {
         headers,
         body: (hop === 0 ? (r.body ?? r.stream) : undefined) as Dispatcher.DispatchOptions["body"],
         signal: r.signal,
+        // undici closes the socket after every HEAD (a guard against servers that send HEAD
+        // bodies); registries do not, and up-to-date checks are all HEADs: keep the connection.
+        ...(r.method === "HEAD" ? { reset: false } : {}),
         ...(r.headersTimeout ? { headersTimeout: r.headersTimeout } : {}),
       });
       const location = header(res.headers, "location");

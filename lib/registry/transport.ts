@@ -156,7 +156,15 @@ export async function responseError(
     bodyText: /^\s*</.test(text) ? text.replace(/<[^>]+>/g, " ") : text,
     side,
     retryAfterMs: parseRetryAfter(res.headers["retry-after"]),
+    rateLimit: parseRateLimit(res.headers),
   });
+}
+
+/** Docker Hub's `ratelimit-limit: 100;w=21600` and `ratelimit-remaining` (first numbers). */
+export function parseRateLimit(headers: Dispatcher.ResponseData["headers"]): { limit: number; remaining: number } | undefined {
+  const limit = Number.parseInt(header(headers, "ratelimit-limit") ?? "", 10);
+  const remaining = Number.parseInt(header(headers, "ratelimit-remaining") ?? "", 10);
+  return Number.isNaN(limit) || Number.isNaN(remaining) ? undefined : { limit, remaining };
 }
 
 /** Parses `{"errors":[{"code","message","detail"}]}`; anything else gives []. */

@@ -40,6 +40,21 @@ export interface FakeRegistryOptions {
   hook?: (req: IncomingMessage, res: ServerResponse, body: Buffer, reg: FakeRegistry) => boolean | Promise<boolean>;
   /** Page size cap for tags/list when the client asks for more. */
   tagPageSize?: number;
+  /** Upload quirks of real registries. */
+  quirks?: {
+    /** Status for an accepted PATCH (ECR answers 201). */
+    patchStatus?: number;
+    /** Always answer PATCH with `Range: 0-<end of first chunk>` (ECR stops advancing it). */
+    stuckRange?: boolean;
+    /** Refuse PATCH bodies over this many bytes with 416 (GHCR: 4 MiB). */
+    maxChunk?: number;
+    /** Sent as OCI-Chunk-Min-Length on POST. */
+    chunkMinLength?: number;
+    /** The nth PATCH (1-based) stores only half its body and answers 416. */
+    partialPatch?: number;
+    /** POST ?digest= with a body is not supported: ignore the body, answer 202. */
+    noSinglePost?: boolean;
+  };
 }
 
 interface Upload {
@@ -60,7 +75,10 @@ export class FakeRegistry {
   readonly issuedTokens: Array<{ token: string; scopes: string[] }> = [];
   private server: Server | undefined;
   private opts: FakeRegistryOptions;
+  private patches = 0;
   host = "";
+  /** TCP connections accepted so far (pool hygiene). */
+  connections = 0;
 
   constructor(opts: FakeRegistryOptions = {}) {
     this.opts = opts;
@@ -77,7 +95,11 @@ export class FakeRegistry {
         res.end(String(e));
       });
     });
-    this.server.keepAliveTimeout = 2000;
+    // undici subtracts a 2 s threshold from the server's Keep-Alive hint: 2 s would mean no reuse at all.
+    this.server.keepAliveTimeout = 10_000;
+    this.server.on("connection", () => {
+      this.connections++;
+    });
     await new Promise<void>((r) => this.server?.listen(0, "127.0.0.1", r));
     this.host = `127.0.0.1:${(this.server.address() as AddressInfo).port}`;
     return this;
@@ -225,7 +247,8 @@ export class FakeRegistry {
       const digest = url.searchParams.get("digest");
       const uuid = randomUUID();
       this.uploads.set(uuid, { repo, parts: [], size: 0 });
-      if (digest && body.byteLength > 0) return this.finish(res, uuid, digest, body);
+      if (digest && body.byteLength > 0 && !this.opts.quirks?.noSinglePost) return this.finish(res, uuid, digest, body);
+      if (this.opts.quirks?.chunkMinLength) res.setHeader("oci-chunk-min-length", String(this.opts.quirks.chunkMinLength));
       res.setHeader("location", `/v2/${repo}/blobs/uploads/${uuid}?_state=${uuid}%3D%3D`);
       res.setHeader("range", "0-0");
       res.setHeader("docker-upload-uuid", uuid);
@@ -234,16 +257,31 @@ export class FakeRegistry {
     const up = this.uploads.get(id);
     if (!up) return send(res, 404, { errors: [{ code: "BLOB_UPLOAD_UNKNOWN", message: "upload unknown" }] });
     if (req.method === "PATCH") {
+      const q = this.opts.quirks ?? {};
+      this.patches++;
       const cr = req.headers["content-range"];
       if (cr) {
         const m = /^(\d+)-(\d+)$/.exec(cr);
         if (!m || Number(m[1]) !== up.size) return send(res, 416, { errors: [{ code: "BLOB_UPLOAD_INVALID", message: "range" }] });
       }
+      if (q.maxChunk !== undefined && body.byteLength > q.maxChunk) {
+        return send(res, 416, { errors: [{ code: "REQUESTED_RANGE_NOT_SATISFIABLE", message: "exceeds the maximum permissible limit of 4.00MiB" }] });
+      }
+      if (q.partialPatch === this.patches) {
+        const half = body.subarray(0, Math.floor(body.byteLength / 2));
+        up.parts.push(half);
+        up.size += half.byteLength;
+        return send(res, 416, { errors: [{ code: "BLOB_UPLOAD_INVALID", message: "range" }] });
+      }
+      const firstEnd = up.size === 0 ? body.byteLength - 1 : undefined;
       up.parts.push(body);
       up.size += body.byteLength;
-      res.setHeader("location", `/v2/${repo}/blobs/uploads/${id}?_state=${id}%3D%3D`);
-      res.setHeader("range", `0-${Math.max(0, up.size - 1)}`);
-      return end(res, 202);
+      res.setHeader("location", `/v2/${repo}/blobs/uploads/${id}?_state=${id}-${up.size}%3D%3D`);
+      if (q.stuckRange) {
+        (up as Upload & { firstEnd?: number }).firstEnd ??= firstEnd;
+        res.setHeader("range", `0-${(up as Upload & { firstEnd?: number }).firstEnd}`);
+      } else res.setHeader("range", `0-${Math.max(0, up.size - 1)}`);
+      return end(res, q.patchStatus ?? 202);
     }
     if (req.method === "GET") {
       res.setHeader("location", `/v2/${repo}/blobs/uploads/${id}?_state=${id}%3D%3D`);
