@@ -121,7 +121,10 @@ export class FakeRegistry {
     const d = sha256(bytes);
     this.blobs.set(d, bytes);
     let s = this.repoBlobs.get(repo);
-    if (!s) this.repoBlobs.set(repo, (s = new Set()));
+    if (!s) {
+      s = new Set();
+      this.repoBlobs.set(repo, s);
+    }
     s.add(d);
     return d;
   }
@@ -129,7 +132,10 @@ export class FakeRegistry {
   putManifest(repo: string, ref: string, bytes: Buffer, mediaType: string): string {
     const d = sha256(bytes);
     let m = this.manifests.get(repo);
-    if (!m) this.manifests.set(repo, (m = new Map()));
+    if (!m) {
+      m = new Map();
+      this.manifests.set(repo, m);
+    }
     m.set(d, { bytes, mediaType });
     if (ref !== d) m.set(ref, { bytes, mediaType });
     return d;

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { RegistryClient } from "../../../lib/registry/client.ts";
 import { staticCredentials } from "../../../lib/registry/credentials.ts";
-import { FakeRegistry, startFakeRegistry } from "../../fakes/registry.ts";
+import { type FakeRegistry, startFakeRegistry } from "../../fakes/registry.ts";
 import { rejectsWithRegistryError } from "../../helpers/assert.ts";
 
 const fakes: FakeRegistry[] = [];
@@ -76,7 +76,11 @@ describe("bearer auth (matrix cases 1–3)", () => {
       auth: {
         kind: "bearer",
         // the first token is missing the repository the request needs
-        grant: (s) => (first ? ((first = false), []) : s),
+        grant: (s) => {
+          if (!first) return s;
+          first = false;
+          return [];
+        },
       },
     });
     const d = fake.putBlob("n", Buffer.from("abc"));
