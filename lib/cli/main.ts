@@ -1,0 +1,45 @@
+/** `ferry` command-line entry: dispatches to subcommands; exit 0 ok, 1 failure, 2 usage. */
+import { FerryError } from "../errors.ts";
+
+export const VERSION = "0.1.0";
+
+const HELP = `ferry ${VERSION} — replicate container images between registries, byte for byte.
+
+Usage:
+  ferry <command> [options]
+
+Commands:
+  help             Show this help
+
+Run 'ferry <command> --help' for a command's options.
+`;
+
+/** Runs the CLI with `argv` (without node and script); resolves to the exit status. */
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  try {
+    switch (cmd) {
+      case undefined:
+      case "help":
+      case "--help":
+      case "-h":
+        process.stdout.write(HELP);
+        return 0;
+      case "--version":
+      case "version":
+        process.stdout.write(`ferry ${VERSION}\n`);
+        return 0;
+      default:
+        void rest;
+        process.stderr.write(`ferry: unknown command ${JSON.stringify(cmd)}\n\n${HELP}`);
+        return 2;
+    }
+  } catch (e) {
+    if (e instanceof FerryError && e.code === "USAGE") {
+      process.stderr.write(`ferry: ${e.message}\n`);
+      return 2;
+    }
+    process.stderr.write(`ferry: ${(e as Error).message}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Makes sure the Debian tools ferry's tests and demo need are present: docker-registry (CNCF
+# distribution) and skopeo. Installs them when running as root; otherwise prints the exact
+# command to run and stops.
+set -euo pipefail
+missing=()
+command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
+command -v skopeo >/dev/null 2>&1 || missing+=(skopeo)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "ferry: installing ${missing[*]} (Debian packages)…" >&2
+  apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+  exit 0
+fi
+echo "ferry: missing ${missing[*]}. Install with:" >&2
+echo "  sudo apt-get install -y ${missing[*]}" >&2
+exit 1
