@@ -44,6 +44,9 @@ export async function openBlobStream(
   }
   const maxResumes = opts.maxResumes ?? MAX_RESUMES;
 
+  // The last chunk is held back until the digest checks out: a consumer (an upload) never gets
+  // the complete bytes of a corrupt blob, so it cannot commit them.
+  let pending: Buffer | undefined;
   async function* chunks(): AsyncGenerator<Buffer> {
     let current = first;
     let delivered = 0;
@@ -65,7 +68,8 @@ export async function openBlobStream(
           }
           verifier.update(b);
           delivered += b.byteLength;
-          yield b;
+          if (pending) yield pending;
+          pending = b;
         }
       } catch (err) {
         if (err instanceof FerryError) throw withSide(err, client);
@@ -107,6 +111,7 @@ export async function openBlobStream(
     } catch (e) {
       throw withSide(e as FerryError, client);
     }
+    if (pending) yield pending;
   }
 
   return Readable.from(chunks(), { objectMode: false, highWaterMark: 64 * 1024 });

@@ -142,10 +142,15 @@ export class FakeRegistry {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // Logged before the body is read, and counted as it arrives: an aborted upload shows how far it got.
+    const entry: LoggedRequest = { method: req.method ?? "", url: req.url ?? "", headers: req.headers, bodyLength: 0 };
+    this.requests.push(entry);
     const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
+    for await (const c of req) {
+      chunks.push(c as Buffer);
+      entry.bodyLength += (c as Buffer).byteLength;
+    }
     const body = Buffer.concat(chunks);
-    this.requests.push({ method: req.method ?? "", url: req.url ?? "", headers: req.headers, bodyLength: body.byteLength });
     if (this.opts.hook && (await this.opts.hook(req, res, body, this))) return;
     const url = new URL(req.url ?? "/", this.url);
     if (url.pathname === "/token") return this.token(req, res, url);

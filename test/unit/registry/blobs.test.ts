@@ -137,6 +137,46 @@ describe("blob downloads (matrix cases 10, 11)", () => {
   });
 });
 
+describe("corrupt sources", () => {
+  it("a corrupt blob never reaches the destination complete: the upload fails, nothing is committed", async () => {
+    // A multiple of 64 KiB: the last chunk then fills the stream's buffer, so without holding it
+    // back the consumer would take it before the digest check fails.
+    const data = randomBytes(5 * 65536);
+    const src = await h.setup({}, { side: "source" });
+    const digest = src.fake.putBlob("r", data);
+    const corrupt = Buffer.from(data);
+    corrupt[data.byteLength - 1] = (corrupt[data.byteLength - 1] ?? 0) ^ 1; // the very last byte differs
+    src.fake.blobs.set(digest, corrupt);
+    const dst = await h.setup({}, { side: "destination" });
+    const desc = { digest, size: data.byteLength };
+    await rejectsWithCode(dst.client.blobUpload("r", desc, () => src.client.blobGet("r", desc)), "DIGEST_MISMATCH", (e) =>
+      assert.equal(e.side, "source"),
+    );
+    assert.equal(dst.fake.blobs.has(digest), false);
+    const complete = dst.fake.requests.filter((r) => r.method === "PUT" && r.bodyLength === data.byteLength);
+    assert.equal(complete.length, 0, "the destination never received the whole body");
+  });
+});
+
+describe("corrupt sources, fast consumer", () => {
+  it("a consumer that drains as fast as bytes arrive never receives the whole of a corrupt blob", async () => {
+    const data = randomBytes(5 * 65536);
+    const { fake, client } = await h.setup({}, { side: "source" });
+    const digest = fake.putBlob("r", data);
+    const corrupt = Buffer.from(data);
+    corrupt[data.byteLength - 1] = (corrupt[data.byteLength - 1] ?? 0) ^ 1;
+    fake.blobs.set(digest, corrupt);
+    let received = 0;
+    await rejectsWithCode(
+      (async () => {
+        for await (const chunk of await client.blobGet("r", { digest, size: data.byteLength })) received += (chunk as Buffer).byteLength;
+      })(),
+      "DIGEST_MISMATCH",
+    );
+    assert.ok(received < data.byteLength, `received ${received} of ${data.byteLength} bytes before the error`);
+  });
+});
+
 describe("connection hygiene (matrix case 25)", () => {
   it("drains error, HEAD and redirect bodies: a 20-layer copy stays within the pool cap", async () => {
     const src = await h.setup({}, { maxConnectionsPerHost: 3 });
