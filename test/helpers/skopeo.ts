@@ -13,9 +13,12 @@ export async function skopeoInspectRaw(ref: string, opts: { tlsVerify?: boolean;
   return stdout;
 }
 
-/** `skopeo copy --all --preserve-digests` into an OCI layout: re-verifies every blob's digest. */
+/**
+ * `skopeo copy --all --preserve-digests` into a `dir:` directory, which re-verifies every blob's
+ * digest. (`dir:` rather than `oci:`: skopeo 1.9 cannot write a Docker list into an OCI layout.)
+ */
 export async function skopeoCopyToLayout(ref: string, dir: string, opts: { creds?: string } = {}): Promise<void> {
   const args = ["copy", "--all", "--preserve-digests", "--src-tls-verify=false", "--quiet"];
   if (opts.creds) args.push("--src-creds", opts.creds);
-  await run("skopeo", [...args, `docker://${ref}`, `oci:${dir}:verify`], { maxBuffer: 16 * 1024 * 1024, env: { ...process.env, HOME: dir } });
+  await run("skopeo", [...args, `docker://${ref}`, `dir:${dir}`], { maxBuffer: 16 * 1024 * 1024, env: { ...process.env, HOME: dir } });
 }

@@ -1,0 +1,70 @@
+/**
+ * Registry clients per host and side, built from per-host settings (plain HTTP, CA file,
+ * insecure, credentials, upload mode) and sharing one connection pool per host.
+ */
+import type { Agent } from "undici";
+import type { Side } from "../errors.ts";
+import { RegistryClient, type RegistryClientOptions, type UploadMode } from "./client.ts";
+import { type CredentialProvider, chainCredentials, dockerConfigCredentials } from "./credentials.ts";
+import { createAgent } from "./transport.ts";
+
+/** Settings for one registry host. */
+export interface HostSettings {
+  plainHttp?: boolean;
+  insecure?: boolean;
+  caFile?: string;
+  credentials?: CredentialProvider;
+  uploadMode?: UploadMode;
+  chunkSize?: number;
+  maxConnectionsPerHost?: number;
+}
+
+export interface RegistryPoolOptions {
+  /** Settings by `host[:port]`. */
+  hosts?: Record<string, HostSettings>;
+  /** Settings for every host not listed (CA file, insecure…). */
+  defaults?: HostSettings;
+  /** Credentials for hosts without their own: docker config unless `false`. */
+  authFile?: string | false;
+  retry?: RegistryClientOptions["retry"];
+}
+
+export class RegistryPool {
+  private readonly opts: RegistryPoolOptions;
+  private readonly agents = new Map<string, Agent>();
+  private readonly clients = new Map<string, RegistryClient>();
+  private readonly fallbackCreds: CredentialProvider | undefined;
+
+  constructor(opts: RegistryPoolOptions = {}) {
+    this.opts = opts;
+    this.fallbackCreds =
+      opts.authFile === false ? undefined : dockerConfigCredentials(opts.authFile ? { files: [opts.authFile] } : {});
+  }
+
+  /** The client for `host` on `side` (created once). */
+  client(host: string, side: Side): RegistryClient {
+    const key = `${side} ${host}`;
+    let c = this.clients.get(key);
+    if (c) return c;
+    const s = { ...this.opts.defaults, ...this.opts.hosts?.[host] };
+    let agent = this.agents.get(host);
+    if (!agent) {
+      agent = createAgent(s);
+      this.agents.set(host, agent);
+    }
+    c = new RegistryClient({
+      host,
+      side,
+      agent,
+      ...s,
+      credentials: chainCredentials(s.credentials, this.fallbackCreds),
+      ...(this.opts.retry ? { retry: this.opts.retry } : {}),
+    });
+    this.clients.set(key, c);
+    return c;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.agents.values()].map((a) => a.close()));
+  }
+}

@@ -1,0 +1,38 @@
+/**
+ * The small ports the copy engine sees: a source of manifests and blobs, and a sink that stores
+ * them (and may mount). A registry repository and an OCI image layout directory plug in alike.
+ */
+import type { Readable } from "node:stream";
+import type { Descriptor, RawManifest } from "../oci/manifest.ts";
+import type { CallOptions } from "../registry/client.ts";
+
+/** Where manifests and blobs come from. */
+export interface ImageSource {
+  /** Human-readable location for messages: `host/repo` or `oci:/path`. */
+  readonly name: string;
+  manifestHead(ref: string, opts?: CallOptions): Promise<Descriptor | undefined>;
+  manifestGet(ref: string, opts?: CallOptions): Promise<RawManifest>;
+  /** A verified stream of the blob's bytes (size and digest checked while streaming). */
+  blobOpen(desc: Descriptor, opts?: CallOptions): Promise<Readable>;
+  /** Size of the blob, or undefined when this source does not hold it. */
+  blobHead(digest: string, opts?: CallOptions): Promise<number | undefined>;
+}
+
+/** Result of asking a sink to mount a blob from another repository of the same registry. */
+export type MountOutcome = { mounted: true } | { mounted: false; location?: string };
+
+/** Where manifests and blobs go. */
+export interface ImageSink {
+  readonly name: string;
+  manifestHead(ref: string, opts?: CallOptions): Promise<Descriptor | undefined>;
+  manifestGet(ref: string, opts?: CallOptions): Promise<RawManifest>;
+  blobHead(digest: string, opts?: CallOptions): Promise<number | undefined>;
+  /** Stores a blob from a body that can be opened again for a retry; verified before commit. */
+  blobPut(desc: Descriptor, open: () => Promise<Readable>, opts?: CallOptions & { location?: string }): Promise<void>;
+  /** Stores manifest bytes verbatim under a tag or digest; returns the digest. */
+  manifestPut(ref: string, bytes: Buffer, mediaType: string, opts?: CallOptions): Promise<string>;
+  /** Mounts a blob from `source` when both are on the same registry; undefined when impossible. */
+  blobMount?(digest: string, source: ImageSource, opts?: CallOptions): Promise<MountOutcome | undefined>;
+  /** `name:tag` and `name@digest` forms for the result. */
+  address(ref: string): string;
+}

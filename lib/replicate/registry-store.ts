@@ -1,0 +1,54 @@
+/** A repository on a registry, as a source and a sink for the copy engine. */
+import type { Readable } from "node:stream";
+import type { Descriptor, RawManifest } from "../oci/manifest.ts";
+import type { CallOptions, RegistryClient } from "../registry/client.ts";
+import type { ImageSink, ImageSource, MountOutcome } from "./ports.ts";
+
+export class RegistryStore implements ImageSource, ImageSink {
+  readonly client: RegistryClient;
+  readonly repository: string;
+
+  constructor(client: RegistryClient, repository: string) {
+    this.client = client;
+    this.repository = repository;
+  }
+
+  get name(): string {
+    return `${this.client.host}/${this.repository}`;
+  }
+
+  address(ref: string): string {
+    return `${this.name}${ref.includes(":") ? "@" : ":"}${ref}`;
+  }
+
+  manifestHead(ref: string, opts?: CallOptions): Promise<Descriptor | undefined> {
+    return this.client.manifestHead(this.repository, ref, opts);
+  }
+
+  manifestGet(ref: string, opts?: CallOptions): Promise<RawManifest> {
+    return this.client.manifestGet(this.repository, ref, opts);
+  }
+
+  blobOpen(desc: Descriptor, opts?: CallOptions): Promise<Readable> {
+    return this.client.blobGet(this.repository, desc, opts);
+  }
+
+  blobHead(digest: string, opts?: CallOptions): Promise<number | undefined> {
+    return this.client.blobHead(this.repository, digest, opts);
+  }
+
+  async blobPut(desc: Descriptor, open: () => Promise<Readable>, opts?: CallOptions & { location?: string }): Promise<void> {
+    await this.client.blobUpload(this.repository, desc, open, opts);
+  }
+
+  manifestPut(ref: string, bytes: Buffer, mediaType: string, opts?: CallOptions): Promise<string> {
+    return this.client.manifestPut(this.repository, ref, bytes, mediaType, opts);
+  }
+
+  async blobMount(digest: string, source: ImageSource, opts?: CallOptions): Promise<MountOutcome | undefined> {
+    if (!(source instanceof RegistryStore) || source.client.host !== this.client.host || source.repository === this.repository) {
+      return undefined;
+    }
+    return this.client.blobMount(this.repository, source.repository, digest, opts);
+  }
+}
