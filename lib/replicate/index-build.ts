@@ -39,7 +39,7 @@ function rawEntries(raw: RawManifest): { obj: Record<string, unknown>; list: unk
   return { obj, list: obj.manifests as unknown[] };
 }
 
-function rebuild(raw: RawManifest, obj: Record<string, unknown>, list: unknown[]): { bytes: Buffer; digest: string } {
+function rebuild(obj: Record<string, unknown>, list: unknown[]): { bytes: Buffer; digest: string } {
   const bytes = Buffer.from(JSON.stringify({ ...obj, manifests: list }));
   return { bytes, digest: digestOf(bytes) };
 }
@@ -78,7 +78,7 @@ export function filterIndex(raw: RawManifest, wanted: Platform[]): IndexPlan {
   });
   if (keep.size === all.length) return verbatim(raw);
   const kept = list.filter((_, i) => keep.has(i));
-  const { bytes, digest } = rebuild(raw, obj, kept);
+  const { bytes, digest } = rebuild(obj, kept);
   return { bytes, digest, mediaType: raw.mediaType, fromSource: all.filter((_, i) => keep.has(i)), fromDestination: [], rebuilt: true };
 }
 
@@ -105,7 +105,7 @@ export function mergeWithDestination(plan: IndexPlan, source: RawManifest, desti
   if (extra.size === 0) return plan;
   const base = plan.rebuilt ? (JSON.parse(plan.bytes.toString("utf8")) as Record<string, unknown>) : rawEntries(source).obj;
   const list = [...(base.manifests as unknown[]), ...dstRaw.filter((_, i) => extra.has(i))];
-  const { bytes, digest } = rebuild(source, base, list);
+  const { bytes, digest } = rebuild(base, list);
   return {
     bytes,
     digest,
