@@ -1,5 +1,7 @@
 /** `ferry` command-line entry: dispatches to subcommands; exit 0 ok, 1 failure, 2 usage. */
 import { FerryError } from "../errors.ts";
+import { runCopy } from "./copy.ts";
+import { runInspect } from "./inspect.ts";
 
 export const VERSION = "0.1.0";
 
@@ -9,6 +11,8 @@ Usage:
   ferry <command> [options]
 
 Commands:
+  copy SRC DST     Copy an image (all platforms, same digests) between registries and OCI layouts
+  inspect REF      Print an image's tree: index, platforms, config and layers
   help             Show this help
 
 Run 'ferry <command> --help' for a command's options.
@@ -29,14 +33,19 @@ export async function main(argv: string[]): Promise<number> {
       case "version":
         process.stdout.write(`ferry ${VERSION}\n`);
         return 0;
+      case "copy":
+        return await runCopy(rest);
+      case "inspect":
+        return await runInspect(rest);
       default:
-        void rest;
         process.stderr.write(`ferry: unknown command ${JSON.stringify(cmd)}\n\n${HELP}`);
         return 2;
     }
   } catch (e) {
-    if (e instanceof FerryError && e.code === "USAGE") {
-      process.stderr.write(`ferry: ${e.message}\n`);
+    // parseArgs' own errors (unknown option, missing value) are usage errors too
+    const code = (e as { code?: string }).code ?? "";
+    if ((e instanceof FerryError && e.code === "USAGE") || code.startsWith("ERR_PARSE_ARGS")) {
+      process.stderr.write(`ferry: ${(e as Error).message}\n`);
       return 2;
     }
     process.stderr.write(`ferry: ${(e as Error).message}\n`);

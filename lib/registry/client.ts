@@ -331,18 +331,42 @@ export class RegistryClient {
     }
   }
 
+  /**
+   * HEAD errors have no body, so the registry's error code is lost. On failure only, ask again
+   * with GET to learn it (one request, on the error path), and raise that error instead.
+   */
+  private async explainHead(p: Promise<RegistryResponse>, path: string, repo: string, opts: CallOptions): Promise<RegistryResponse> {
+    try {
+      return await p;
+    } catch (e) {
+      if (!(e instanceof RegistryError) || e.ociCodes.length > 0 || e.retryable || e.status < 400) throw e;
+      try {
+        const res = await this.request({ ...opts, method: "GET", path, repo, headers: { accept: MANIFEST_ACCEPT.join(", ") }, expect: [], retry: false });
+        await drain(res.body);
+      } catch (detailed) {
+        if (detailed instanceof RegistryError && detailed.status === e.status && detailed.ociCodes.length > 0) throw detailed;
+      }
+      throw e;
+    }
+  }
+
   // ---- manifests -------------------------------------------------------------------------
 
   /** HEAD a manifest: its descriptor, or undefined when the registry does not have it. */
   async manifestHead(repo: string, ref: string, opts: CallOptions = {}): Promise<Descriptor | undefined> {
-    const res = await this.request({
-      ...opts,
-      method: "HEAD",
-      path: `/v2/${repo}/manifests/${ref}`,
+    const res = await this.explainHead(
+      this.request({
+        ...opts,
+        method: "HEAD",
+        path: `/v2/${repo}/manifests/${ref}`,
+        repo,
+        headers: { accept: MANIFEST_ACCEPT.join(", ") },
+        expect: [200, 404],
+      }),
+      `/v2/${repo}/manifests/${ref}`,
       repo,
-      headers: { accept: MANIFEST_ACCEPT.join(", ") },
-      expect: [200, 404],
-    });
+      opts,
+    );
     await drain(res.body);
     if (res.status === 404) return undefined;
     const digest = header(res.headers, "docker-content-digest");
@@ -452,7 +476,8 @@ export class RegistryClient {
 
   /** HEAD a blob: its size, or undefined when absent. */
   async blobHead(repo: string, digest: string, opts: CallOptions = {}): Promise<number | undefined> {
-    const res = await this.request({ ...opts, method: "HEAD", path: `/v2/${repo}/blobs/${digest}`, repo, expect: [200, 404] });
+    const path = `/v2/${repo}/blobs/${digest}`;
+    const res = await this.explainHead(this.request({ ...opts, method: "HEAD", path, repo, expect: [200, 404] }), path, repo, opts);
     await drain(res.body);
     if (res.status === 404) return undefined;
     const size = Number(header(res.headers, "content-length"));

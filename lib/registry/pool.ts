@@ -41,8 +41,11 @@ export class RegistryPool {
       opts.authFile === false ? undefined : dockerConfigCredentials(opts.authFile ? { files: [opts.authFile] } : {});
   }
 
-  /** The client for `host` on `side` (created once). */
-  client(host: string, side: Side): RegistryClient {
+  /**
+   * The client for `host` on `side` (created once). `credentials` (e.g. `--src-creds`) take
+   * precedence over the host's settings and the docker config for this side only.
+   */
+  client(host: string, side: Side, credentials?: CredentialProvider): RegistryClient {
     const key = `${side} ${host}`;
     let c = this.clients.get(key);
     if (c) return c;
@@ -57,7 +60,7 @@ export class RegistryPool {
       side,
       agent,
       ...s,
-      credentials: chainCredentials(s.credentials, this.fallbackCreds),
+      credentials: chainCredentials(credentials, s.credentials, this.fallbackCreds),
       ...(this.opts.retry ? { retry: this.opts.retry } : {}),
     });
     this.clients.set(key, c);

@@ -4,6 +4,7 @@
  * manifests by digest, then the index, the tag last — a tag never points at incomplete content.
  * Each digest is transferred once per destination; transfers run with bounded parallelism.
  */
+import { setMaxListeners } from "node:events";
 import { Transform } from "node:stream";
 import { FerryError, withSide } from "../errors.ts";
 import type { Descriptor, Platform, RawManifest } from "../oci/manifest.ts";
@@ -77,6 +78,8 @@ export class CopySession {
     this.sink = sink;
     this.opts = opts;
     this.limiter = new Limiter(opts.jobs ?? DEFAULT_JOBS);
+    // Every in-flight request listens on the signal: dozens at once are expected, not a leak.
+    if (opts.signal) setMaxListeners(0, opts.signal);
   }
 
   private call(): CallOptions {

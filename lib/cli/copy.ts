@@ -1,0 +1,151 @@
+/** `ferry copy SRC DST`: copy an image between registries and OCI layouts. */
+import { parseArgs } from "node:util";
+import { FerryError } from "../errors.ts";
+import { parsePlatform } from "../oci/platform.ts";
+import { type CopyResult, copyImage, DEFAULT_JOBS } from "../replicate/copy.ts";
+import { formatLocation, parseLocation } from "../replicate/location.ts";
+import { openStore } from "../replicate/open.ts";
+import { formatBytes, formatDuration, shortDigest } from "./format.ts";
+import { createProgress } from "./progress.ts";
+import { credsFlag, poolFromFlags, REGISTRY_HELP, REGISTRY_OPTIONS } from "./registry-flags.ts";
+
+export const COPY_HELP = `Usage: ferry copy [options] SRC DST
+
+Copy an image — every platform, byte for byte — from SRC to DST. Blobs the destination has are
+skipped, blobs on the same registry are mounted, the rest are streamed and verified. Child
+manifests go first, the tag last. A destination already at the source digest costs one HEAD per side.
+
+SRC and DST are registry references (host[:port]/repo[:tag][@digest]; docker.io defaults apply)
+or OCI image layout directories (oci:PATH[:TAG]). Without a tag, DST takes SRC's tag.
+
+Options:
+  --platform OS/ARCH[/VARIANT]  copy only these platforms (repeatable); the index is rebuilt
+  --merge                  keep the destination tag's platforms that SRC lacks
+  --include-foreign        copy foreign/non-distributable layers when SRC has them
+  --dry-run                print what would be copied, skipped and mounted; write nothing
+  --json                   print the result as JSON on stdout
+  --jobs N                 concurrent blob transfers (default ${DEFAULT_JOBS})
+  --src-creds USER:PASS    credentials for SRC's registry
+  --dest-creds USER:PASS   credentials for DST's registry
+  -q, --quiet              no progress output
+  -h, --help               this help
+${REGISTRY_HELP}
+
+Exit status: 0 copied (or already up to date), 1 the copy failed, 2 usage error.
+
+Examples:
+  ferry copy docker.io/library/alpine:3.20 registry.example.com/mirror/alpine:3.20
+  ferry copy --platform linux/amd64 --platform linux/arm64 ghcr.io/org/app:v1 127.0.0.1:5000/app:v1
+  ferry copy oci:./build/app:dev registry.example.com/app:dev
+  ferry copy --json --quiet quay.io/org/tool@sha256:… oci:/srv/export:tool
+`;
+
+/** Runs `ferry copy`; returns the exit status. */
+export async function runCopy(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      platform: { type: "string", multiple: true },
+      merge: { type: "boolean" },
+      "include-foreign": { type: "boolean" },
+      "dry-run": { type: "boolean" },
+      json: { type: "boolean" },
+      jobs: { type: "string" },
+      "src-creds": { type: "string" },
+      "dest-creds": { type: "string" },
+      quiet: { type: "boolean", short: "q" },
+      help: { type: "boolean", short: "h" },
+      ...REGISTRY_OPTIONS,
+    },
+  });
+  if (values.help) {
+    process.stdout.write(COPY_HELP);
+    return 0;
+  }
+  if (positionals.length !== 2) throw new FerryError("USAGE", `copy needs SRC and DST (got ${positionals.length} arguments); see 'ferry copy --help'`);
+  const jobs = values.jobs === undefined ? undefined : Number(values.jobs);
+  if (jobs !== undefined && (!Number.isInteger(jobs) || jobs < 1 || jobs > 64)) throw new FerryError("USAGE", "--jobs must be an integer from 1 to 64");
+  const platforms = values.platform?.map(parsePlatform);
+  const usage = (e: unknown) => {
+    throw e instanceof FerryError && e.code === "INVALID_REFERENCE" ? new FerryError("USAGE", e.message) : e;
+  };
+  const src = (() => {
+    try {
+      return parseLocation(positionals[0] as string);
+    } catch (e) {
+      return usage(e);
+    }
+  })();
+  const dst = (() => {
+    try {
+      return parseLocation(positionals[1] as string);
+    } catch (e) {
+      return usage(e);
+    }
+  })();
+  const srcCreds = credsFlag(values["src-creds"], "--src-creds");
+  const dstCreds = credsFlag(values["dest-creds"], "--dest-creds");
+
+  const pool = poolFromFlags(values);
+  // Progress goes to stderr, so it never mixes with --json on stdout.
+  const progress = createProgress(process.stderr, { quiet: values.quiet === true });
+  const srcRef = src.digest ?? src.tag ?? "latest";
+  const dstRef = dst.tag ?? (src.digest && !src.tag ? undefined : (src.tag ?? "latest"));
+  const abort = new AbortController();
+  const onSignal = () => abort.abort(new FerryError("ABORTED", "interrupted"));
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  try {
+    const source = openStore(src, pool, "source", srcCreds);
+    const sink = openStore(dst, pool, "destination", dstCreds);
+    if (!values.quiet && !values.json) process.stderr.write(`${values["dry-run"] ? "Planning" : "Copying"} ${formatLocation(src)} → ${formatLocation(dst)}\n`);
+    const result = await copyImage(source, srcRef, sink, dstRef, {
+      ...(platforms ? { platforms } : {}),
+      merge: values.merge === true,
+      includeForeign: values["include-foreign"] === true,
+      dryRun: values["dry-run"] === true,
+      ...(jobs ? { jobs } : {}),
+      signal: abort.signal,
+      onEvent: (e) => progress.onEvent(e),
+    });
+    progress.stop();
+    if (values.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    else if (!values.quiet) process.stderr.write(summary(result));
+    return 0;
+  } catch (e) {
+    progress.stop();
+    throw describeFailure(e, formatLocation(src), formatLocation(dst));
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    await pool.close();
+  }
+}
+
+function summary(r: CopyResult): string {
+  if (r.upToDate) return `Up to date: ${r.addressByTag ?? r.addressByDigest} is ${shortDigest(r.digest)}\n`;
+  const verb = r.dryRun ? "Would copy" : "Copied";
+  const lines = [
+    `${verb} ${r.source} → ${r.destination}`,
+    `  digest     ${r.digest}${r.indexRebuilt ? ` (index rebuilt; source ${r.sourceDigest})` : ""}`,
+    `  platforms  ${r.platforms.length ? r.platforms.join(", ") : "-"}`,
+    `  blobs      ${r.blobs.copied} copied (${formatBytes(r.bytes)}), ${r.blobs.skipped} skipped, ${r.blobs.mounted} mounted${r.blobs.foreignSkipped ? `, ${r.blobs.foreignSkipped} foreign not copied` : ""}`,
+    `  time       ${formatDuration(r.durationMs)}`,
+  ];
+  if (!r.dryRun) lines.push(`  by digest  ${r.addressByDigest}`);
+  for (const w of r.warnings) lines.push(`  warning: ${w}`);
+  return `${lines.join("\n")}\n`;
+}
+
+/** Says which side failed, the reference, and the registry's error code. */
+function describeFailure(e: unknown, src: string, dst: string): unknown {
+  if (!(e instanceof FerryError) || e.code === "USAGE") return e;
+  const where = e.side === "source" ? `source ${src}` : e.side === "destination" ? `destination ${dst}` : `${src} → ${dst}`;
+  const oci = (e as { ociCodes?: Array<{ code: string }> }).ociCodes?.map((c) => c.code).join(",");
+  const status = (e as { status?: number }).status;
+  const code = [e.code, status ? `HTTP ${status}` : undefined, oci || undefined].filter(Boolean).join(" ");
+  const wrapped = new FerryError(e.code, `copy failed at the ${where}: [${code}] ${e.message}`, { retryable: e.retryable, cause: e });
+  if (e.side) wrapped.side = e.side;
+  return wrapped;
+}
