@@ -1,15 +1,28 @@
 #!/usr/bin/env node
-// The `ferry` command. Runs the compiled CLI when it has been built (`npm run build`), else the
-// TypeScript source through tsx.
-import { existsSync } from "node:fs";
+// The `ferry` command. Runs the compiled CLI (`npm run build`) when it is newer than every source
+// file, else the TypeScript source through tsx, so a stale build is never run by mistake.
+import { existsSync, readdirSync, statSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 
-const built = new URL("../dist/lib/cli/main.js", import.meta.url);
-if (existsSync(built)) {
-  const { main } = await import(built.href);
-  process.exitCode = await main(process.argv.slice(2));
+const root = new URL("../", import.meta.url);
+const built = new URL("dist/lib/cli/main.js", root);
+
+function newestSource(dir) {
+  let newest = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (e.isFile() && e.name.endsWith(".ts")) newest = Math.max(newest, statSync(`${e.parentPath ?? e.path}/${e.name}`).mtimeMs);
+  }
+  return newest;
+}
+
+const libDir = fileURLToPath(new URL("lib", root));
+const useBuilt = existsSync(built) && (!existsSync(libDir) || statSync(built).mtimeMs >= newestSource(libDir));
+let main;
+if (useBuilt) {
+  ({ main } = await import(built.href));
 } else {
   const { register } = await import("tsx/esm/api");
   register();
-  const { main } = await import(new URL("../lib/cli/main.ts", import.meta.url).href);
-  process.exitCode = await main(process.argv.slice(2));
+  ({ main } = await import(new URL("lib/cli/main.ts", root).href));
 }
+process.exitCode = await main(process.argv.slice(2));

@@ -54,6 +54,13 @@ export function orderScopes(scopes: string[]): string[] {
   return [...unique.filter((s) => parseScope(s).actions.has("push")), ...unique.filter((s) => !parseScope(s).actions.has("push"))];
 }
 
+/** Scopes named in a challenge's `scope` param (space-separated) that `have` does not cover. */
+export function missingScopes(have: string[], challengeScope: string | undefined): string[] {
+  if (!challengeScope) return [];
+  const granted = have.map(parseScope);
+  return challengeScope.split(" ").filter((s) => s && !covers(granted, parseScope(s)));
+}
+
 function covers(granted: ParsedScope[], wanted: ParsedScope): boolean {
   return granted.some((g) => g.type === wanted.type && g.name === wanted.name && [...wanted.actions].every((a) => g.actions.has(a)));
 }

@@ -3,13 +3,14 @@
  * manifests, tags and blobs. Operations are named resource-first (`manifestGet`, `blobHead`).
  * Every method takes `{signal, deadline}`; retries never run past the deadline.
  */
+import { connect as tlsConnect } from "node:tls";
 import type { Agent, Dispatcher } from "undici";
 import { FerryError, RegistryError, type Side } from "../errors.ts";
 import { digestOf, parseDigest } from "../oci/digest.ts";
 import { DEFAULT_MAX_MANIFEST_BYTES, type Descriptor, parseManifest, type RawManifest } from "../oci/manifest.ts";
 import { bareMediaType, DOCKER_SCHEMA1_SIGNED, MANIFEST_ACCEPT } from "../oci/media-types.ts";
 import { mayFollow } from "./address.ts";
-import { Authenticator, repositoryScope } from "./auth.ts";
+import { Authenticator, missingScopes, repositoryScope } from "./auth.ts";
 import { parseChallenges, pickChallenge } from "./challenge.ts";
 import type { CredentialProvider } from "./credentials.ts";
 import { redactUrl } from "./redact.ts";
@@ -108,6 +109,7 @@ export class RegistryClient {
   private readonly auth: Authenticator;
   private base: URL | undefined;
   private pinging: Promise<void> | undefined;
+  private probing: Promise<void> | undefined;
   private readonly userAgent: string;
 
   constructor(opts: RegistryClientOptions) {
@@ -141,7 +143,10 @@ export class RegistryClient {
     return this.base?.toString();
   }
 
-  /** Pings `/v2/` once: picks the scheme and learns the auth challenge. */
+  /**
+   * Pings `/v2/` once: picks the scheme (https, then plain HTTP on loopback) and learns the auth
+   * challenge. Optional: requests work without it (a health check, or to fail early).
+   */
   ping(opts: CallOptions = {}): Promise<void> {
     this.pinging ??= this.doPing(opts).catch((e: unknown) => {
       this.pinging = undefined;
@@ -224,27 +229,56 @@ export class RegistryClient {
     return s;
   }
 
-  /** Sends a request through ping, auth, retries and error mapping. */
+  /**
+   * Picks the scheme without an HTTP request: configured plain-HTTP hosts use http, others https,
+   * except that a loopback server which does not speak TLS gets plain HTTP, as docker does. That
+   * is found with a bare TLS handshake (certificates are checked later, on the real requests).
+   */
+  private ensureBase(opts: CallOptions): Promise<void> {
+    if (this.base) return Promise.resolve();
+    this.probing ??= (async () => {
+      const candidates = schemeCandidates(this.host, this.options);
+      const scheme = candidates.length === 1 ? candidates[0] : (await speaksTls(this.host, opts.signal)) ? "https" : "http";
+      this.base = new URL(`${scheme}://${this.host}`);
+    })().finally(() => {
+      this.probing = undefined;
+    });
+    return this.probing;
+  }
+
+  /** Sends a request through scheme detection, auth, retries and error mapping. */
   async request(r: RegistryRequest): Promise<RegistryResponse> {
-    await this.ping(r);
+    await this.ensureBase(r);
     const scopes = this.scopes(r);
     const replayable = r.stream === undefined;
     const retryOk = r.retry ?? (replayable && r.method !== "POST" && r.method !== "PATCH");
     let authRetried = false;
+    let learned = false;
     for (let attempt = 1; ; attempt++) {
       const url = this.resolve(r.path);
       try {
         const res = await this.once(r, url, scopes);
-        if (res.status === 401 && replayable && !authRetried && this.auth.scheme !== undefined) {
-          // Token expired or too narrow: learn the challenge again (it may name a new scope), once.
-          authRetried = true;
+        if (res.status === 401 && replayable) {
           const c = pickChallenge(parseChallenges(res.headers["www-authenticate"]));
-          await drain(res.body);
-          if (c?.params.scope && !scopes.includes(c.params.scope)) scopes.unshift(c.params.scope);
-          if (c) this.auth.setChallenge(c);
-          this.auth.invalidate(scopes);
-          attempt--;
-          continue;
+          if (this.auth.scheme === undefined && c && !learned) {
+            // No ping: the first 401 teaches the challenge.
+            learned = true;
+            this.auth.setChallenge(c);
+            await drain(res.body);
+            attempt--;
+            continue;
+          }
+          if (this.auth.scheme !== undefined && !authRetried) {
+            // An expired or too narrow token: learn the challenge again (it may name a new
+            // scope), refetch, and try once more.
+            authRetried = true;
+            await drain(res.body);
+            scopes.unshift(...missingScopes(scopes, c?.params.scope));
+            if (c) this.auth.setChallenge(c);
+            this.auth.invalidate(scopes);
+            attempt--;
+            continue;
+          }
         }
         if (r.expect.includes(res.status)) return res;
         throw await responseError(
@@ -555,4 +589,23 @@ function nextLink(link: string | undefined, against: URL): string | undefined {
     if (m?.[1] && /rel="?next"?/i.test(m[2] ?? "")) return resolveLocation(m[1], against);
   }
   return undefined;
+}
+
+/** True when the server at `host` completes a TLS handshake; false when it answers in plain HTTP. */
+function speaksTls(host: string, signal?: AbortSignal): Promise<boolean> {
+  const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(host);
+  const hostname = (m?.[1] ?? host).replace(/^\[|\]$/g, "");
+  const port = Number(m?.[2] ?? 443);
+  return new Promise((resolve, reject) => {
+    // Only the protocol is probed here; certificates are verified on the real requests.
+    const s = tlsConnect({ host: hostname, port, rejectUnauthorized: false, ...(signal ? { signal } : {}) });
+    const done = (v: boolean | Error) => {
+      s.destroy();
+      if (v instanceof Error) reject(v);
+      else resolve(v);
+    };
+    s.once("secureConnect", () => done(true));
+    s.once("error", (e) => done(isPlainHttpAnswer(e) ? false : e));
+    s.setTimeout(10_000, () => done(new FerryError("NETWORK", `${host}: TLS probe timed out`, { retryable: true })));
+  });
 }

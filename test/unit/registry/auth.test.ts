@@ -93,7 +93,8 @@ describe("bearer auth (matrix cases 1–3)", () => {
       auth: { kind: "bearer", grant: (s) => s.map((x) => x.replace(/pull,push|push/, "pull")) },
     });
     await rejectsWithRegistryError(client.manifestPut("ro", "t", Buffer.from("{}"), "application/vnd.oci.image.manifest.v1+json"), 401, "UNAUTHORIZED");
-    assert.equal(fake.count("PUT"), 2, "one try plus one re-auth, then stop");
+    // no ping: the first PUT discovers the challenge, then one try and one re-auth, then stop
+    assert.equal(fake.count("PUT"), 3, "discovery + one try + one re-auth, then stop");
     assert.equal(tokenRequests(fake).length, 2);
   });
 
