@@ -5,7 +5,8 @@
  * `notifications:` to a webhook. `stop()` kills the process and removes the directory.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { readFileSync } from "node:fs";
+import { mkdtemp, open, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -106,17 +107,19 @@ export async function startDistribution(opts: DistributionOptions = {}): Promise
   }
   const config = join(dir, "config.yml");
   await writeFile(config, lines.join("\n") + "\n");
-  const child = spawn(REGISTRY_BIN, ["serve", config], { stdio: ["ignore", "ignore", "pipe"] });
-  let stderr = "";
-  child.stderr?.on("data", (d: Buffer) => {
-    stderr = (stderr + d.toString()).slice(-4000);
-  });
+  // The registry logs every 404 at error level (~800 bytes each). A pipe to this process would
+  // fill and block the registry whenever this process's event loop is busy: log to a file.
+  const logFile = join(dir, "registry.log");
+  const log = await open(logFile, "w");
+  const child = spawn(REGISTRY_BIN, ["serve", config], { stdio: ["ignore", "ignore", log.fd] });
   const spawned = new Promise<void>((resolve, reject) => {
     child.once("error", (e) =>
       reject(new Error(`cannot start ${REGISTRY_BIN} (${(e as NodeJS.ErrnoException).code}); install it with: apt-get install -y docker-registry`)),
     );
     child.once("spawn", () => resolve());
   });
+  await log.close(); // the child has its own copy of the descriptor
+  const stderr = () => readFileSync(logFile, "utf8").slice(-4000);
   await spawned;
   const url = `${opts.tls ? "https" : "http"}://${host}`;
   const stop = async () => {
@@ -125,7 +128,7 @@ export async function startDistribution(opts: DistributionOptions = {}): Promise
     await rm(dir, { recursive: true, force: true });
   };
   try {
-    await waitReady(host, opts.tls === true, child, () => stderr);
+    await waitReady(host, opts.tls === true, child, stderr);
   } catch (e) {
     await stop();
     throw e;

@@ -1,0 +1,148 @@
+/**
+ * `npm run bench`: ferry against `skopeo copy --all --preserve-digests` on the same generated
+ * images and the same local registries, in one run. For each scenario and tool: several runs,
+ * each into a fresh destination registry (skopeo's blob-info cache in a fresh HOME), reporting
+ * the median wall time, client CPU time and peak RSS, and the ferry/skopeo ratio; then a second
+ * run onto an up-to-date destination, counting requests by method through a proxy.
+ * Writes bench/results.md and prints it. FERRY_BENCH_RUNS (default 3), FERRY_BENCH_ONLY=a,b,c.
+ */
+import { execFile } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { cpus, tmpdir, totalmem } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { RegistryClient } from "../lib/registry/client.ts";
+import { type Distribution, startDistribution } from "../test/helpers/distribution.ts";
+import { type ManifestSpec, pushImage, randomImage, randomIndex } from "../test/helpers/images.ts";
+import { startCountingProxy } from "./counting-proxy.ts";
+
+const run = promisify(execFile);
+const here = fileURLToPath(new URL(".", import.meta.url));
+const FERRY = join(here, "..", "bin", "ferry.js");
+const RUNS = Number(process.env.FERRY_BENCH_RUNS ?? 3);
+const ONLY = process.env.FERRY_BENCH_ONLY?.split(",");
+
+interface Scenario {
+  id: string;
+  label: string;
+  image: () => ManifestSpec;
+  target?: string;
+}
+const scenarios: Scenario[] = [
+  { id: "a", label: "4 platforms × 5 layers × 40 MB", image: () => randomIndex({ platforms: 4, layers: 5, layerSize: 40_000_000, seed: "bench-a" }), target: "≤ 1.0× skopeo wall time" },
+  { id: "b", label: "4 platforms × 30 layers × 100 KB", image: () => randomIndex({ platforms: 4, layers: 30, layerSize: 100_000, seed: "bench-b" }), target: "≤ 0.7× skopeo wall time" },
+  { id: "c", label: "one 1 GiB layer", image: () => randomImage({ layers: 1, layerSize: 1024 ** 3, seed: "bench-c" }), target: "ferry peak RSS ≤ 150 MB" },
+].filter((s) => !ONLY || ONLY.includes(s.id));
+
+interface Usage {
+  wallMs: number;
+  cpuMs: number;
+  peakRssMB: number;
+}
+
+type Tool = "ferry" | "skopeo";
+
+async function measure(tool: Tool, src: string, dst: string, home: string): Promise<Usage> {
+  const cmd =
+    tool === "ferry"
+      ? [process.execPath, FERRY, "copy", "--quiet", src, dst]
+      : ["skopeo", "copy", "--all", "--preserve-digests", "--quiet", "--src-tls-verify=false", "--dest-tls-verify=false", `docker://${src}`, `docker://${dst}`];
+  const { stderr } = await run("python3", [join(here, "rusage.py"), ...cmd], { env: { ...process.env, HOME: home }, maxBuffer: 16 * 1024 * 1024 });
+  const line = stderr.split("\n").find((l) => l.startsWith("RUSAGE "));
+  if (!line) throw new Error(`${tool}: no usage line: ${stderr}`);
+  const u = JSON.parse(line.slice(7)) as Usage & { code: number };
+  if (u.code !== 0) throw new Error(`${tool} exited ${u.code}: ${stderr}`);
+  return u;
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+};
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const machine = `${cpus().length} × ${cpus()[0]?.model.trim() ?? "cpu"}, ${Math.round(totalmem() / 1024 ** 3)} GiB RAM, Node ${process.version}`;
+  const { stdout: skopeoVersion } = await run("skopeo", ["--version"]);
+  console.error(`bench: ${machine}; ${skopeoVersion.trim()}; ${RUNS} runs per tool`);
+  const src = await startDistribution();
+  const rows: string[] = [];
+  const requestRows: string[] = [];
+  try {
+    const seedClient = new RegistryClient({ host: src.host, side: "destination" });
+    for (const s of scenarios) {
+      const image = s.image();
+      console.error(`bench ${s.id}: pushing ${s.label} into the source registry…`);
+      await pushImage(seedClient, `bench/${s.id}`, "v1", image);
+      const results: Record<Tool, Usage[]> = { ferry: [], skopeo: [] };
+      for (let i = 0; i < RUNS; i++) {
+        // alternate the order so neither tool always runs on a warmer machine
+        for (const tool of (i % 2 === 0 ? ["ferry", "skopeo"] : ["skopeo", "ferry"]) as Tool[]) {
+          const dst = await startDistribution();
+          const home = await mkdtemp(join(tmpdir(), "ferry-bench-home-"));
+          try {
+            const u = await measure(tool, `${src.host}/bench/${s.id}:v1`, `${dst.host}/bench/${s.id}:v1`, home);
+            const check = new RegistryClient({ host: dst.host });
+            const got = await check.manifestHead(`bench/${s.id}`, "v1");
+            await check.close();
+            if (got?.digest !== image.digest) throw new Error(`${tool} run ${i + 1}: destination digest ${got?.digest} ≠ ${image.digest}`);
+            results[tool].push(u);
+            console.error(`  ${tool} run ${i + 1}: ${u.wallMs} ms wall, ${u.cpuMs} ms CPU, ${u.peakRssMB} MB peak RSS`);
+          } finally {
+            await dst.stop();
+            await rm(home, { recursive: true, force: true });
+          }
+        }
+      }
+      const f = { wall: median(results.ferry.map((u) => u.wallMs)), cpu: median(results.ferry.map((u) => u.cpuMs)), rss: Math.max(...results.ferry.map((u) => u.peakRssMB)) };
+      const k = { wall: median(results.skopeo.map((u) => u.wallMs)), cpu: median(results.skopeo.map((u) => u.cpuMs)), rss: Math.max(...results.skopeo.map((u) => u.peakRssMB)) };
+      rows.push(
+        `| (${s.id}) ${s.label} | ${(f.wall / 1000).toFixed(2)} s | ${(k.wall / 1000).toFixed(2)} s | **${(f.wall / k.wall).toFixed(2)}×** | ${(f.cpu / 1000).toFixed(2)} s | ${(k.cpu / 1000).toFixed(2)} s | ${f.rss} MB | ${k.rss} MB | ${s.target ?? ""} |`,
+      );
+
+      // Up-to-date destination: copy once, then count a second run's requests through proxies.
+      const counts: Record<Tool, string> = { ferry: "", skopeo: "" };
+      for (const tool of ["ferry", "skopeo"] as Tool[]) {
+        const dst = await startDistribution();
+        const home = await mkdtemp(join(tmpdir(), "ferry-bench-home-"));
+        try {
+          await measure(tool, `${src.host}/bench/${s.id}:v1`, `${dst.host}/bench/${s.id}:v1`, home);
+          const [ps, pd] = await Promise.all([startCountingProxy(src.host), startCountingProxy(dst.host)]);
+          await measure(tool, `${ps.host}/bench/${s.id}:v1`, `${pd.host}/bench/${s.id}:v1`, home);
+          const fmt = (c: Record<string, number>) => Object.entries(c).sort().map(([m, n]) => `${m} ${n}`).join(", ") || "none";
+          counts[tool] = `source: ${fmt(ps.counts)}; destination: ${fmt(pd.counts)}`;
+          await Promise.all([ps.stop(), pd.stop()]);
+        } finally {
+          await dst.stop();
+          await rm(home, { recursive: true, force: true });
+        }
+      }
+      requestRows.push(`| (${s.id}) | ${counts.ferry} | ${counts.skopeo} |`);
+    }
+    await seedClient.close();
+  } finally {
+    await src.stop();
+  }
+  const md = [
+    `Machine: ${machine}. ${skopeoVersion.trim()}, CNCF distribution 2.8 (\`docker-registry\`), both registries on loopback.`,
+    `Median of ${RUNS} runs per tool, each into a fresh destination registry; peak RSS is the maximum over the runs.`,
+    `Run on ${new Date().toISOString().slice(0, 10)} with \`npm run bench\` (${Math.round((Date.now() - started) / 1000)} s).`,
+    "",
+    "| scenario | ferry wall | skopeo wall | ferry/skopeo | ferry CPU | skopeo CPU | ferry peak RSS | skopeo peak RSS | target |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ...rows,
+    "",
+    "Second run onto an up-to-date destination, requests by method:",
+    "",
+    "| scenario | ferry | skopeo |",
+    "| --- | --- | --- |",
+    ...requestRows,
+    "",
+  ].join("\n");
+  await writeFile(join(here, "results.md"), md);
+  process.stdout.write(md);
+}
+
+await main();
