@@ -5,7 +5,7 @@ import { existsSync, readdirSync, statSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
 const root = new URL("../", import.meta.url);
-const built = new URL("dist/lib/cli/main.js", root);
+const built = new URL("dist/ferry.mjs", root);
 
 function newestSource(dir) {
   let newest = 0;
