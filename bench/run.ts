@@ -19,7 +19,8 @@ import { startCountingProxy } from "./counting-proxy.ts";
 
 const run = promisify(execFile);
 const here = fileURLToPath(new URL(".", import.meta.url));
-const FERRY = join(here, "..", "bin", "ferry.js");
+// The bundle `npm run bench` just built, run directly: never the source through tsx.
+const FERRY = join(here, "..", "dist", "ferry.mjs");
 const RUNS = Number(process.env.FERRY_BENCH_RUNS ?? 3);
 const ONLY = process.env.FERRY_BENCH_ONLY?.split(",");
 

@@ -17,12 +17,10 @@ function newestSource(dir) {
 
 const libDir = fileURLToPath(new URL("lib", root));
 const useBuilt = existsSync(built) && (!existsSync(libDir) || statSync(built).mtimeMs >= newestSource(libDir));
-let main;
 if (useBuilt) {
-  ({ main } = await import(built.href));
+  await import(built.href);
 } else {
   const { register } = await import("tsx/esm/api");
   register();
-  ({ main } = await import(new URL("lib/cli/main.ts", root).href));
+  await import(new URL("lib/cli/run.ts", root).href);
 }
-process.exitCode = await main(process.argv.slice(2));

@@ -4,7 +4,7 @@
 import { build } from "esbuild";
 
 await build({
-  entryPoints: ["lib/cli/main.ts"],
+  entryPoints: ["lib/cli/run.ts"],
   outfile: "dist/ferry.mjs",
   bundle: true,
   platform: "node",

@@ -20,7 +20,7 @@ export function parseLocation(s: string): Location {
       rest = rest.slice(0, at);
     }
     const colon = rest.lastIndexOf(":");
-    if (colon > rest.lastIndexOf("/") && colon > 0) {
+    if (colon >= 0 && colon > rest.lastIndexOf("/")) {
       tag = rest.slice(colon + 1);
       rest = rest.slice(0, colon);
       if (!isValidTag(tag)) throw new FerryError("INVALID_REFERENCE", `invalid tag ${JSON.stringify(tag)} in ${s}`);
