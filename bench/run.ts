@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { RegistryClient } from "../lib/registry/client.ts";
-import { type Distribution, startDistribution } from "../test/helpers/distribution.ts";
+import { startDistribution } from "../test/helpers/distribution.ts";
 import { type ManifestSpec, pushImage, randomImage, randomIndex } from "../test/helpers/images.ts";
 import { startCountingProxy } from "./counting-proxy.ts";
 
