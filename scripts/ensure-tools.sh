@@ -7,6 +7,8 @@ missing=()
 command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
 command -v skopeo >/dev/null 2>&1 || missing+=(skopeo)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless) # DynamoDB Local
+command -v ip >/dev/null 2>&1 || missing+=(iproute2)                  # its loopback-only namespace
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "ferry: installing ${missing[*]} (Debian packages)…" >&2

@@ -1,0 +1,147 @@
+/**
+ * The ferry configuration file (YAML), shared by `ferry serve` and the CDK stack: registries,
+ * webhook senders, mirror rules, API settings. Parsed once, validated with zod; a bad field
+ * is reported with its path (`rules[0].destinations[1]: …`).
+ */
+import { readFile } from "node:fs/promises";
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+import { FerryError } from "./errors.ts";
+import { parsePlatform } from "./oci/platform.ts";
+
+const host = z.string().regex(/^[A-Za-z0-9.-]+(:\d+)?$|^\[[0-9a-fA-F:.]+\](:\d+)?$/, "want host[:port]");
+
+const platform = z.string().refine((s) => {
+  try {
+    parsePlatform(s);
+    return true;
+  } catch {
+    return false;
+  }
+}, "want os/arch[/variant], e.g. linux/arm64");
+
+export const RegistrySettingsSchema = z
+  .object({
+    host,
+    plainHttp: z.boolean().optional(),
+    insecure: z.boolean().optional(),
+    caFile: z.string().optional(),
+    username: z.string().optional(),
+    password: z.string().optional(),
+    usernameEnv: z.string().optional(),
+    passwordEnv: z.string().optional(),
+    uploadMode: z.enum(["monolithic", "patch", "chunked"]).optional(),
+  })
+  .strict()
+  .refine((r) => !(r.password && r.passwordEnv), { message: "give password or passwordEnv, not both", path: ["password"] });
+
+export const WebhookSchema = z
+  .object({
+    provider: z.string().min(1),
+    id: z.string().regex(/^[A-Za-z0-9_.-]+$/, "letters, digits, '.', '_' and '-' only"),
+    registry: host.optional(),
+    secret: z.string().min(1).optional(),
+    secretEnv: z.string().optional(),
+    secretArn: z.string().optional(),
+  })
+  .strict();
+
+/** A destination template: `host[:port]/path` with `{repo}`, `{name}` and `{tag}` placeholders. */
+const destinationTemplate = z.string().regex(/^[^/\s]+\/\S+$/, "want host[:port]/repository (placeholders {repo}, {name}, {tag})");
+
+export const RuleSchema = z
+  .object({
+    name: z.string().regex(/^[A-Za-z0-9_.-]+$/, "letters, digits, '.', '_' and '-' only"),
+    source: z.union([z.string(), z.array(z.string()).min(1)]),
+    destinations: z.array(destinationTemplate).min(1),
+    platforms: z.array(platform).optional(),
+    merge: z.boolean().optional(),
+  })
+  .strict();
+
+export const ConfigSchema = z
+  .object({
+    version: z.literal(1),
+    registries: z.array(RegistrySettingsSchema).default([]),
+    webhooks: z.array(WebhookSchema).default([]),
+    rules: z.array(RuleSchema).default([]),
+    api: z.object({ token: z.string().min(1).optional(), tokenEnv: z.string().optional() }).strict().default({}),
+    pipeline: z
+      .object({
+        /** Concurrent copy invocations (the fan-out) when served locally. */
+        copyConcurrency: z.number().int().min(1).max(64).default(4),
+        /** Deliveries before a message goes to its DLQ. */
+        maxReceiveCount: z.number().int().min(1).max(100).default(3),
+        /** Seconds a received message stays invisible (Lambda: ≥ 6 × the function timeout). */
+        visibilityTimeout: z.number().int().min(1).max(43200).default(30),
+        /** Days finished jobs are kept (DynamoDB TTL). */
+        jobTtlDays: z.number().int().min(1).max(3650).default(14),
+      })
+      .strict()
+      .default({ copyConcurrency: 4, maxReceiveCount: 3, visibilityTimeout: 30, jobTtlDays: 14 }),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    const seen = new Set<string>();
+    c.webhooks.forEach((w, i) => {
+      const k = `${w.provider}/${w.id}`;
+      if (seen.has(k)) ctx.addIssue({ code: "custom", message: `duplicate webhook ${k}`, path: ["webhooks", i, "id"] });
+      seen.add(k);
+    });
+    const names = new Set<string>();
+    c.rules.forEach((r, i) => {
+      if (names.has(r.name)) ctx.addIssue({ code: "custom", message: `duplicate rule name ${r.name}`, path: ["rules", i, "name"] });
+      names.add(r.name);
+    });
+  });
+
+export type FerryConfig = z.infer<typeof ConfigSchema>;
+export type RuleConfig = z.infer<typeof RuleSchema>;
+export type WebhookConfig = z.infer<typeof WebhookSchema>;
+export type RegistrySettings = z.infer<typeof RegistrySettingsSchema>;
+
+/** Formats zod issues as `path: message` lines. */
+export function formatIssues(issues: readonly z.core.$ZodIssue[]): string {
+  return issues
+    .map((i) => {
+      const path = i.path.reduce<string>((s, p) => (typeof p === "number" ? `${s}[${p}]` : s ? `${s}.${String(p)}` : String(p)), "");
+      return `${path || "(root)"}: ${i.message}`;
+    })
+    .join("; ");
+}
+
+/** Validates a parsed config object; INVALID_CONFIG names every bad field's path. */
+export function parseConfig(obj: unknown, source = "config"): FerryConfig {
+  const r = ConfigSchema.safeParse(obj);
+  if (!r.success) throw new FerryError("INVALID_CONFIG", `${source}: ${formatIssues(r.error.issues)}`);
+  return r.data;
+}
+
+/** Parses YAML text, then validates it. */
+export function parseConfigText(text: string, source = "config"): FerryConfig {
+  let obj: unknown;
+  try {
+    obj = parseYaml(text);
+  } catch (e) {
+    throw new FerryError("INVALID_CONFIG", `${source}: not valid YAML: ${(e as Error).message.split("\n")[0]}`);
+  }
+  return parseConfig(obj, source);
+}
+
+/** Reads and validates a config file. */
+export async function loadConfigFile(path: string): Promise<FerryConfig> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (e) {
+    throw new FerryError("INVALID_CONFIG", `cannot read config ${path}: ${(e as Error).message}`);
+  }
+  return parseConfigText(text, path);
+}
+
+/** Resolves a secret given inline or through an environment variable. */
+export function secretFrom(value: string | undefined, envName: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (value) return value;
+  if (envName) return env[envName];
+  return undefined;
+}

@@ -1,0 +1,65 @@
+/**
+ * Messages between the pipeline's stages, versioned (`v`) and validated with zod at the edge:
+ * plan (one replication request), copy (one manifest × one destination), merge (one job).
+ */
+import { z } from "zod";
+import { isDigest } from "../oci/digest.ts";
+
+const digest = z.string().refine(isDigest, "not a digest");
+
+/** What started a replication. */
+export const TriggerSchema = z.enum(["webhook", "api", "backfill"]);
+
+/** A normalized replication request, as every ingress produces it. */
+export const ReplicationRequestSchema = z.object({
+  /** Source reference (`host/repo:tag` or `host/repo@digest`, or both). */
+  source: z.string().min(1),
+  /** Destination repositories or references; a destination without a tag takes the source's. */
+  destinations: z.array(z.string().min(1)).min(1).max(20),
+  platforms: z.array(z.string()).optional(),
+  merge: z.boolean().optional(),
+  trigger: TriggerSchema,
+  /** When the event happened at the source (ISO 8601): orders tag moves. */
+  eventTime: z.string(),
+  /** The sender's delivery id (webhooks), for deduplication. */
+  deliveryId: z.string().optional(),
+  rule: z.string().optional(),
+});
+export type ReplicationRequest = z.infer<typeof ReplicationRequestSchema>;
+
+export const PlanMessageSchema = z.object({
+  v: z.literal(1),
+  kind: z.literal("plan"),
+  jobId: z.string().min(1),
+});
+export type PlanMessage = z.infer<typeof PlanMessageSchema>;
+
+export const CopyMessageSchema = z.object({
+  v: z.literal(1),
+  kind: z.literal("copy"),
+  jobId: z.string().min(1),
+  taskId: z.string().min(1),
+  /** `host/repository` of the source and of the destination. */
+  source: z.string().min(1),
+  destination: z.string().min(1),
+  digest,
+  mediaType: z.string(),
+  size: z.number().int().nonnegative(),
+  platform: z.string(),
+});
+export type CopyMessage = z.infer<typeof CopyMessageSchema>;
+
+export const MergeMessageSchema = z.object({
+  v: z.literal(1),
+  kind: z.literal("merge"),
+  jobId: z.string().min(1),
+});
+export type MergeMessage = z.infer<typeof MergeMessageSchema>;
+
+export type QueueName = "plan" | "copy" | "merge";
+export type AnyMessage = PlanMessage | CopyMessage | MergeMessage;
+
+/** Sends messages to the pipeline's queues. */
+export interface QueuePort {
+  send(queue: QueueName, messages: AnyMessage[]): Promise<void>;
+}

@@ -1,0 +1,30 @@
+/** The queue port on SQS (or a stand-in speaking its protocol: fauxqs locally). */
+import { SendMessageBatchCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import { FerryError } from "../errors.ts";
+import type { AnyMessage, QueueName, QueuePort } from "./messages.ts";
+
+export class SqsQueues implements QueuePort {
+  constructor(
+    private readonly client: SQSClient,
+    private readonly urls: Record<QueueName, string>,
+  ) {}
+
+  async send(queue: QueueName, messages: AnyMessage[]): Promise<void> {
+    // SendMessageBatch takes at most 10 entries.
+    for (let i = 0; i < messages.length; i += 10) {
+      const batch = messages.slice(i, i + 10);
+      const out = await this.client.send(
+        new SendMessageBatchCommand({
+          QueueUrl: this.urls[queue],
+          Entries: batch.map((m, j) => ({ Id: String(j), MessageBody: JSON.stringify(m) })),
+        }),
+      );
+      if (out.Failed && out.Failed.length > 0) {
+        const f = out.Failed[0];
+        throw new FerryError("NETWORK", `SQS refused ${out.Failed.length} of ${batch.length} messages to ${queue}: ${f?.Code} ${f?.Message ?? ""}`, {
+          retryable: !f?.SenderFault,
+        });
+      }
+    }
+  }
+}

@@ -1,0 +1,414 @@
+/**
+ * The job store on DynamoDB, single-item conditional writes only (dynalite has no transactions):
+ *   JOB#<id>/JOB          the job: status, request, plan, result, task counts as string sets
+ *   JOB#<id>/TASK#<task>  one item per task
+ *   TAG#<dst:tag>/TAG     the ordering guard and lease of a destination tag
+ * GSI `gsi1` (gsi1pk = "JOBS", gsi1sk = createdAt#id) lists recent jobs; `ttl` expires finished jobs.
+ */
+import {
+  type AttributeValue,
+  ConditionalCheckFailedException,
+  CreateTableCommand,
+  type DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  QueryCommand,
+  UpdateItemCommand,
+  BatchWriteItemCommand,
+  DescribeTableCommand,
+  ResourceNotFoundException,
+} from "@aws-sdk/client-dynamodb";
+import type { ReplicationRequest } from "../queue/messages.ts";
+import { FINAL_STATUSES, type Job, type JobPatch, type JobStatus, type JobStore, type TagClaim, type Task, type TaskCompletion } from "./store.ts";
+
+type Item = Record<string, AttributeValue>;
+const S = (s: string): AttributeValue => ({ S: s });
+const N = (n: number): AttributeValue => ({ N: String(n) });
+const str = (v: AttributeValue | undefined) => v?.S;
+const num = (v: AttributeValue | undefined) => (v?.N === undefined ? undefined : Number(v.N));
+const json = <T>(v: AttributeValue | undefined): T | undefined => (v?.S ? (JSON.parse(v.S) as T) : undefined);
+
+export interface DynamoJobStoreOptions {
+  tableName: string;
+  /** Days a finished job is kept before TTL removes it. */
+  ttlDays?: number;
+  now?: () => number;
+}
+
+export class DynamoJobStore implements JobStore {
+  private readonly db: DynamoDBClient;
+  private readonly table: string;
+  private readonly ttlDays: number;
+  private readonly now: () => number;
+
+  constructor(db: DynamoDBClient, opts: DynamoJobStoreOptions) {
+    this.db = db;
+    this.table = opts.tableName;
+    this.ttlDays = opts.ttlDays ?? 14;
+    this.now = opts.now ?? (() => Date.now());
+  }
+
+  private key(jobId: string, sk = "JOB"): Item {
+    return { pk: S(`JOB#${jobId}`), sk: S(sk) };
+  }
+
+  async createJob(job: { id: string; request: ReplicationRequest }): Promise<boolean> {
+    const at = new Date(this.now()).toISOString();
+    try {
+      await this.db.send(
+        new PutItemCommand({
+          TableName: this.table,
+          Item: {
+            ...this.key(job.id),
+            id: S(job.id),
+            status: S("queued"),
+            request: S(JSON.stringify(job.request)),
+            createdAt: S(at),
+            updatedAt: S(at),
+            gsi1pk: S("JOBS"),
+            gsi1sk: S(`${at}#${job.id}`),
+          },
+          ConditionExpression: "attribute_not_exists(pk)",
+        }),
+      );
+      return true;
+    } catch (e) {
+      if (e instanceof ConditionalCheckFailedException) return false;
+      throw e;
+    }
+  }
+
+  private toJob(item: Item): Job {
+    const job: Job = {
+      id: str(item.id) ?? "",
+      status: (str(item.status) ?? "queued") as JobStatus,
+      request: json<ReplicationRequest>(item.request) as ReplicationRequest,
+      createdAt: str(item.createdAt) ?? "",
+      updatedAt: str(item.updatedAt) ?? "",
+      done: item.done?.SS ?? [],
+      failed: item.failed?.SS ?? [],
+    };
+    const plan = json<Job["plan"]>(item.plan);
+    if (plan) job.plan = plan;
+    const taskCount = num(item.taskCount);
+    if (taskCount !== undefined) job.taskCount = taskCount;
+    const result = json<Job["result"]>(item.result);
+    if (result) job.result = result;
+    if (item.error?.S) job.error = item.error.S;
+    const mergeRuns = num(item.mergeRuns);
+    if (mergeRuns !== undefined) job.mergeRuns = mergeRuns;
+    return job;
+  }
+
+  async getJob(id: string, opts: { withTasks?: boolean } = {}): Promise<Job | undefined> {
+    const out = await this.db.send(new GetItemCommand({ TableName: this.table, Key: this.key(id), ConsistentRead: true }));
+    if (!out.Item) return undefined;
+    const job = this.toJob(out.Item);
+    if (opts.withTasks) job.tasks = await this.tasks(id);
+    return job;
+  }
+
+  private async tasks(jobId: string): Promise<Task[]> {
+    const tasks: Task[] = [];
+    let start: Item | undefined;
+    do {
+      const out = await this.db.send(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: "pk = :pk AND begins_with(sk, :t)",
+          ExpressionAttributeValues: { ":pk": S(`JOB#${jobId}`), ":t": S("TASK#") },
+          ConsistentRead: true,
+          ...(start ? { ExclusiveStartKey: start } : {}),
+        }),
+      );
+      for (const it of out.Items ?? []) {
+        const t: Task = {
+          id: str(it.taskId) ?? "",
+          platform: str(it.platform) ?? "",
+          digest: str(it.digest) ?? "",
+          mediaType: str(it.mediaType) ?? "",
+          size: num(it.size) ?? 0,
+          destination: str(it.destination) ?? "",
+          state: (str(it.state) ?? "pending") as Task["state"],
+        };
+        if (it.error?.S) t.error = it.error.S;
+        const attempts = num(it.attempts);
+        if (attempts !== undefined) t.attempts = attempts;
+        tasks.push(t);
+      }
+      start = out.LastEvaluatedKey;
+    } while (start);
+    return tasks;
+  }
+
+  async listJobs(limit: number): Promise<Job[]> {
+    const out = await this.db.send(
+      new QueryCommand({
+        TableName: this.table,
+        IndexName: "gsi1",
+        KeyConditionExpression: "gsi1pk = :p",
+        ExpressionAttributeValues: { ":p": S("JOBS") },
+        ScanIndexForward: false,
+        Limit: limit,
+      }),
+    );
+    return (out.Items ?? []).map((i) => this.toJob(i));
+  }
+
+  async updateJob(id: string, patch: JobPatch, from?: readonly JobStatus[]): Promise<boolean> {
+    const sets = ["updatedAt = :u"];
+    const values: Item = { ":u": S(new Date(this.now()).toISOString()) };
+    if (patch.status) {
+      sets.push("#s = :s");
+      values[":s"] = S(patch.status);
+      if (FINAL_STATUSES.includes(patch.status)) {
+        sets.push("#ttl = :ttl");
+        values[":ttl"] = N(Math.floor(this.now() / 1000) + this.ttlDays * 86400);
+      }
+    }
+    if (patch.plan) {
+      sets.push("plan = :plan");
+      values[":plan"] = S(JSON.stringify(patch.plan));
+    }
+    if (patch.taskCount !== undefined) {
+      sets.push("taskCount = :tc");
+      values[":tc"] = N(patch.taskCount);
+    }
+    if (patch.result) {
+      sets.push("#r = :r");
+      values[":r"] = S(JSON.stringify(patch.result));
+    }
+    if (patch.error !== undefined) {
+      sets.push("#e = :e");
+      values[":e"] = S(patch.error);
+    }
+    let condition = "attribute_exists(pk)";
+    if (from) {
+      const keys = from.map((s, i) => {
+        values[`:f${i}`] = S(s);
+        return `:f${i}`;
+      });
+      condition += ` AND #s IN (${keys.join(", ")})`;
+    }
+    try {
+      await this.db.send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: this.key(id),
+          UpdateExpression: `SET ${sets.join(", ")}`,
+          ConditionExpression: condition,
+          // DynamoDB rejects names an expression does not use: pass only those that appear.
+          ExpressionAttributeNames: Object.fromEntries(
+            Object.entries({ "#s": "status", "#ttl": "ttl", "#r": "result", "#e": "error" }).filter(([k]) => `${sets.join(",")} ${condition}`.includes(k)),
+          ),
+          ExpressionAttributeValues: values,
+        }),
+      );
+      return true;
+    } catch (e) {
+      if (e instanceof ConditionalCheckFailedException) return false;
+      throw e;
+    }
+  }
+
+  async putTasks(jobId: string, tasks: Task[]): Promise<void> {
+    for (let i = 0; i < tasks.length; i += 25) {
+      let requests = tasks.slice(i, i + 25).map((t) => ({
+        PutRequest: {
+          Item: {
+            ...this.key(jobId, `TASK#${t.id}`),
+            taskId: S(t.id),
+            platform: S(t.platform),
+            digest: S(t.digest),
+            mediaType: S(t.mediaType),
+            size: N(t.size),
+            destination: S(t.destination),
+            state: S(t.state),
+          },
+        },
+      }));
+      // Unprocessed items come back under throttling: send them again.
+      for (let attempt = 0; requests.length > 0; attempt++) {
+        const out = await this.db.send(new BatchWriteItemCommand({ RequestItems: { [this.table]: requests } }));
+        requests = (out.UnprocessedItems?.[this.table] ?? []) as typeof requests;
+        if (requests.length > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 50 * 2 ** attempt)));
+      }
+    }
+  }
+
+  async completeTask(jobId: string, taskId: string, outcome: { state: "done" | "failed"; error?: string }): Promise<TaskCompletion> {
+    // The task item: a failure never overwrites a success.
+    try {
+      await this.db.send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: this.key(jobId, `TASK#${taskId}`),
+          UpdateExpression: outcome.error ? "SET #st = :s, #e = :e" : "SET #st = :s REMOVE #e",
+          ConditionExpression: outcome.state === "failed" ? "#st <> :done" : "attribute_exists(pk)",
+          ExpressionAttributeNames: { "#st": "state", "#e": "error" },
+          ExpressionAttributeValues: {
+            ":s": S(outcome.state),
+            ...(outcome.error ? { ":e": S(outcome.error) } : {}),
+            ...(outcome.state === "failed" ? { ":done": S("done") } : {}),
+          },
+        }),
+      );
+    } catch (e) {
+      if (!(e instanceof ConditionalCheckFailedException)) throw e;
+    }
+    // The job: ADD to a string set is idempotent, so a redelivered completion counts once.
+    const out = await this.db.send(
+      new UpdateItemCommand({
+        TableName: this.table,
+        Key: this.key(jobId),
+        UpdateExpression: `ADD ${outcome.state === "done" ? "done" : "failed"} :t SET updatedAt = :u`,
+        ConditionExpression: "attribute_exists(pk)",
+        ExpressionAttributeValues: { ":t": { SS: [taskId] }, ":u": S(new Date(this.now()).toISOString()) },
+        ReturnValues: "ALL_NEW",
+      }),
+    );
+    const item = out.Attributes ?? {};
+    const done = new Set(item.done?.SS ?? []);
+    const failed = (item.failed?.SS ?? []).filter((t) => !done.has(t)).length;
+    const total = num(item.taskCount) ?? Number.POSITIVE_INFINITY;
+    return { done: done.size, failed, total, complete: done.size + failed >= total };
+  }
+
+  async noteTaskAttempt(jobId: string, taskId: string, error: string): Promise<void> {
+    await this.db.send(
+      new UpdateItemCommand({
+        TableName: this.table,
+        Key: this.key(jobId, `TASK#${taskId}`),
+        UpdateExpression: "SET #e = :e ADD attempts :one",
+        ConditionExpression: "attribute_exists(pk)",
+        ExpressionAttributeNames: { "#e": "error" },
+        ExpressionAttributeValues: { ":e": S(error), ":one": N(1) },
+      }),
+    ).catch((e) => {
+      if (!(e instanceof ConditionalCheckFailedException)) throw e;
+    });
+  }
+
+  async claimMergeEnqueue(jobId: string, taskId: string): Promise<boolean> {
+    try {
+      await this.db.send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: this.key(jobId),
+          UpdateExpression: "SET mergeEnqueuedBy = :t",
+          ConditionExpression: "attribute_exists(pk) AND (attribute_not_exists(mergeEnqueuedBy) OR mergeEnqueuedBy = :t)",
+          ExpressionAttributeValues: { ":t": S(taskId) },
+        }),
+      );
+      return true;
+    } catch (e) {
+      if (e instanceof ConditionalCheckFailedException) return false;
+      throw e;
+    }
+  }
+
+  async claimMerge(jobId: string, claimant: string): Promise<boolean> {
+    try {
+      await this.db.send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: this.key(jobId),
+          UpdateExpression: "SET mergeClaim = :c, #s = :merging, updatedAt = :u ADD mergeRuns :one",
+          ConditionExpression: "attribute_exists(pk) AND (attribute_not_exists(mergeClaim) OR mergeClaim = :c) AND #s IN (:copying, :merging)",
+          ExpressionAttributeNames: { "#s": "status" },
+          ExpressionAttributeValues: {
+            ":c": S(claimant),
+            ":merging": S("merging"),
+            ":copying": S("copying"),
+            ":u": S(new Date(this.now()).toISOString()),
+            ":one": N(1),
+          },
+        }),
+      );
+      return true;
+    } catch (e) {
+      if (e instanceof ConditionalCheckFailedException) return false;
+      throw e;
+    }
+  }
+
+  async claimTag(key: string, jobId: string, eventTime: number, leaseMs: number): Promise<TagClaim> {
+    const now = this.now();
+    try {
+      await this.db.send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: { pk: S(`TAG#${key}`), sk: S("TAG") },
+          UpdateExpression: "SET leaseOwner = :me, leaseUntil = :until",
+          ConditionExpression:
+            "(attribute_not_exists(eventTime) OR eventTime <= :t) AND (attribute_not_exists(leaseOwner) OR leaseUntil < :now OR leaseOwner = :me)",
+          ExpressionAttributeValues: { ":me": S(jobId), ":until": N(now + leaseMs), ":t": N(eventTime), ":now": N(now) },
+        }),
+      );
+      return "acquired";
+    } catch (e) {
+      if (!(e instanceof ConditionalCheckFailedException)) throw e;
+    }
+    const out = await this.db.send(new GetItemCommand({ TableName: this.table, Key: { pk: S(`TAG#${key}`), sk: S("TAG") }, ConsistentRead: true }));
+    const recorded = num(out.Item?.eventTime);
+    return recorded !== undefined && recorded > eventTime ? "superseded" : "busy";
+  }
+
+  async releaseTag(key: string, jobId: string, eventTime: number, digest: string): Promise<void> {
+    try {
+      await this.db.send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: { pk: S(`TAG#${key}`), sk: S("TAG") },
+          UpdateExpression: "SET eventTime = :t, digest = :d, jobId = :me REMOVE leaseOwner, leaseUntil",
+          ConditionExpression: "leaseOwner = :me",
+          ExpressionAttributeValues: { ":t": N(eventTime), ":d": S(digest), ":me": S(jobId) },
+        }),
+      );
+    } catch (e) {
+      if (!(e instanceof ConditionalCheckFailedException)) throw e;
+      // The lease expired and another job took it: its own release records the newer state.
+    }
+  }
+}
+
+/** Creates the table (and GSI) when it does not exist: the local runtime and tests. */
+export async function ensureTable(db: DynamoDBClient, tableName: string): Promise<void> {
+  try {
+    await db.send(new DescribeTableCommand({ TableName: tableName }));
+    return;
+  } catch (e) {
+    if (!(e instanceof ResourceNotFoundException)) throw e;
+  }
+  await db.send(
+    new CreateTableCommand({
+      TableName: tableName,
+      BillingMode: "PAY_PER_REQUEST",
+      AttributeDefinitions: [
+        { AttributeName: "pk", AttributeType: "S" },
+        { AttributeName: "sk", AttributeType: "S" },
+        { AttributeName: "gsi1pk", AttributeType: "S" },
+        { AttributeName: "gsi1sk", AttributeType: "S" },
+      ],
+      KeySchema: [
+        { AttributeName: "pk", KeyType: "HASH" },
+        { AttributeName: "sk", KeyType: "RANGE" },
+      ],
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: "gsi1",
+          KeySchema: [
+            { AttributeName: "gsi1pk", KeyType: "HASH" },
+            { AttributeName: "gsi1sk", KeyType: "RANGE" },
+          ],
+          Projection: { ProjectionType: "ALL" },
+        },
+      ],
+    }),
+  );
+  for (let i = 0; i < 100; i++) {
+    const d = await db.send(new DescribeTableCommand({ TableName: tableName }));
+    if (d.Table?.TableStatus === "ACTIVE") return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

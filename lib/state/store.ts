@@ -1,0 +1,128 @@
+/**
+ * The job store port: a job per replication request, its tasks (one per child manifest ×
+ * destination), completion detected exactly once, a per-destination-tag ordering guard.
+ */
+import type { ReplicationRequest } from "../queue/messages.ts";
+
+export type JobStatus = "queued" | "planning" | "copying" | "merging" | "succeeded" | "failed" | "skipped";
+export const FINAL_STATUSES: readonly JobStatus[] = ["succeeded", "failed", "skipped"];
+
+/** One destination of a planned job. */
+export interface PlannedDestination {
+  /** `host/repository`. */
+  repository: string;
+  /** Tag to move, when the request names one. */
+  tag?: string;
+  /** Already at the wanted digest: nothing to copy or tag. */
+  upToDate?: boolean;
+}
+
+/** What plan decided: the root manifest to push (after any platform filter) and the destinations. */
+export interface JobPlan {
+  /** `host/repository` of the source. */
+  source: string;
+  sourceDigest: string;
+  /** Root manifest bytes (base64), its digest and media type, as plan left them. */
+  root: { bytes: string; digest: string; mediaType: string; rebuilt: boolean };
+  destinations: PlannedDestination[];
+  merge: boolean;
+  platforms: string[];
+}
+
+export type TaskState = "pending" | "done" | "failed";
+
+export interface Task {
+  id: string;
+  platform: string;
+  digest: string;
+  mediaType: string;
+  size: number;
+  /** `host/repository`. */
+  destination: string;
+  state: TaskState;
+  error?: string;
+  attempts?: number;
+}
+
+/** Where one destination ended up. */
+export interface DestinationResult {
+  destination: string;
+  digest: string;
+  addressByTag?: string;
+  addressByDigest: string;
+  /** A newer event had already moved the tag: this job left it alone. */
+  superseded?: boolean;
+  upToDate?: boolean;
+}
+
+export interface JobResult {
+  digest: string;
+  addressByTag?: string;
+  addressByDigest: string;
+  destinations: DestinationResult[];
+  warnings?: string[];
+}
+
+export interface Job {
+  id: string;
+  status: JobStatus;
+  request: ReplicationRequest;
+  createdAt: string;
+  updatedAt: string;
+  plan?: JobPlan;
+  taskCount?: number;
+  done: string[];
+  failed: string[];
+  result?: JobResult;
+  error?: string;
+  mergeRuns?: number;
+  tasks?: Task[];
+}
+
+/** Fields an update may set. */
+export interface JobPatch {
+  status?: JobStatus;
+  plan?: JobPlan;
+  taskCount?: number;
+  result?: JobResult;
+  error?: string;
+}
+
+export interface TaskCompletion {
+  done: number;
+  failed: number;
+  total: number;
+  /** Every task has an outcome. */
+  complete: boolean;
+}
+
+export type TagClaim = "acquired" | "superseded" | "busy";
+
+export interface JobStore {
+  /** Creates a job unless one with this id exists (deduplication). True when created. */
+  createJob(job: { id: string; request: ReplicationRequest }): Promise<boolean>;
+  getJob(id: string, opts?: { withTasks?: boolean }): Promise<Job | undefined>;
+  /** Most recent first. */
+  listJobs(limit: number): Promise<Job[]>;
+  /** Applies `patch` when the job's status is one of `from` (any when omitted). True when applied. */
+  updateJob(id: string, patch: JobPatch, from?: readonly JobStatus[]): Promise<boolean>;
+  putTasks(jobId: string, tasks: Task[]): Promise<void>;
+  /** Records a task's outcome (idempotent) and says whether the task set is now complete. */
+  completeTask(jobId: string, taskId: string, outcome: { state: "done" | "failed"; error?: string }): Promise<TaskCompletion>;
+  /** Notes a failed attempt on a task (its error shows while it is retried). */
+  noteTaskAttempt(jobId: string, taskId: string, error: string): Promise<void>;
+  /**
+   * Decides who enqueues the merge once the task set is complete: exactly one task wins, and
+   * the same task wins again (its redelivered message, after a crash before the send).
+   */
+  claimMergeEnqueue(jobId: string, taskId: string): Promise<boolean>;
+  /** Starts the merge: exactly one claimant wins per job; the same claimant (a redelivery) wins again. */
+  claimMerge(jobId: string, claimant: string): Promise<boolean>;
+  /**
+   * Leases the destination tag `key` for a job whose event happened at `eventTime`: superseded
+   * when a newer event already moved it, busy while another job holds the lease.
+   */
+  claimTag(key: string, jobId: string, eventTime: number, leaseMs: number): Promise<TagClaim>;
+  /** Records the tag move and releases the lease. */
+  releaseTag(key: string, jobId: string, eventTime: number, digest: string): Promise<void>;
+}

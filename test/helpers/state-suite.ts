@@ -1,0 +1,143 @@
+/**
+ * The job-store suite, run against dynalite (the embedded default) and DynamoDB Local (full
+ * DynamoDB semantics) so the adapter stays honest on both.
+ */
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { describe, it } from "node:test";
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { GetItemCommand } from "@aws-sdk/client-dynamodb";
+import type { ReplicationRequest } from "../../lib/queue/messages.ts";
+import { DynamoJobStore, ensureTable } from "../../lib/state/dynamodb.ts";
+import type { Task } from "../../lib/state/store.ts";
+
+const request = (source = "127.0.0.1:5000/app:v1"): ReplicationRequest => ({
+  source,
+  destinations: ["127.0.0.1:5001/app"],
+  trigger: "api",
+  eventTime: new Date().toISOString(),
+});
+const tasks = (n: number): Task[] =>
+  Array.from({ length: n }, (_, i) => ({ id: `t${i}`, platform: `linux/p${i}`, digest: `sha256:${String(i).padStart(64, "0")}`, mediaType: "m", size: i, destination: "d/r", state: "pending" }));
+
+/** Registers the suite; `client()` is called lazily, after the stand-in has started. */
+export function jobStoreSuite(name: string, client: () => DynamoDBClient): void {
+  let store: DynamoJobStore;
+  let now = Date.now();
+  const table = `ferry-${randomUUID().slice(0, 8)}`;
+  const setup = async () => {
+    if (store) return store;
+    await ensureTable(client(), table);
+    store = new DynamoJobStore(client(), { tableName: table, now: () => now });
+    return store;
+  };
+
+  describe(`job store on ${name}`, () => {
+    it("creates a job once: a second create with the same id is refused (deduplication)", async () => {
+      const s = await setup();
+      assert.equal(await s.createJob({ id: "dup", request: request() }), true);
+      assert.equal(await s.createJob({ id: "dup", request: request("other") }), false);
+      const job = await s.getJob("dup");
+      assert.equal(job?.status, "queued");
+      assert.equal(job?.request.source, "127.0.0.1:5000/app:v1");
+    });
+
+    it("moves status only from the allowed states", async () => {
+      const s = await setup();
+      await s.createJob({ id: "st", request: request() });
+      assert.equal(await s.updateJob("st", { status: "planning" }, ["queued"]), true);
+      assert.equal(await s.updateJob("st", { status: "planning" }, ["queued"]), false, "already planning");
+      assert.equal(await s.updateJob("nope", { status: "planning" }), false, "missing job");
+      assert.equal((await s.getJob("st"))?.status, "planning");
+    });
+
+    it("sets a TTL when a job finishes", async () => {
+      const s = await setup();
+      await s.createJob({ id: "ttl", request: request() });
+      const item = async () => (await client().send(new GetItemCommand({ TableName: table, Key: { pk: { S: "JOB#ttl" }, sk: { S: "JOB" } } }))).Item;
+      assert.equal((await item())?.ttl, undefined);
+      await s.updateJob("ttl", { status: "succeeded", result: { digest: "sha256:x", addressByDigest: "a@sha256:x", destinations: [] } });
+      const ttl = Number((await item())?.ttl?.N);
+      assert.ok(ttl > now / 1000 + 13 * 86400 && ttl < now / 1000 + 15 * 86400);
+      assert.equal((await s.getJob("ttl"))?.result?.digest, "sha256:x");
+    });
+
+    it("lists recent jobs, newest first, with a limit", async () => {
+      const s = await setup();
+      for (let i = 0; i < 5; i++) {
+        now += 1000;
+        await s.createJob({ id: `list-${i}`, request: request() });
+      }
+      const jobs = await s.listJobs(3);
+      assert.deepEqual(jobs.map((j) => j.id), ["list-4", "list-3", "list-2"]);
+    });
+
+    it("stores tasks and counts each completion once, whatever the redeliveries", async () => {
+      const s = await setup();
+      await s.createJob({ id: "tk", request: request() });
+      await s.putTasks("tk", tasks(30));
+      await s.updateJob("tk", { taskCount: 30, status: "copying" });
+      let c = await s.completeTask("tk", "t0", { state: "done" });
+      assert.deepEqual(c, { done: 1, failed: 0, total: 30, complete: false });
+      c = await s.completeTask("tk", "t0", { state: "done" });
+      assert.equal(c.done, 1, "a duplicate completion counts once");
+      await s.noteTaskAttempt("tk", "t1", "HTTP 503");
+      c = await s.completeTask("tk", "t1", { state: "failed", error: "DENIED" });
+      assert.equal(c.failed, 1);
+      const job = await s.getJob("tk", { withTasks: true });
+      assert.equal(job?.tasks?.length, 30);
+      const t1 = job?.tasks?.find((t) => t.id === "t1");
+      assert.equal(t1?.state, "failed");
+      assert.equal(t1?.error, "DENIED");
+      assert.equal(t1?.attempts, 1);
+      // a late failure never overwrites a success
+      await s.completeTask("tk", "t0", { state: "failed", error: "late" });
+      assert.equal((await s.getJob("tk", { withTasks: true }))?.tasks?.find((t) => t.id === "t0")?.state, "done");
+    });
+
+    it("50 parallel completions with duplicates: the set completes, and exactly one task enqueues the merge", async () => {
+      const s = await setup();
+      await s.createJob({ id: "fan", request: request() });
+      await s.putTasks("fan", tasks(50));
+      await s.updateJob("fan", { taskCount: 50, status: "copying" });
+      const ids = [...Array.from({ length: 50 }, (_, i) => `t${i}`), "t3", "t7", "t49"];
+      const results = await Promise.all(ids.map((id) => s.completeTask("fan", id, { state: "done" }).then((c) => ({ id, c }))));
+      const completers = results.filter((r) => r.c.complete);
+      assert.ok(completers.length >= 1);
+      const claims = await Promise.all(completers.map((r) => s.claimMergeEnqueue("fan", r.id)));
+      assert.equal(claims.filter(Boolean).length, 1, "exactly one enqueues the merge");
+      const winner = completers[claims.indexOf(true)]?.id ?? "";
+      assert.equal(await s.claimMergeEnqueue("fan", winner), true, "the same task (a redelivery) may enqueue again");
+      assert.equal((await s.getJob("fan"))?.done.length, 50);
+    });
+
+    it("starts a merge once per job; a redelivery of the same message may resume it", async () => {
+      const s = await setup();
+      await s.createJob({ id: "mg", request: request() });
+      await s.updateJob("mg", { status: "copying" });
+      const [a, b] = await Promise.all([s.claimMerge("mg", "msg-1"), s.claimMerge("mg", "msg-2")]);
+      assert.equal([a, b].filter(Boolean).length, 1);
+      const winner = a ? "msg-1" : "msg-2";
+      assert.equal(await s.claimMerge("mg", winner), true);
+      const job = await s.getJob("mg");
+      assert.equal(job?.status, "merging");
+      await s.updateJob("mg", { status: "succeeded" });
+      assert.equal(await s.claimMerge("mg", winner), false, "never after the job finished");
+    });
+
+    it("guards a destination tag: newer events win, older ones are superseded, leases serialise", async () => {
+      const s = await setup();
+      const key = "127.0.0.1:5001/app:v1";
+      assert.equal(await s.claimTag(key, "job-new", 2000, 10_000), "acquired");
+      assert.equal(await s.claimTag(key, "job-old", 1000, 10_000), "busy", "held by another job");
+      await s.releaseTag(key, "job-new", 2000, "sha256:new");
+      assert.equal(await s.claimTag(key, "job-old", 1000, 10_000), "superseded");
+      assert.equal(await s.claimTag(key, "job-newer", 3000, 10_000), "acquired");
+      now += 20_000; // the lease expires (its holder crashed)
+      assert.equal(await s.claimTag(key, "job-newest", 4000, 10_000), "acquired");
+      await s.releaseTag(key, "job-newer", 3000, "sha256:stale"); // the old holder's release is ignored
+      await s.releaseTag(key, "job-newest", 4000, "sha256:newest");
+      assert.equal(await s.claimTag(key, "job-newer", 3000, 10_000), "superseded");
+    });
+  });
+}

@@ -1,0 +1,17 @@
+/**
+ * The job-store suite on DynamoDB Local. Not run directly: state-ddblocal.test.ts runs this file
+ * inside a network namespace whose only interface is loopback, because DynamoDB Local cannot be
+ * told to bind 127.0.0.1 only.
+ */
+import { after, before } from "node:test";
+import { type DynamoStandIn, startDynamoDbLocal } from "../helpers/dynamo.ts";
+import { jobStoreSuite } from "../helpers/state-suite.ts";
+
+let ddb: DynamoStandIn;
+before(async () => {
+  ddb = await startDynamoDbLocal();
+});
+after(async () => {
+  await ddb?.stop();
+});
+jobStoreSuite("DynamoDB Local", () => ddb.client);

@@ -1,0 +1,13 @@
+/** The job-store suite on dynalite, in process (the embedded default of `ferry serve`). */
+import { after, before } from "node:test";
+import { type DynamoStandIn, startDynalite } from "../helpers/dynamo.ts";
+import { jobStoreSuite } from "../helpers/state-suite.ts";
+
+let ddb: DynamoStandIn;
+before(async () => {
+  ddb = await startDynalite();
+});
+after(async () => {
+  await ddb?.stop();
+});
+jobStoreSuite("dynalite", () => ddb.client);
