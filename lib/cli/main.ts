@@ -2,6 +2,7 @@
 import { FerryError } from "../errors.ts";
 import { runCopy } from "./copy.ts";
 import { runInspect } from "./inspect.ts";
+import { runServe } from "./serve.ts";
 
 export const VERSION = "0.1.0";
 
@@ -13,6 +14,7 @@ Usage:
 Commands:
   copy SRC DST     Copy an image (all platforms, same digests) between registries and OCI layouts
   inspect REF      Print an image's tree: index, platforms, config and layers
+  serve            Run the event-driven pipeline on this machine (API, webhooks, queues, state)
   help             Show this help
 
 Run 'ferry <command> --help' for a command's options.
@@ -37,6 +39,8 @@ export async function main(argv: string[]): Promise<number> {
         return await runCopy(rest);
       case "inspect":
         return await runInspect(rest);
+      case "serve":
+        return await runServe(rest);
       default:
         process.stderr.write(`ferry: unknown command ${JSON.stringify(cmd)}\n\n${HELP}`);
         return 2;

@@ -318,7 +318,7 @@ export async function copyImage(
 }
 
 /** Reads os/arch[/variant] from an image's config blob (small); "" for artifacts. */
-async function imagePlatform(source: ImageSource, raw: RawManifest, call: CallOptions): Promise<string> {
+export async function imagePlatform(source: ImageSource, raw: RawManifest, call: CallOptions): Promise<string> {
   if (raw.manifest.kind !== "manifest") return "";
   const cfg = raw.manifest.config;
   if (!/container\.image\.v1\+json|image\.config\.v1\+json/.test(cfg.mediaType) || cfg.size > 4 * 1024 * 1024) return "";
@@ -332,7 +332,7 @@ async function imagePlatform(source: ImageSource, raw: RawManifest, call: CallOp
   }
 }
 
-function parsePlatformLoose(s: string): Platform {
+export function parsePlatformLoose(s: string): Platform {
   const [os = "", architecture = "", variant] = s.split("/");
   return variant ? { os, architecture, variant } : { os, architecture };
 }

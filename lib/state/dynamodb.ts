@@ -156,39 +156,34 @@ export class DynamoJobStore implements JobStore {
   }
 
   async updateJob(id: string, patch: JobPatch, from?: readonly JobStatus[]): Promise<boolean> {
-    const sets = ["updatedAt = :u"];
-    const values: Item = { ":u": S(new Date(this.now()).toISOString()) };
+    // Every attribute goes through a name placeholder: several (status, plan, result, error,
+    // ttl) are DynamoDB reserved words, and DynamoDB rejects placeholders an expression omits.
+    const names: Record<string, string> = {};
+    const values: Item = {};
+    const sets: string[] = [];
+    const set = (attr: string, value: AttributeValue) => {
+      const i = sets.length;
+      names[`#a${i}`] = attr;
+      values[`:v${i}`] = value;
+      sets.push(`#a${i} = :v${i}`);
+    };
+    set("updatedAt", S(new Date(this.now()).toISOString()));
     if (patch.status) {
-      sets.push("#s = :s");
-      values[":s"] = S(patch.status);
-      if (FINAL_STATUSES.includes(patch.status)) {
-        sets.push("#ttl = :ttl");
-        values[":ttl"] = N(Math.floor(this.now() / 1000) + this.ttlDays * 86400);
-      }
+      set("status", S(patch.status));
+      if (FINAL_STATUSES.includes(patch.status)) set("ttl", N(Math.floor(this.now() / 1000) + this.ttlDays * 86400));
     }
-    if (patch.plan) {
-      sets.push("plan = :plan");
-      values[":plan"] = S(JSON.stringify(patch.plan));
-    }
-    if (patch.taskCount !== undefined) {
-      sets.push("taskCount = :tc");
-      values[":tc"] = N(patch.taskCount);
-    }
-    if (patch.result) {
-      sets.push("#r = :r");
-      values[":r"] = S(JSON.stringify(patch.result));
-    }
-    if (patch.error !== undefined) {
-      sets.push("#e = :e");
-      values[":e"] = S(patch.error);
-    }
+    if (patch.plan) set("plan", S(JSON.stringify(patch.plan)));
+    if (patch.taskCount !== undefined) set("taskCount", N(patch.taskCount));
+    if (patch.result) set("result", S(JSON.stringify(patch.result)));
+    if (patch.error !== undefined) set("error", S(patch.error));
     let condition = "attribute_exists(pk)";
     if (from) {
+      names["#status"] = "status";
       const keys = from.map((s, i) => {
         values[`:f${i}`] = S(s);
         return `:f${i}`;
       });
-      condition += ` AND #s IN (${keys.join(", ")})`;
+      condition += ` AND #status IN (${keys.join(", ")})`;
     }
     try {
       await this.db.send(
@@ -197,10 +192,7 @@ export class DynamoJobStore implements JobStore {
           Key: this.key(id),
           UpdateExpression: `SET ${sets.join(", ")}`,
           ConditionExpression: condition,
-          // DynamoDB rejects names an expression does not use: pass only those that appear.
-          ExpressionAttributeNames: Object.fromEntries(
-            Object.entries({ "#s": "status", "#ttl": "ttl", "#r": "result", "#e": "error" }).filter(([k]) => `${sets.join(",")} ${condition}`.includes(k)),
-          ),
+          ExpressionAttributeNames: names,
           ExpressionAttributeValues: values,
         }),
       );

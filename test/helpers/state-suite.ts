@@ -49,6 +49,12 @@ export function jobStoreSuite(name: string, client: () => DynamoDBClient): void 
       assert.equal(await s.updateJob("st", { status: "planning" }, ["queued"]), false, "already planning");
       assert.equal(await s.updateJob("nope", { status: "planning" }), false, "missing job");
       assert.equal((await s.getJob("st"))?.status, "planning");
+      // every field at once: several are DynamoDB reserved words (status, plan, result, error, ttl)
+      const plan = { source: "r/s", sourceDigest: "sha256:a", root: { bytes: "e30=", digest: "sha256:a", mediaType: "m", rebuilt: false }, destinations: [{ repository: "r/d", tag: "v1" }], merge: false, platforms: ["linux/amd64"] };
+      const result = { digest: "sha256:a", addressByDigest: "r/d@sha256:a", destinations: [] };
+      assert.equal(await s.updateJob("st", { status: "failed", plan, taskCount: 3, result, error: "why" }, ["planning"]), true);
+      const all = await s.getJob("st");
+      assert.deepEqual([all?.status, all?.plan, all?.taskCount, all?.result, all?.error], ["failed", plan, 3, result, "why"]);
     });
 
     it("sets a TTL when a job finishes", async () => {

@@ -1,0 +1,61 @@
+/** `ferry serve --config FILE [--port N]`: the whole pipeline on one machine. */
+import { parseArgs } from "node:util";
+import { FerryError } from "../errors.ts";
+import { startLocal } from "../local/serve.ts";
+
+export const SERVE_HELP = `Usage: ferry serve --config FILE [--port N] [--log-level LEVEL]
+
+Run ferry's pipeline on this machine: the HTTP API and webhook receiver on 127.0.0.1, the plan,
+copy and merge handlers fed by SQS pollers (batches, visibility timeout, partial batch failures,
+redelivery, DLQ after maxReceiveCount), state in DynamoDB. SQS and DynamoDB run embedded
+(fauxqs, dynalite) unless the environment names others:
+  FERRY_SQS_ENDPOINT, FERRY_DYNAMODB_ENDPOINT          other stand-ins or endpoints
+  FERRY_QUEUE_PLAN_URL/_COPY_URL/_MERGE_URL, FERRY_TABLE   existing queues and table (e.g. on AWS)
+
+Options:
+  --config FILE          the YAML config (registries, webhooks, rules, api)
+  --port N               HTTP port (default 8080; 0 picks a free one)
+  --log-level LEVEL      handler logs: DEBUG, INFO, WARN (default), ERROR
+  -h, --help             this help
+
+Routes:
+  POST /replications            {"source", "destinations": [...], "platforms"?, "merge"?} → 202 {id, status, statusUrl}
+  GET  /replications/{id}       the job: status, tasks, result
+  GET  /replications?limit=N    recent jobs
+  POST /webhooks/{provider}/{id}   registry push events
+
+Prints 'listening on http://127.0.0.1:PORT' when ready; stops cleanly on SIGINT/SIGTERM.
+`;
+
+export async function runServe(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { config: { type: "string" }, port: { type: "string" }, "log-level": { type: "string" }, help: { type: "boolean", short: "h" } },
+  });
+  if (values.help) {
+    process.stdout.write(SERVE_HELP);
+    return 0;
+  }
+  if (!values.config) throw new FerryError("USAGE", "serve needs --config FILE; see 'ferry serve --help'");
+  const port = values.port === undefined ? 8080 : Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new FerryError("USAGE", "--port must be 0–65535");
+  const server = await startLocal({
+    configPath: values.config,
+    port,
+    ...(values["log-level"] ? { logLevel: values["log-level"].toUpperCase() } : {}),
+    // The composition root: the Lambda entry points themselves (functions/), loaded lazily.
+    loadHandlers: async () => (await import("../../functions/local.ts")).handlers,
+    onError: (e) => process.stderr.write(`ferry serve: ${(e as Error).message}\n`),
+  });
+  const b = server.backends.kind;
+  process.stderr.write(`ferry serve: SQS ${b.sqs}, DynamoDB ${b.dynamodb}; ${server.config.rules.length} rules, ${server.config.webhooks.length} webhooks\n`);
+  process.stdout.write(`listening on ${server.url}\n`);
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once("SIGINT", stop);
+    process.once("SIGTERM", stop);
+  });
+  process.stderr.write("ferry serve: stopping…\n");
+  await server.stop();
+  return 0;
+}

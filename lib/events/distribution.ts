@@ -1,0 +1,55 @@
+/**
+ * CNCF distribution `notifications`: each POST carries `{"events": [...]}`
+ * (Content-Type application/vnd.docker.distribution.events.v1+json). Authenticated by a header
+ * the registry is configured to send: `Authorization: Bearer <secret>` or `<secret>`.
+ * Only manifest pushes with a tag count; blob pushes and tagless child manifests are dropped.
+ */
+import { isManifestType } from "../oci/media-types.ts";
+import { BadPayloadError, type ImageEvent, type WebhookProvider, type WebhookRequest } from "./types.ts";
+import { safeEqual } from "./compare.ts";
+
+interface DistributionEvent {
+  id?: unknown;
+  timestamp?: unknown;
+  action?: unknown;
+  target?: { mediaType?: unknown; digest?: unknown; repository?: unknown; tag?: unknown; url?: unknown };
+  request?: { host?: unknown };
+}
+
+export const distribution: WebhookProvider = {
+  name: "distribution",
+  verify(req: WebhookRequest, secret: string | undefined): boolean {
+    if (!secret) return false;
+    const got = req.headers.authorization ?? "";
+    return safeEqual(got, `Bearer ${secret}`) || safeEqual(got, secret);
+  },
+  parse(req: WebhookRequest): ImageEvent[] {
+    let body: { events?: unknown };
+    try {
+      body = JSON.parse(req.body.toString("utf8")) as { events?: unknown };
+    } catch {
+      throw new BadPayloadError("body is not JSON");
+    }
+    if (typeof body !== "object" || body === null || !Array.isArray(body.events)) throw new BadPayloadError("want an object with an events array");
+    const out: ImageEvent[] = [];
+    body.events.forEach((raw: unknown, i) => {
+      const e = raw as DistributionEvent;
+      if (typeof e !== "object" || e === null) throw new BadPayloadError(`events[${i}] is not an object`);
+      if (e.action !== "push") return;
+      const t = e.target;
+      if (typeof t?.repository !== "string" || typeof t.mediaType !== "string") throw new BadPayloadError(`events[${i}].target needs repository and mediaType`);
+      if (!isManifestType(t.mediaType)) return; // a blob upload
+      if (typeof t.tag !== "string" || t.tag === "") return; // a child pushed by digest: the index push carries the tag
+      out.push({
+        ...(typeof e.request?.host === "string" ? { registry: e.request.host } : {}),
+        repository: t.repository,
+        tag: t.tag,
+        ...(typeof t.digest === "string" ? { digest: t.digest } : {}),
+        mediaType: t.mediaType,
+        eventTime: typeof e.timestamp === "string" && !Number.isNaN(Date.parse(e.timestamp)) ? e.timestamp : new Date().toISOString(),
+        deliveryId: typeof e.id === "string" ? e.id : `${t.repository}:${t.tag}@${String(t.digest)}`,
+      });
+    });
+    return out;
+  },
+};

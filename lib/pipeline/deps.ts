@@ -1,0 +1,23 @@
+/** What the pipeline's use-cases need, built once per process (a Lambda cold start, `ferry serve`). */
+import type { FerryConfig } from "../config.ts";
+import type { QueuePort } from "../queue/messages.ts";
+import type { RegistryPool } from "../registry/pool.ts";
+import type { JobStore } from "../state/store.ts";
+
+/** A structured log sink; functions/ passes Powertools' logger. */
+export interface Log {
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
+}
+
+export interface PipelineDeps {
+  config: FerryConfig;
+  store: JobStore;
+  queues: QueuePort;
+  registries: RegistryPool;
+  log: Log;
+}
+
+/** A log that drops everything (tests). */
+export const silentLog: Log = { info() {}, warn() {}, error() {} };

@@ -1,0 +1,172 @@
+/**
+ * The pipeline's HTTP surface, independent of API Gateway: `POST /replications`,
+ * `GET /replications/{id}`, `GET /replications?limit=N`, `POST /webhooks/{provider}/{id}`.
+ * functions/api.ts and the local HTTP front both call `handleHttp`.
+ */
+import { z } from "zod";
+import { formatIssues, secretFrom } from "../config.ts";
+import { FerryError } from "../errors.ts";
+import { PROVIDERS } from "../events/index.ts";
+import { BadPayloadError } from "../events/types.ts";
+import { safeEqual } from "../events/compare.ts";
+import { matchRules } from "../rules/match.ts";
+import type { Job } from "../state/store.ts";
+import type { PipelineDeps } from "./deps.ts";
+import { deliveryJobId, submitReplication } from "./ingress.ts";
+
+export interface HttpRequest {
+  method: string;
+  path: string;
+  query: Record<string, string>;
+  /** Lowercase names. */
+  headers: Record<string, string>;
+  body: Buffer;
+}
+
+export interface HttpResponse {
+  status: number;
+  body: unknown;
+}
+
+/** Webhook bodies above this are refused with 413 before parsing. */
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+const ReplicationBody = z
+  .object({
+    source: z.string().min(1),
+    destinations: z.array(z.string().min(1)).min(1).max(20),
+    platforms: z.array(z.string()).optional(),
+    merge: z.boolean().optional(),
+  })
+  .strict();
+
+const json = (status: number, body: unknown): HttpResponse => ({ status, body });
+
+/** Routes one request. Never throws for bad input: 4xx with the reason. */
+export async function handleHttp(deps: PipelineDeps, req: HttpRequest): Promise<HttpResponse> {
+  const parts = req.path.split("/").filter(Boolean);
+  if (req.method === "GET" && req.path === "/healthz") return json(200, { ok: true });
+  if (parts[0] === "webhooks" && parts.length === 3) {
+    if (req.method !== "POST") return json(405, { error: "use POST" });
+    return handleWebhook(deps, parts[1] as string, parts[2] as string, req);
+  }
+  if (parts[0] === "replications") {
+    const denied = checkApiToken(deps, req);
+    if (denied) return denied;
+    if (parts.length === 1 && req.method === "POST") return createReplication(deps, req);
+    if (parts.length === 1 && req.method === "GET") {
+      const limit = req.query.limit === undefined ? 20 : Number(req.query.limit);
+      if (!Number.isInteger(limit) || limit < 1 || limit > 100) return json(400, { error: "limit must be an integer from 1 to 100", field: "limit" });
+      return json(200, { jobs: (await deps.store.listJobs(limit)).map(jobView) });
+    }
+    if (parts.length === 2 && req.method === "GET") {
+      const job = await deps.store.getJob(parts[1] as string, { withTasks: true });
+      return job ? json(200, jobView(job)) : json(404, { error: `no replication ${parts[1]}` });
+    }
+    return json(405, { error: `${req.method} not allowed here` });
+  }
+  return json(404, { error: `no route for ${req.method} ${req.path}` });
+}
+
+function checkApiToken(deps: PipelineDeps, req: HttpRequest): HttpResponse | undefined {
+  const token = secretFrom(deps.config.api.token, deps.config.api.tokenEnv);
+  if (!token) return undefined; // on AWS the gateway authorises (IAM)
+  const got = req.headers.authorization ?? "";
+  return safeEqual(got, `Bearer ${token}`) ? undefined : json(401, { error: "missing or wrong bearer token" });
+}
+
+async function createReplication(deps: PipelineDeps, req: HttpRequest): Promise<HttpResponse> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(req.body.toString("utf8"));
+  } catch {
+    return json(400, { error: "body is not valid JSON" });
+  }
+  const r = ReplicationBody.safeParse(parsed);
+  if (!r.success) {
+    const first = r.error.issues[0];
+    return json(400, { error: formatIssues(r.error.issues), field: first?.path.join(".") || undefined });
+  }
+  try {
+    const { id } = await submitReplication(deps, {
+      ...r.data,
+      trigger: "api",
+      eventTime: new Date().toISOString(),
+    });
+    return json(202, { id, status: "queued", statusUrl: `/replications/${id}` });
+  } catch (e) {
+    if (e instanceof FerryError && (e.code === "INVALID_REFERENCE" || e.code === "USAGE")) {
+      return json(400, { error: e.message, field: e.message.split(":")[0] });
+    }
+    throw e;
+  }
+}
+
+/** The job as the API shows it. */
+export function jobView(job: Job) {
+  return {
+    id: job.id,
+    status: job.status,
+    source: job.request.source,
+    destinations: job.request.destinations,
+    trigger: job.request.trigger,
+    ...(job.request.platforms ? { platforms: job.request.platforms } : {}),
+    createdAt: job.createdAt,
+    updatedAt: job.updatedAt,
+    ...(job.taskCount !== undefined ? { progress: { total: job.taskCount, done: job.done.length, failed: job.failed.length } } : {}),
+    ...(job.tasks
+      ? { tasks: job.tasks.map((t) => ({ platform: t.platform, digest: t.digest, destination: t.destination, state: t.state, ...(t.error ? { error: t.error } : {}) })) }
+      : {}),
+    ...(job.result ? { result: job.result } : {}),
+    ...(job.error ? { error: job.error } : {}),
+  };
+}
+
+async function handleWebhook(deps: PipelineDeps, providerName: string, id: string, req: HttpRequest): Promise<HttpResponse> {
+  const provider = PROVIDERS[providerName];
+  const hook = deps.config.webhooks.find((w) => w.provider === providerName && w.id === id);
+  if (!provider || !hook) return json(404, { error: `no webhook ${providerName}/${id}` });
+  if (req.body.byteLength > MAX_BODY_BYTES) return json(413, { error: `body over ${MAX_BODY_BYTES} bytes` });
+  const request = { headers: req.headers, query: req.query, body: req.body };
+  if (!provider.verify(request, secretFrom(hook.secret, hook.secretEnv))) return json(401, { error: "verification failed" });
+  let events: ReturnType<typeof provider.parse>;
+  try {
+    events = provider.parse(request);
+  } catch (e) {
+    if (e instanceof BadPayloadError) return json(400, { error: e.message });
+    throw e;
+  }
+  if (events.length === 0) return json(200, { accepted: 0, ignored: "no tagged manifest push in this delivery" });
+  const jobs: string[] = [];
+  let unmatched = 0;
+  for (const ev of events) {
+    // A configured registry is the source: the payload's host is never trusted for where to pull.
+    const registry = hook.registry ?? ev.registry;
+    if (!registry) {
+      unmatched++;
+      continue;
+    }
+    const matches = matchRules(deps.config.rules, { registry, repository: ev.repository, ...(ev.tag ? { tag: ev.tag } : {}) });
+    if (matches.length === 0) unmatched++;
+    for (const m of matches) {
+      const source = `${registry}/${ev.repository}${ev.tag ? `:${ev.tag}` : ""}${ev.digest ? `@${ev.digest}` : ""}`;
+      const { id: jobId } = await submitReplication(
+        deps,
+        {
+          source,
+          destinations: m.destinations,
+          ...(m.rule.platforms ? { platforms: m.rule.platforms } : {}),
+          ...(m.rule.merge ? { merge: true } : {}),
+          trigger: "webhook",
+          eventTime: ev.eventTime,
+          deliveryId: ev.deliveryId,
+          rule: m.rule.name,
+        },
+        deliveryJobId(providerName, id, ev.deliveryId, m.rule.name),
+      );
+      jobs.push(jobId);
+    }
+  }
+  if (jobs.length === 0) return json(202, { accepted: 0, ignored: "no matching rule" });
+  return json(202, { accepted: jobs.length, jobs, ...(unmatched ? { unmatched } : {}) });
+}
