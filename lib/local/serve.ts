@@ -41,6 +41,9 @@ const TIMEOUTS_MS = { plan: 60_000, copy: 900_000, merge: 120_000 };
 export async function startLocal(opts: LocalOptions): Promise<LocalServer> {
   const config = await loadConfigFile(opts.configPath);
   const p = config.pipeline;
+  // The SDK warns about Node 20's support ending (Jan 2027) when its first client is built;
+  // Lambda runs Node 22. Said once in the README instead of on every start.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
   const backends = await startBackends({ maxReceiveCount: p.maxReceiveCount, visibilityTimeout: p.visibilityTimeout });
   const env: Record<string, string> = {
     FERRY_CONFIG_FILE: opts.configPath,

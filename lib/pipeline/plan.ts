@@ -64,13 +64,16 @@ export async function planJob(deps: PipelineDeps, jobId: string, opts: CallOptio
       destinations.push({ repository, ...(tag ? { tag } : {}), ...(upToDate ? { upToDate } : {}) });
     }
     const plan: JobPlan = { source: sourceRepo, sourceDigest: head.digest, root, destinations, merge: r.merge === true, platforms };
+    const platformOf = new Map(children.filter((c) => c.platform && !isAttestation(c)).map((c) => [c.digest, formatPlatform(c.platform)]));
+    const label = (c: Descriptor) =>
+      isAttestation(c) ? `attestation ${platformOf.get(c.annotations?.["vnd.docker.reference.digest"] ?? "") ?? ""}`.trim() : c.platform ? formatPlatform(c.platform) : "";
     const tasks: Task[] = [];
     destinations.forEach((d, i) => {
       if (d.upToDate) return;
       for (const c of children) {
         tasks.push({
           id: `d${i}-${c.digest.slice(c.digest.indexOf(":") + 1, c.digest.indexOf(":") + 17)}`,
-          platform: c.platform ? formatPlatform(c.platform) : isAttestation(c) ? "attestation" : "",
+          platform: label(c),
           digest: c.digest,
           mediaType: c.mediaType,
           size: c.size,
