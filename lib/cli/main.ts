@@ -2,7 +2,6 @@
 import { FerryError } from "../errors.ts";
 import { runCopy } from "./copy.ts";
 import { runInspect } from "./inspect.ts";
-import { runServe } from "./serve.ts";
 
 export const VERSION = "0.1.0";
 
@@ -40,7 +39,9 @@ export async function main(argv: string[]): Promise<number> {
       case "inspect":
         return await runInspect(rest);
       case "serve":
-        return await runServe(rest);
+        // Loaded on demand: the pipeline brings the AWS SDK, middy and Powertools, which
+        // `ferry copy` should not pay for at start-up.
+        return await (await import("./serve.ts")).runServe(rest);
       default:
         process.stderr.write(`ferry: unknown command ${JSON.stringify(cmd)}\n\n${HELP}`);
         return 2;

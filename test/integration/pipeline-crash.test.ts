@@ -81,8 +81,12 @@ it("a copy worker killed mid-blob is redelivered and the job still succeeds", { 
   assert.ok(proxy.blobBytes() < 12_000_000, "killed before the layer was through");
   assert.equal((await new RegistryClient({ host: dst.host }).manifestHead("big/app", "v1")), undefined, "no tag after the crash");
 
-  await startServe(config, port); // a fresh "Lambda" on the same queues and table
+  const second = await startServe(config, port); // a fresh "Lambda" on the same queues and table
   const job = await waitForJob(base, String(r.body.id), undefined, 60_000);
   assert.equal(job.status, "succeeded", JSON.stringify(job));
   assert.deepEqual(await skopeoInspectRaw(`${dst.host}/big/app:v1`), image.bytes);
+  // and `ferry serve` stops cleanly on SIGTERM
+  second.kill("SIGTERM");
+  const code = await new Promise((r) => second.once("exit", r));
+  assert.equal(code, 0);
 });
