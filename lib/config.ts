@@ -43,6 +43,11 @@ export const WebhookSchema = z
     secret: z.string().min(1).optional(),
     secretEnv: z.string().optional(),
     secretArn: z.string().optional(),
+    /** gar (Pub/Sub push): the OIDC token's audience and service account, and the trusted keys. */
+    audience: z.string().optional(),
+    serviceAccount: z.string().optional(),
+    jwksFile: z.string().optional(),
+    jwks: z.object({ keys: z.array(z.record(z.string(), z.unknown())) }).optional(),
   })
   .strict();
 

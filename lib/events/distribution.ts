@@ -3,8 +3,11 @@
  * (Content-Type application/vnd.docker.distribution.events.v1+json). Authenticated by a header
  * the registry is configured to send: `Authorization: Bearer <secret>` or `<secret>`.
  * Only manifest pushes with a tag count; blob pushes and tagless child manifests are dropped.
+ * v2.x sends `…events.v1+json`, v3 `…events.v2+json`: the same envelope. The registry is the host
+ * of `target.url` (the registry's own address), else `request.host` (what the client used).
  */
 import { isManifestType } from "../oci/media-types.ts";
+import { hostOf } from "./util.ts";
 import { BadPayloadError, type ImageEvent, type WebhookProvider, type WebhookRequest } from "./types.ts";
 import { safeEqual } from "./compare.ts";
 
@@ -40,8 +43,9 @@ export const distribution: WebhookProvider = {
       if (typeof t?.repository !== "string" || typeof t.mediaType !== "string") throw new BadPayloadError(`events[${i}].target needs repository and mediaType`);
       if (!isManifestType(t.mediaType)) return; // a blob upload
       if (typeof t.tag !== "string" || t.tag === "") return; // a child pushed by digest: the index push carries the tag
+      const registry = hostOf(t.url) ?? hostOf(e.request?.host);
       out.push({
-        ...(typeof e.request?.host === "string" ? { registry: e.request.host } : {}),
+        ...(registry ? { registry } : {}),
         repository: t.repository,
         tag: t.tag,
         ...(typeof t.digest === "string" ? { digest: t.digest } : {}),

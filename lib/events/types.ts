@@ -19,10 +19,19 @@ export interface ImageEvent {
   deliveryId: string;
 }
 
+/** Per-sender settings a verifier may need besides the secret (OIDC for Pub/Sub). */
+export interface VerifyOptions {
+  audience?: string;
+  serviceAccount?: string;
+  /** JWKS (`{"keys": [...]}`) trusted for OIDC tokens. */
+  jwks?: { keys: Array<Record<string, unknown>> };
+  now?: () => number;
+}
+
 export interface WebhookProvider {
   readonly name: string;
   /** True when the request proves it comes from the configured sender. */
-  verify(req: WebhookRequest, secret: string | undefined): boolean;
+  verify(req: WebhookRequest, secret: string | undefined, opts?: VerifyOptions): boolean;
   /** The push events worth replicating (pings, deletes, pulls and untagged children give none). */
   parse(req: WebhookRequest): ImageEvent[];
 }

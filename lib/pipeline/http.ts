@@ -11,8 +11,12 @@ import { BadPayloadError } from "../events/types.ts";
 import { safeEqual } from "../events/compare.ts";
 import { matchRules } from "../rules/match.ts";
 import type { Job } from "../state/store.ts";
+import type { WebhookConfig } from "../config.ts";
+import type { VerifyOptions } from "../events/types.ts";
+import { readFileSync } from "node:fs";
 import type { PipelineDeps } from "./deps.ts";
-import { deliveryJobId, submitReplication } from "./ingress.ts";
+import { deliveryJobId, submitReplication, validateRequest } from "./ingress.ts";
+import type { ReplicationRequest } from "../queue/messages.ts";
 
 export interface HttpRequest {
   method: string;
@@ -128,7 +132,7 @@ async function handleWebhook(deps: PipelineDeps, providerName: string, id: strin
   if (!provider || !hook) return json(404, { error: `no webhook ${providerName}/${id}` });
   if (req.body.byteLength > MAX_BODY_BYTES) return json(413, { error: `body over ${MAX_BODY_BYTES} bytes` });
   const request = { headers: req.headers, query: req.query, body: req.body };
-  if (!provider.verify(request, secretFrom(hook.secret, hook.secretEnv))) return json(401, { error: "verification failed" });
+  if (!provider.verify(request, secretFrom(hook.secret, hook.secretEnv), verifyOptions(hook))) return json(401, { error: "verification failed" });
   let events: ReturnType<typeof provider.parse>;
   try {
     events = provider.parse(request);
@@ -137,9 +141,11 @@ async function handleWebhook(deps: PipelineDeps, providerName: string, id: strin
     throw e;
   }
   if (events.length === 0) return json(200, { accepted: 0, ignored: "no tagged manifest push in this delivery" });
-  const jobs: string[] = [];
+  // Build and validate every request first: a malformed event (a tag that is not a tag, a bad
+  // repository name) makes the whole delivery a 400, and nothing is enqueued.
+  const planned: Array<{ request: ReplicationRequest; jobId: string }> = [];
   let unmatched = 0;
-  for (const ev of events) {
+  for (const [i, ev] of events.entries()) {
     // A configured registry is the source: the payload's host is never trusted for where to pull.
     const registry = hook.registry ?? ev.registry;
     if (!registry) {
@@ -149,24 +155,41 @@ async function handleWebhook(deps: PipelineDeps, providerName: string, id: strin
     const matches = matchRules(deps.config.rules, { registry, repository: ev.repository, ...(ev.tag ? { tag: ev.tag } : {}) });
     if (matches.length === 0) unmatched++;
     for (const m of matches) {
-      const source = `${registry}/${ev.repository}${ev.tag ? `:${ev.tag}` : ""}${ev.digest ? `@${ev.digest}` : ""}`;
-      const { id: jobId } = await submitReplication(
-        deps,
-        {
-          source,
-          destinations: m.destinations,
-          ...(m.rule.platforms ? { platforms: m.rule.platforms } : {}),
-          ...(m.rule.merge ? { merge: true } : {}),
-          trigger: "webhook",
-          eventTime: ev.eventTime,
-          deliveryId: ev.deliveryId,
-          rule: m.rule.name,
-        },
-        deliveryJobId(providerName, id, ev.deliveryId, m.rule.name),
-      );
-      jobs.push(jobId);
+      const request: ReplicationRequest = {
+        source: `${registry}/${ev.repository}${ev.tag ? `:${ev.tag}` : ""}${ev.digest ? `@${ev.digest}` : ""}`,
+        destinations: m.destinations,
+        ...(m.rule.platforms ? { platforms: m.rule.platforms } : {}),
+        ...(m.rule.merge ? { merge: true } : {}),
+        trigger: "webhook",
+        eventTime: ev.eventTime,
+        deliveryId: ev.deliveryId,
+        rule: m.rule.name,
+      };
+      try {
+        validateRequest(request);
+      } catch (e) {
+        return json(400, { error: `event ${i}: ${(e as Error).message}` });
+      }
+      planned.push({ request, jobId: deliveryJobId(providerName, id, ev.deliveryId, m.rule.name) });
     }
   }
+  const jobs: string[] = [];
+  for (const p of planned) jobs.push((await submitReplication(deps, p.request, p.jobId)).id);
   if (jobs.length === 0) return json(202, { accepted: 0, ignored: "no matching rule" });
   return json(202, { accepted: jobs.length, jobs, ...(unmatched ? { unmatched } : {}) });
+}
+
+const jwksCache = new Map<string, VerifyOptions["jwks"]>();
+
+/** OIDC settings of a sender (gar); the JWKS file is read once. */
+function verifyOptions(hook: WebhookConfig): VerifyOptions {
+  let jwks = hook.jwks as VerifyOptions["jwks"];
+  if (!jwks && hook.jwksFile) {
+    jwks = jwksCache.get(hook.jwksFile);
+    if (!jwks) {
+      jwks = JSON.parse(readFileSync(hook.jwksFile, "utf8")) as VerifyOptions["jwks"];
+      jwksCache.set(hook.jwksFile, jwks);
+    }
+  }
+  return { ...(hook.audience ? { audience: hook.audience } : {}), ...(hook.serviceAccount ? { serviceAccount: hook.serviceAccount } : {}), ...(jwks ? { jwks } : {}) };
 }
