@@ -2,6 +2,7 @@
 import type { APIGatewayProxyEventV2, Context, SQSEvent } from "aws-lambda";
 import type { LocalHandlers } from "../lib/local/serve.ts";
 import { handler as api } from "./api.ts";
+import { handler as backfill } from "./backfill.ts";
 import { handler as copy } from "./copy.ts";
 import { handler as merge } from "./merge.ts";
 import { handler as plan } from "./plan.ts";
@@ -12,4 +13,5 @@ export const handlers: LocalHandlers = {
   plan: async (event, context) => (await plan(event as unknown as SQSEvent, context as unknown as Context)) ?? undefined,
   copy: async (event, context) => (await copy(event as unknown as SQSEvent, context as unknown as Context)) ?? undefined,
   merge: async (event, context) => (await merge(event as unknown as SQSEvent, context as unknown as Context)) ?? undefined,
+  backfill: (event, context) => backfill(event, context as unknown as Context),
 };

@@ -8,6 +8,7 @@ import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { FerryError } from "./errors.ts";
 import { parsePlatform } from "./oci/platform.ts";
+import semver from "semver";
 
 const host = z.string().regex(/^[A-Za-z0-9.-]+(:\d+)?$|^\[[0-9a-fA-F:.]+\](:\d+)?$/, "want host[:port]");
 
@@ -54,6 +55,22 @@ export const WebhookSchema = z
 /** A destination template: `host[:port]/path` with `{repo}`, `{name}` and `{tag}` placeholders. */
 const destinationTemplate = z.string().regex(/^[^/\s]+\/\S+$/, "want host[:port]/repository (placeholders {repo}, {name}, {tag})");
 
+const regex = z.string().refine((s) => {
+  try {
+    new RegExp(s);
+    return true;
+  } catch {
+    return false;
+  }
+}, "not a valid regular expression");
+
+const semverRange = z.string().refine((s) => semver.validRange(s, { loose: true }) !== null, "not a valid semver range");
+
+/** EventBridge schedule expressions: rate(N unit) or cron(6 fields). */
+const schedule = z
+  .string()
+  .regex(/^rate\(\d+ (minute|minutes|hour|hours|day|days)\)$|^cron\((\S+ ){5}\S+\)$/, "want rate(N minutes|hours|days) or cron(min hour day month weekday year)");
+
 export const RuleSchema = z
   .object({
     name: z.string().regex(/^[A-Za-z0-9_.-]+$/, "letters, digits, '.', '_' and '-' only"),
@@ -61,6 +78,24 @@ export const RuleSchema = z
     destinations: z.array(destinationTemplate).min(1),
     platforms: z.array(platform).optional(),
     merge: z.boolean().optional(),
+    tags: z
+      .object({
+        include: z.array(regex).optional(),
+        exclude: z.array(regex).optional(),
+        semver: semverRange.optional(),
+        /** Backfill only: the N highest versions. */
+        keepLatest: z.number().int().min(1).optional(),
+      })
+      .strict()
+      .optional(),
+    backfill: z
+      .object({
+        schedule,
+        /** Repositories to list when the source globs have wildcards (else the registry catalog is used). */
+        repositories: z.array(z.string()).optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 

@@ -14,6 +14,7 @@ Commands:
   copy SRC DST     Copy an image (all platforms, same digests) between registries and OCI layouts
   inspect REF      Print an image's tree: index, platforms, config and layers
   serve            Run the event-driven pipeline on this machine (API, webhooks, queues, state)
+  backfill         Queue replications for the tags a rule's destinations lack
   help             Show this help
 
 Run 'ferry <command> --help' for a command's options.
@@ -38,6 +39,8 @@ export async function main(argv: string[]): Promise<number> {
         return await runCopy(rest);
       case "inspect":
         return await runInspect(rest);
+      case "backfill":
+        return await (await import("./backfill.ts")).runBackfill(rest);
       case "serve":
         // Loaded on demand: the pipeline brings the AWS SDK, middy and Powertools, which
         // `ferry copy` should not pay for at start-up.

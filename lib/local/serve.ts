@@ -8,7 +8,7 @@ import type { Server } from "node:http";
 import { type FerryConfig, loadConfigFile } from "../config.ts";
 import { type Backends, startBackends } from "./backends.ts";
 import { startHttpFront } from "./http-front.ts";
-import type { HttpHandler, SqsHandler } from "./lambda.ts";
+import { type HttpHandler, type LocalContext, localContext, type SqsHandler } from "./lambda.ts";
 import { SqsPoller } from "./poller.ts";
 
 export interface LocalHandlers {
@@ -16,6 +16,16 @@ export interface LocalHandlers {
   plan: SqsHandler;
   copy: SqsHandler;
   merge: SqsHandler;
+  /** A rule's scheduled backfill (the EventBridge Scheduler target on AWS). */
+  backfill?: (event: { rule: string }, context: LocalContext) => Promise<unknown>;
+}
+
+/** Milliseconds of a `rate(N unit)` schedule; undefined for `cron(…)` (left to AWS). */
+export function rateMs(schedule: string): number | undefined {
+  const m = /^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$/.exec(schedule);
+  if (!m) return undefined;
+  const unit = m[2]?.startsWith("minute") ? 60_000 : m[2]?.startsWith("hour") ? 3_600_000 : 86_400_000;
+  return Number(m[1]) * unit;
 }
 
 export interface LocalOptions {
@@ -73,11 +83,24 @@ export async function startLocal(opts: LocalOptions): Promise<LocalServer> {
     throw e;
   }
   for (const poller of pollers) poller.start();
+  // Backfill schedules: rate() runs here; cron() runs on AWS (EventBridge Scheduler).
+  const timers: NodeJS.Timeout[] = [];
+  for (const rule of config.rules) {
+    const ms = rule.backfill ? rateMs(rule.backfill.schedule) : undefined;
+    if (!ms || !handlers.backfill) continue;
+    const run = handlers.backfill;
+    const t = setInterval(() => {
+      run({ rule: rule.name }, localContext("ferry-backfill", 900_000)).catch((e: unknown) => opts.onError?.(e));
+    }, ms);
+    t.unref();
+    timers.push(t);
+  }
   return {
     url: http.url,
     config,
     backends,
     async stop() {
+      for (const t of timers) clearInterval(t);
       http.server.closeAllConnections();
       await new Promise<void>((r) => http.server.close(() => r()));
       await Promise.all(pollers.map((x) => x.stop()));

@@ -10,6 +10,7 @@ import { PROVIDERS } from "../events/index.ts";
 import { BadPayloadError } from "../events/types.ts";
 import { safeEqual } from "../events/compare.ts";
 import { matchRules } from "../rules/match.ts";
+import { tagAllowed } from "../rules/tags.ts";
 import type { Job } from "../state/store.ts";
 import type { WebhookConfig } from "../config.ts";
 import type { VerifyOptions } from "../events/types.ts";
@@ -41,6 +42,10 @@ const ReplicationBody = z
     destinations: z.array(z.string().min(1)).min(1).max(20),
     platforms: z.array(z.string()).optional(),
     merge: z.boolean().optional(),
+    /** Same key, same job: a repeated request (a backfill run) is not queued twice. */
+    dedupKey: z.string().min(1).max(500).optional(),
+    /** The rule a backfill request comes from. */
+    rule: z.string().optional(),
   })
   .strict();
 
@@ -92,12 +97,13 @@ async function createReplication(deps: PipelineDeps, req: HttpRequest): Promise<
     return json(400, { error: formatIssues(r.error.issues), field: first?.path.join(".") || undefined });
   }
   try {
-    const { id } = await submitReplication(deps, {
-      ...r.data,
-      trigger: "api",
-      eventTime: new Date().toISOString(),
-    });
-    return json(202, { id, status: "queued", statusUrl: `/replications/${id}` });
+    const { dedupKey, rule, ...fields } = r.data;
+    const { id, created } = await submitReplication(
+      deps,
+      { ...fields, ...(rule ? { rule } : {}), trigger: rule ? "backfill" : "api", eventTime: new Date().toISOString() },
+      dedupKey ? deliveryJobId("api", dedupKey) : undefined,
+    );
+    return json(202, { id, status: "queued", statusUrl: `/replications/${id}`, created });
   } catch (e) {
     if (e instanceof FerryError && (e.code === "INVALID_REFERENCE" || e.code === "USAGE")) {
       return json(400, { error: e.message, field: e.message.split(":")[0] });
@@ -152,7 +158,9 @@ async function handleWebhook(deps: PipelineDeps, providerName: string, id: strin
       unmatched++;
       continue;
     }
-    const matches = matchRules(deps.config.rules, { registry, repository: ev.repository, ...(ev.tag ? { tag: ev.tag } : {}) });
+    const matches = matchRules(deps.config.rules, { registry, repository: ev.repository, ...(ev.tag ? { tag: ev.tag } : {}) }).filter(
+      (m) => !ev.tag || tagAllowed(m.rule, ev.tag),
+    );
     if (matches.length === 0) unmatched++;
     for (const m of matches) {
       const request: ReplicationRequest = {

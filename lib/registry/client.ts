@@ -499,6 +499,19 @@ export class RegistryClient {
     }
   }
 
+  /** Lists repository names from `/v2/_catalog`, page by page (`Link` pagination). */
+  async *catalogList(opts: CallOptions & { pageSize?: number } = {}): AsyncGenerator<string[]> {
+    let path: string | undefined = `/v2/_catalog?n=${Math.min(opts.pageSize ?? 1000, 1000)}`;
+    const seen = new Set<string>();
+    while (path && !seen.has(path)) {
+      seen.add(path);
+      const res = await this.request({ ...opts, method: "GET", path, extraScopes: ["registry:catalog:*"], expect: [200] });
+      const body = JSON.parse((await readCapped(res.body, 16 * 1024 * 1024)).toString("utf8")) as { repositories?: string[] | null };
+      yield body.repositories ?? [];
+      path = nextLink(header(res.headers, "link"), res.url);
+    }
+  }
+
   /** All tags of a repository. */
   async tagListAll(repo: string, opts: CallOptions & { pageSize?: number } = {}): Promise<string[]> {
     const all: string[] = [];

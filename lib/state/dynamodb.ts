@@ -16,6 +16,7 @@ import {
   UpdateItemCommand,
   BatchWriteItemCommand,
   DescribeTableCommand,
+  DeleteItemCommand,
   ResourceNotFoundException,
 } from "@aws-sdk/client-dynamodb";
 import type { ReplicationRequest } from "../queue/messages.ts";
@@ -346,6 +347,19 @@ export class DynamoJobStore implements JobStore {
     return recorded !== undefined && recorded > eventTime ? "superseded" : "busy";
   }
 
+  getCursor(key: string): Promise<string | undefined> {
+    return getCursorItem(this.db, this.table, key);
+  }
+
+  async putCursor(key: string, value: string | undefined): Promise<void> {
+    const Key = { pk: S(`CURSOR#${key}`), sk: S("CURSOR") };
+    if (value === undefined) {
+      await this.db.send(new DeleteItemCommand({ TableName: this.table, Key }));
+      return;
+    }
+    await this.db.send(new PutItemCommand({ TableName: this.table, Item: { ...Key, value: S(value), updatedAt: S(new Date(this.now()).toISOString()) } }));
+  }
+
   async releaseTag(key: string, jobId: string, eventTime: number, digest: string): Promise<void> {
     try {
       await this.db.send(
@@ -362,6 +376,12 @@ export class DynamoJobStore implements JobStore {
       // The lease expired and another job took it: its own release records the newer state.
     }
   }
+}
+
+/** Cursor items: `CURSOR#<key>`/`CURSOR`. */
+export async function getCursorItem(db: DynamoDBClient, table: string, key: string): Promise<string | undefined> {
+  const out = await db.send(new GetItemCommand({ TableName: table, Key: { pk: S(`CURSOR#${key}`), sk: S("CURSOR") }, ConsistentRead: true }));
+  return out.Item?.value?.S;
 }
 
 /** Creates the table (and GSI) when it does not exist: the local runtime and tests. */

@@ -125,4 +125,8 @@ export interface JobStore {
   claimTag(key: string, jobId: string, eventTime: number, leaseMs: number): Promise<TagClaim>;
   /** Records the tag move and releases the lease. */
   releaseTag(key: string, jobId: string, eventTime: number, digest: string): Promise<void>;
+  /** A resume point (backfill across invocations); undefined when none. */
+  getCursor(key: string): Promise<string | undefined>;
+  /** Saves a resume point, or clears it with undefined. */
+  putCursor(key: string, value: string | undefined): Promise<void>;
 }

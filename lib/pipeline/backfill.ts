@@ -1,0 +1,132 @@
+/**
+ * Backfill: list a rule's source tags (paginated), filter them, compare with each destination by
+ * HEAD only, and enqueue replications for what is missing or different. A repository with tens
+ * of thousands of tags does not have to fit one invocation: past the deadline the run stops and
+ * leaves a cursor; the next run resumes there.
+ */
+import type { RuleConfig } from "../config.ts";
+import type { ReplicationRequest } from "../queue/messages.ts";
+import type { CallOptions } from "../registry/client.ts";
+import type { RegistryPool } from "../registry/pool.ts";
+import { Limiter } from "../replicate/limiter.ts";
+import { globToRegExp, renderDestination } from "../rules/match.ts";
+import { selectTags } from "../rules/tags.ts";
+import type { JobStore } from "../state/store.ts";
+import type { Log } from "./deps.ts";
+import { deliveryJobId } from "./ingress.ts";
+
+export interface BackfillCounts {
+  repositories: number;
+  listed: number;
+  upToDate: number;
+  enqueued: number;
+  /** Replications a previous run already queued (same source digest): not queued again. */
+  alreadyQueued: number;
+  skippedByFilter: number;
+}
+
+/** Queues one replication; true when it is new (false: a duplicate of one already queued). */
+export type Enqueue = (request: ReplicationRequest, jobId: string) => Promise<boolean>;
+
+export interface BackfillOptions extends CallOptions {
+  dryRun?: boolean;
+  /** HEAD requests at once. Default 8. */
+  concurrency?: number;
+  cursors?: Pick<JobStore, "getCursor" | "putCursor">;
+}
+
+interface Cursor {
+  repo: string;
+  next: number;
+}
+
+const CHUNK = 50;
+/** Stop this long before the deadline so the cursor is saved in time. */
+const MARGIN_MS = 5_000;
+
+/** The repositories a rule's sources cover: literal paths, the configured list, or the catalog. */
+async function repositoriesOf(pool: RegistryPool, rule: RuleConfig, opts: CallOptions): Promise<Array<{ host: string; repository: string }>> {
+  const out: Array<{ host: string; repository: string }> = [];
+  for (const glob of Array.isArray(rule.source) ? rule.source : [rule.source]) {
+    const slash = glob.indexOf("/");
+    const host = glob.slice(0, slash);
+    const path = glob.slice(slash + 1);
+    if (!/[*?]/.test(path)) {
+      out.push({ host, repository: path });
+      continue;
+    }
+    const re = globToRegExp(glob);
+    const names = rule.backfill?.repositories ?? [];
+    if (names.length === 0) for await (const page of pool.client(host, "source").catalogList(opts)) names.push(...page);
+    for (const n of names) if (re.test(`${host}/${n}`)) out.push({ host, repository: n });
+  }
+  return out;
+}
+
+export async function backfillRule(pool: RegistryPool, rule: RuleConfig, enqueue: Enqueue, log: Log, opts: BackfillOptions = {}): Promise<{ counts: BackfillCounts; complete: boolean }> {
+  const counts: BackfillCounts = { repositories: 0, listed: 0, upToDate: 0, enqueued: 0, alreadyQueued: 0, skippedByFilter: 0 };
+  const call: CallOptions = { ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.deadline ? { deadline: opts.deadline } : {}) };
+  const cursorKey = `backfill/${rule.name}`;
+  const saved = await opts.cursors?.getCursor(cursorKey);
+  let cursor: Cursor | undefined = saved ? (JSON.parse(saved) as Cursor) : undefined;
+  const limiter = new Limiter(opts.concurrency ?? 8);
+  const repos = await repositoriesOf(pool, rule, call);
+  for (const { host, repository } of repos) {
+    const repoKey = `${host}/${repository}`;
+    if (cursor && cursor.repo !== repoKey) continue; // resuming: skip repositories already done
+    const start = cursor?.next ?? 0;
+    cursor = undefined;
+    counts.repositories++;
+    const src = pool.client(host, "source");
+    const tags = await src.tagListAll(repository, call);
+    counts.listed += tags.length;
+    const { kept, filtered } = selectTags(rule, tags);
+    counts.skippedByFilter += filtered;
+    for (let i = start; i < kept.length; i += CHUNK) {
+      if (opts.deadline && Date.now() > opts.deadline - MARGIN_MS) {
+        await opts.cursors?.putCursor(cursorKey, JSON.stringify({ repo: repoKey, next: i } satisfies Cursor));
+        log.info("backfill paused; a cursor was saved", { rule: rule.name, repo: repoKey, next: i, of: kept.length });
+        return { counts, complete: false };
+      }
+      await Promise.all(
+        kept.slice(i, i + CHUNK).map((tag) =>
+          limiter.run(async () => {
+            const head = await src.manifestHead(repository, tag, call);
+            if (!head) return; // deleted since listing
+            const stale: string[] = [];
+            for (const template of rule.destinations) {
+              const d = renderDestination(template, { registry: host, repository, tag });
+              const slash = d.indexOf("/");
+              const there = await pool.client(d.slice(0, slash), "destination").manifestHead(d.slice(slash + 1), tag, call);
+              // With a platform filter or a merge the pushed digest differs by design: plan decides.
+              if (there?.digest !== head.digest || rule.platforms || rule.merge) stale.push(d);
+            }
+            if (stale.length === 0) {
+              counts.upToDate++;
+              return;
+            }
+            const request: ReplicationRequest = {
+              source: `${repoKey}:${tag}@${head.digest}`,
+              destinations: stale,
+              ...(rule.platforms ? { platforms: rule.platforms } : {}),
+              ...(rule.merge ? { merge: true } : {}),
+              trigger: "backfill",
+              eventTime: new Date().toISOString(),
+              rule: rule.name,
+            };
+            if (opts.dryRun) {
+              counts.enqueued++;
+              return;
+            }
+            const created = await enqueue(request, deliveryJobId("backfill", rule.name, repoKey, tag, head.digest, stale.join(",")));
+            if (created) counts.enqueued++;
+            else counts.alreadyQueued++;
+          }),
+        ),
+      );
+    }
+  }
+  await opts.cursors?.putCursor(cursorKey, undefined);
+  log.info("backfill done", { rule: rule.name, ...counts });
+  return { counts, complete: true };
+}
