@@ -10,6 +10,7 @@
  */
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SQSClient } from "@aws-sdk/client-sqs";
+import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { Logger } from "@aws-lambda-powertools/logger";
 import { Metrics } from "@aws-lambda-powertools/metrics";
 import { type FerryConfig, loadConfigFile, parseConfigText } from "../lib/config.ts";
@@ -42,6 +43,26 @@ async function build(env: NodeJS.ProcessEnv): Promise<Runtime> {
   const local = { credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID ?? "ferrylocal", secretAccessKey: env.AWS_SECRET_ACCESS_KEY ?? "ferrylocal" } };
   const sqs = new SQSClient({ region, ...(env.FERRY_SQS_ENDPOINT ? { endpoint: env.FERRY_SQS_ENDPOINT, ...local } : {}) });
   const ddb = new DynamoDBClient({ region, ...(env.FERRY_DYNAMODB_ENDPOINT ? { endpoint: env.FERRY_DYNAMODB_ENDPOINT, ...local } : {}) });
+  // Secrets Manager: registry credentials (JSON {username, password}) and webhook secrets (a
+  // string, or JSON {secret}). Fetched once per cold start; never logged.
+  let sm: SecretsManagerClient | undefined;
+  const secretValue = async (arn: string): Promise<string> => {
+    sm ??= new SecretsManagerClient({ region });
+    const out = await sm.send(new GetSecretValueCommand({ SecretId: arn }));
+    if (!out.SecretString) throw new FerryError("CREDENTIALS", `secret ${arn} has no string value`);
+    return out.SecretString;
+  };
+  const resolveSecret = async (arn: string) => {
+    const v = JSON.parse(await secretValue(arn)) as { username?: string; password?: string };
+    if (!v.username || !v.password) throw new FerryError("CREDENTIALS", `secret ${arn} lacks username/password`);
+    return { username: v.username, password: v.password };
+  };
+  for (const hook of config.webhooks) {
+    if (hook.secretArn && !hook.secret) {
+      const raw = await secretValue(hook.secretArn);
+      hook.secret = raw.trim().startsWith("{") ? ((JSON.parse(raw) as { secret?: string }).secret ?? raw) : raw;
+    }
+  }
   const deps: PipelineDeps = {
     config,
     store: new DynamoJobStore(ddb, { tableName: required(env, "FERRY_TABLE"), ttlDays: config.pipeline.jobTtlDays }),
@@ -50,7 +71,7 @@ async function build(env: NodeJS.ProcessEnv): Promise<Runtime> {
       copy: required(env, "FERRY_QUEUE_COPY_URL"),
       merge: required(env, "FERRY_QUEUE_MERGE_URL"),
     }),
-    registries: poolFromConfig(config, env),
+    registries: poolFromConfig(config, env, resolveSecret),
     log: {
       info: (m, f) => logger.info(m, f ?? {}),
       warn: (m, f) => logger.warn(m, f ?? {}),

@@ -31,7 +31,15 @@ export const RegistrySettingsSchema = z
     password: z.string().optional(),
     usernameEnv: z.string().optional(),
     passwordEnv: z.string().optional(),
+    /** A file holding the password (a mounted secret). */
+    passwordFile: z.string().optional(),
+    /** A docker config.json (auths, credHelpers) to read this host's credentials from. */
+    dockerConfig: z.string().optional(),
+    /** On AWS: a Secrets Manager secret with {"username","password"}. */
+    secretArn: z.string().optional(),
     uploadMode: z.enum(["monolithic", "patch", "chunked"]).optional(),
+    /** Request budget for this host, e.g. to stay within Docker Hub's pull limits. */
+    requestsPerSecond: z.number().positive().optional(),
   })
   .strict()
   .refine((r) => !(r.password && r.passwordEnv), { message: "give password or passwordEnv, not both", path: ["password"] });

@@ -13,6 +13,7 @@ import { mayFollow } from "./address.ts";
 import { Authenticator, missingScopes, repositoryScope } from "./auth.ts";
 import { parseChallenges, pickChallenge } from "./challenge.ts";
 import type { CredentialProvider } from "./credentials.ts";
+import type { RateBudget } from "./rate.ts";
 import { redactUrl } from "./redact.ts";
 import { resolveLocation } from "./location.ts";
 import { openBlobStream } from "./blob-download.ts";
@@ -60,6 +61,8 @@ export interface RegistryClientOptions extends TransportOptions {
   userAgent?: string;
   /** Share one Agent between clients; the client then does not close it. */
   agent?: Agent;
+  /** A request-rate budget shared by the clients of this host (e.g. Docker Hub's limits). */
+  rateBudget?: RateBudget;
 }
 
 /** A request through the client's pipeline. */
@@ -300,6 +303,7 @@ export class RegistryClient {
     let url = start;
     const forBody = r.stream !== undefined || (r.body !== undefined && r.body.length > 0);
     for (let hop = 0; ; hop++) {
+      if (hop === 0) await this.options.rateBudget?.take();
       const headers: Record<string, string> = { "user-agent": this.userAgent, ...r.headers };
       // Credentials go only to the registry's own host, never to a redirect or upload target elsewhere.
       if (url.host === this.host) {

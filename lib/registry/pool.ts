@@ -6,6 +6,7 @@ import type { Agent } from "undici";
 import type { Side } from "../errors.ts";
 import { RegistryClient, type RegistryClientOptions, type UploadMode } from "./client.ts";
 import { type CredentialProvider, chainCredentials, dockerConfigCredentials } from "./credentials.ts";
+import { RateBudget } from "./rate.ts";
 import { createAgent } from "./transport.ts";
 
 /** Settings for one registry host. */
@@ -17,6 +18,8 @@ export interface HostSettings {
   uploadMode?: UploadMode;
   chunkSize?: number;
   maxConnectionsPerHost?: number;
+  /** Requests per second to this host (both sides together). */
+  requestsPerSecond?: number;
 }
 
 export interface RegistryPoolOptions {
@@ -33,6 +36,7 @@ export class RegistryPool {
   private readonly opts: RegistryPoolOptions;
   private readonly agents = new Map<string, Agent>();
   private readonly clients = new Map<string, RegistryClient>();
+  private readonly budgets = new Map<string, RateBudget>();
   private readonly fallbackCreds: CredentialProvider | undefined;
 
   constructor(opts: RegistryPoolOptions = {}) {
@@ -55,11 +59,17 @@ export class RegistryPool {
       agent = createAgent(s);
       this.agents.set(host, agent);
     }
+    let budget = this.budgets.get(host);
+    if (!budget && s.requestsPerSecond) {
+      budget = new RateBudget(s.requestsPerSecond);
+      this.budgets.set(host, budget);
+    }
     c = new RegistryClient({
       host,
       side,
       agent,
       ...s,
+      ...(budget ? { rateBudget: budget } : {}),
       credentials: chainCredentials(credentials, s.credentials, this.fallbackCreds),
       ...(this.opts.retry ? { retry: this.opts.retry } : {}),
     });

@@ -1,0 +1,32 @@
+/** A request-rate budget per registry (Docker Hub's pull limits): a token bucket. */
+export class RateBudget {
+  private tokens: number;
+  private last = Date.now();
+  private chain: Promise<void> = Promise.resolve();
+
+  /** `perSecond` requests a second on average, bursts up to `burst`. */
+  constructor(
+    private readonly perSecond: number,
+    private readonly burst = Math.max(1, Math.ceil(perSecond)),
+  ) {
+    this.tokens = this.burst;
+  }
+
+  /** Resolves when a request may start. */
+  take(): Promise<void> {
+    const next = this.chain.then(async () => {
+      for (;;) {
+        const now = Date.now();
+        this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.perSecond);
+        this.last = now;
+        if (this.tokens >= 1) {
+          this.tokens -= 1;
+          return;
+        }
+        await new Promise((r) => setTimeout(r, Math.ceil(((1 - this.tokens) / this.perSecond) * 1000)));
+      }
+    });
+    this.chain = next.catch(() => undefined);
+    return next;
+  }
+}
