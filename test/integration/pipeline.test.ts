@@ -166,13 +166,15 @@ describe("one-off replications through the API", () => {
     assert.ok(before >= 1);
   });
 
-  it("a webhook with a forged secret, an unknown sender, or no matching rule enqueues nothing", async () => {
+  it("a webhook with a forged secret, an unknown sender, a body over 1 MiB, or no matching rule enqueues nothing", async () => {
     const body = distributionEnvelope({ id: "forged", timestamp: new Date().toISOString(), host: src.host, repository: "team/x", tag: "v1", digest: `sha256:${"a".repeat(64)}`, mediaType: "application/vnd.oci.image.index.v1+json" });
     const post = (path: string, auth: string, b = body) => fetch(`${ferry.url}${path}`, { method: "POST", headers: { authorization: auth }, body: b });
     assert.equal((await post("/webhooks/distribution/local", "Bearer forged")).status, 401);
     assert.equal((await post("/webhooks/distribution/nope", "Bearer s3cret")).status, 404);
     assert.equal((await post("/webhooks/nope/local", "Bearer s3cret")).status, 404);
     assert.equal((await post("/webhooks/distribution/local", "Bearer s3cret", "{bad")).status, 400);
+    const huge = JSON.stringify({ events: [], padding: "x".repeat(1024 * 1024 + 10) });
+    assert.equal((await post("/webhooks/distribution/local", "Bearer s3cret", huge)).status, 413);
     const unmatched = body.replace("team/x", "other/x");
     const r = await post("/webhooks/distribution/local", "Bearer s3cret", unmatched);
     assert.equal(r.status, 202);
