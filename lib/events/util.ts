@@ -48,13 +48,12 @@ export function queryTokenMatches(req: WebhookRequest, secret: string | undefine
 
 /** A time from unix seconds, RFC 3339, or Nexus's `+0000` offsets; receipt time otherwise. */
 export function eventTime(v: unknown): string {
-  if (typeof v === "number" && Number.isFinite(v) && v > 0) return new Date(v * 1000).toISOString();
-  if (typeof v === "string") {
-    const fixed = v.replace(/([+-]\d{2})(\d{2})$/, "$1:$2");
-    const t = Date.parse(fixed);
-    if (!Number.isNaN(t)) return new Date(t).toISOString();
-  }
-  return new Date().toISOString();
+  let ms = Number.NaN;
+  if (typeof v === "number" && v > 0) ms = v * 1000;
+  else if (typeof v === "string") ms = Date.parse(v.replace(/([+-]\d{2})(\d{2})$/, "$1:$2"));
+  // Outside JavaScript's date range (±8.64e15 ms) toISOString throws: use the receipt time.
+  const d = new Date(ms);
+  return Number.isFinite(d.getTime()) ? d.toISOString() : new Date().toISOString();
 }
 
 const SHA256 = /^sha256:[a-f0-9]{64}$/;

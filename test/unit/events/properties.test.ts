@@ -108,7 +108,7 @@ for (const p of SAMPLE_PROVIDERS) {
             validateRequest(job.request);
           }
         }),
-        { numRuns: 60 },
+        { numRuns: Number(process.env.FERRY_FC_RUNS ?? 60) },
       );
     });
 

@@ -83,3 +83,14 @@ describe("Pub/Sub OIDC", () => {
     assert.equal(verifyOidc(oidc.token(garClaims()), { ...opts, jwks: undefined }), false, "no keys configured: nothing verifies");
   });
 });
+
+describe("event times", () => {
+  it("reads unix seconds, RFC 3339 and Nexus's +0000, and falls back to now for anything else", async () => {
+    const { eventTime } = await import("../../../lib/events/util.ts");
+    assert.equal(eventTime(1717000000), "2024-05-29T16:26:40.000Z");
+    assert.equal(eventTime("2024-05-29T21:49:44.219+0000"), "2024-05-29T21:49:44.219Z");
+    for (const bad of [8640000000000.001, -1, Number.NaN, "yesterday", null, {}]) {
+      assert.ok(Math.abs(Date.parse(eventTime(bad)) - Date.now()) < 5000, String(bad));
+    }
+  });
+});
