@@ -4,13 +4,14 @@
  * starts when the tag's PUT returns, which is when the registry sends its notification), and
  * throughput for 100 queued small replications (jobs per second, first POST to last success).
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { RegistryClient } from "../lib/registry/client.ts";
 import { freePort, startDistribution } from "../test/helpers/distribution.ts";
 import { pushImage, randomIndex } from "../test/helpers/images.ts";
+import { spawnServe, stopServe } from "../test/helpers/serve-process.ts";
 
 const percentile = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -36,11 +37,7 @@ rules: [{ name: mirror, source: "${src.host}/lat/**", destinations: ["${dst.host
 api: { token: bench }
 `,
     );
-    ferry = spawn(process.execPath, [ferryBundle, "serve", "--config", config, "--port", String(port)], { stdio: ["ignore", "pipe", "inherit"] });
-    await new Promise<void>((resolve, reject) => {
-      ferry?.stdout?.on("data", (d: Buffer) => d.toString().includes("listening on") && resolve());
-      ferry?.once("exit", (c) => reject(new Error(`ferry serve exited ${c}`)));
-    });
+    ferry = await spawnServe(ferryBundle, config, port, { inheritStderr: true });
     const srcClient = new RegistryClient({ host: src.host });
     const dstClient = new RegistryClient({ host: dst.host });
 
@@ -97,10 +94,7 @@ api: { token: bench }
       "",
     ].join("\n");
   } finally {
-    if (ferry && ferry.exitCode === null) {
-      ferry.kill("SIGTERM");
-      await new Promise((r) => ferry?.once("exit", r));
-    }
+    await stopServe(ferry);
     await Promise.all([src.stop(), dst.stop()]);
     await rm(dir, { recursive: true, force: true });
   }

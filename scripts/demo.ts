@@ -4,7 +4,7 @@
  * image into the source registry, whose notifications call ferry's webhook; shows the
  * replication live, then a one-off POST /replications; verifies both results by digest.
  */
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,6 +12,7 @@ import { fileURLToPath } from "node:url";
 import { RegistryClient } from "../lib/registry/client.ts";
 import { freePort, startDistribution } from "../test/helpers/distribution.ts";
 import { pushImage, randomIndex } from "../test/helpers/images.ts";
+import { spawnServe, stopServe } from "../test/helpers/serve-process.ts";
 
 const BIN = fileURLToPath(new URL("../bin/ferry.js", import.meta.url));
 const say = (s: string) => process.stdout.write(`${s}\n`);
@@ -74,13 +75,7 @@ api:
   token: ${TOKEN}
 `,
     );
-    ferry = spawn(process.execPath, [BIN, "serve", "--config", config, "--port", String(port)], { stdio: ["ignore", "pipe", "inherit"] });
-    await new Promise<void>((resolve, reject) => {
-      ferry?.stdout?.on("data", (d: Buffer) => {
-        if (d.toString().includes("listening on")) resolve();
-      });
-      ferry?.once("exit", (code) => reject(new Error(`ferry serve exited with ${code}`)));
-    });
+    ferry = await spawnServe(BIN, config, port, { inheritStderr: true });
     say(`  ${base}  (config: ${config})`);
 
     step("Pushing a generated 3-platform image to the source: demo/app:v1");
@@ -123,10 +118,7 @@ api:
     await Promise.all([srcClient.close(), dstClient.close()]);
     step("Done: both replications verified by digest.");
   } finally {
-    if (ferry && ferry.exitCode === null) {
-      ferry.kill("SIGTERM");
-      await new Promise((r) => ferry?.once("exit", r));
-    }
+    await stopServe(ferry);
     await Promise.all([src.stop(), dst.stop()]);
     await rm(dir, { recursive: true, force: true });
   }

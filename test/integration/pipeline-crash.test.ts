@@ -4,7 +4,7 @@
  * this test). SQS redelivers the copy message after its visibility timeout; the job succeeds.
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -18,6 +18,7 @@ import { pushImage, randomIndex } from "../helpers/images.ts";
 import { api, eventually, waitForJob, writeConfig } from "../helpers/pipeline.ts";
 import { skopeoInspectRaw } from "../helpers/skopeo.ts";
 import { startThrottleProxy, type ThrottleProxy } from "../helpers/throttle-proxy.ts";
+import { spawnServe, stopServe } from "../helpers/serve-process.ts";
 
 const BIN = fileURLToPath(new URL("../../bin/ferry.js", import.meta.url));
 let src: Distribution;
@@ -51,14 +52,8 @@ async function startServe(config: string, port: number): Promise<ChildProcess> {
     FERRY_SQS_ENDPOINT: `http://127.0.0.1:${(sqs.server.address() as AddressInfo).port}`,
     FERRY_DYNAMODB_ENDPOINT: ddb.endpoint,
   };
-  const child = spawn(process.execPath, [BIN, "serve", "--config", config, "--port", String(port)], { env, stdio: ["ignore", "pipe", "pipe"] });
+  const child = await spawnServe(BIN, config, port, { env });
   procs.push(child);
-  await new Promise<void>((resolve, reject) => {
-    child.stdout?.on("data", (d: Buffer) => {
-      if (d.toString().includes("listening on")) resolve();
-    });
-    child.once("exit", (code) => reject(new Error(`ferry serve exited ${code}`)));
-  });
   return child;
 }
 
@@ -86,7 +81,5 @@ it("a copy worker killed mid-blob is redelivered and the job still succeeds", { 
   assert.equal(job.status, "succeeded", JSON.stringify(job));
   assert.deepEqual(await skopeoInspectRaw(`${dst.host}/big/app:v1`), image.bytes);
   // and `ferry serve` stops cleanly on SIGTERM
-  second.kill("SIGTERM");
-  const code = await new Promise((r) => second.once("exit", r));
-  assert.equal(code, 0);
+  assert.equal(await stopServe(second), 0);
 });
