@@ -5,7 +5,7 @@
  * the median wall time, client CPU time and peak RSS, and the ferry/skopeo ratio; then a second
  * run onto an up-to-date destination, counting requests by method through a proxy.
  * Then the pipeline's latency and throughput on the embedded stand-ins (bench/pipeline.ts).
- * Writes bench/results.md and prints it. FERRY_BENCH_RUNS (default 3), FERRY_BENCH_ONLY=a,b,c,pipeline.
+ * Writes bench/results.md and prints it. FERRY_BENCH_RUNS (default 3), FERRY_BENCH_ONLY=a,b,c,pipeline,bundles.
  */
 import { execFile } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -17,6 +17,7 @@ import { RegistryClient } from "../lib/registry/client.ts";
 import { startDistribution } from "../test/helpers/distribution.ts";
 import { type ManifestSpec, pushImage, randomImage, randomIndex } from "../test/helpers/images.ts";
 import { startCountingProxy } from "./counting-proxy.ts";
+import { benchBundles } from "./bundles.ts";
 import { benchPipeline } from "./pipeline.ts";
 
 const run = promisify(execFile);
@@ -133,6 +134,11 @@ async function main(): Promise<void> {
     console.error("bench pipeline: latency and throughput through ferry serve…");
     pipeline = await benchPipeline(FERRY, (s) => console.error(s));
   }
+  let bundles = "";
+  if (!ONLY || ONLY.includes("bundles")) {
+    console.error("bench bundles: sizes and cold import times…");
+    bundles = await benchBundles((s) => console.error(s));
+  }
   const md = [
     `Machine: ${machine}. ${skopeoVersion.trim()}, CNCF distribution 2.8 (\`docker-registry\`), both registries on loopback.`,
     `Median of ${RUNS} runs per tool, each into a fresh destination registry; peak RSS is the maximum over the runs.`,
@@ -149,6 +155,7 @@ async function main(): Promise<void> {
     ...requestRows,
     "",
     pipeline,
+    bundles,
   ].join("\n");
   // A partial run (FERRY_BENCH_ONLY) never replaces the full results the README quotes.
   await writeFile(join(here, ONLY ? "results-partial.md" : "results.md"), md);

@@ -1,0 +1,37 @@
+/** The default stack: one `Ferry` configured from the same YAML file `ferry serve` reads. */
+import { CfnOutput, Stack, type StackProps, Validations } from "aws-cdk-lib";
+import type { Construct } from "constructs";
+import type { FerryConfig } from "../lib/config.ts";
+import { Ferry } from "./ferry.ts";
+
+export interface FerryStackProps extends StackProps {
+  config: FerryConfig;
+  configText: string;
+}
+
+export class FerryStack extends Stack {
+  readonly ferry: Ferry;
+
+  constructor(scope: Construct, id: string, props: FerryStackProps) {
+    super(scope, id, props);
+    this.ferry = new Ferry(this, "Ferry", { config: props.config, configText: props.configText });
+    const url = this.ferry.api.apiEndpoint;
+    new CfnOutput(this, "ApiUrl", { value: url, description: "POST /replications, GET /replications/{id} (IAM-signed)" });
+    for (const w of props.config.webhooks) {
+      const token = w.provider === "dockerhub" || w.provider === "quay" ? "?token=<secret>" : "";
+      new CfnOutput(this, `Webhook${w.provider}${w.id}`.replace(/[^A-Za-z0-9]/g, ""), {
+        value: `${url}/webhooks/${w.provider}/${w.id}${token}`,
+        description: `Webhook URL to configure in the ${w.provider} sender "${w.id}"`,
+      });
+    }
+    new CfnOutput(this, "Dashboard", { value: this.ferry.dashboard.dashboardName });
+    Validations.of(this).acknowledge({
+      id: "AwsSolutions-APIG4",
+      reason: "Webhook routes cannot carry SigV4: senders are verified in the function (HMAC, tokens, OIDC); /replications uses IAM.",
+    });
+    Validations.of(this).acknowledge({
+      id: "AwsSolutions-L1",
+      reason: "nodejs22.x is pinned: the bundles target Node 22, the runtime they are tested on.",
+    });
+  }
+}

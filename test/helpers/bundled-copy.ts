@@ -1,0 +1,81 @@
+/**
+ * Drives a bundled copy handler (from cdk.out) with a real SQS batch: registries, fauxqs and
+ * dynalite are started here; a job with one task is recorded; the message is sent to the copy
+ * queue, received, and handed to the handler as Lambda would.
+ */
+import assert from "node:assert/strict";
+import type { AddressInfo } from "node:net";
+import { CreateQueueCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { localContext } from "../../lib/local/lambda.ts";
+import { DynamoJobStore, ensureTable } from "../../lib/state/dynamodb.ts";
+import { RegistryClient } from "../../lib/registry/client.ts";
+import { startDistribution } from "./distribution.ts";
+import { startDynalite } from "./dynamo.ts";
+import { pushImage, randomIndex } from "./images.ts";
+
+export async function runBundledCopy(bundlePath: string): Promise<void> {
+  const [src, dst, ddb] = await Promise.all([startDistribution(), startDistribution(), startDynalite()]);
+  const { buildApp } = await import("fauxqs");
+  const sqsApp = buildApp({ logger: false, host: "127.0.0.1" });
+  await sqsApp.listen({ port: 0, host: "127.0.0.1" });
+  const endpoint = `http://127.0.0.1:${(sqsApp.server.address() as AddressInfo).port}`;
+  const sqs = new SQSClient({ region: "us-east-1", endpoint, credentials: { accessKeyId: "x", secretAccessKey: "x" } });
+  try {
+    const image = randomIndex({ platforms: 2, seed: "bundled" });
+    const srcClient = new RegistryClient({ host: src.host });
+    await pushImage(srcClient, "b/app", "v1", image);
+    await srcClient.close();
+    const child = JSON.parse(image.bytes.toString()).manifests[0] as { digest: string; mediaType: string; size: number };
+    const urls: Record<string, string> = {};
+    for (const q of ["plan", "copy", "merge"]) urls[q] = (await sqs.send(new CreateQueueCommand({ QueueName: `b-${q}` }))).QueueUrl as string;
+    await ensureTable(ddb.client, "bundled");
+    const store = new DynamoJobStore(ddb.client, { tableName: "bundled" });
+    await store.createJob({ id: "job1", request: { source: `${src.host}/b/app:v1`, destinations: [`${dst.host}/b/app`], trigger: "api", eventTime: new Date().toISOString() } });
+    await store.putTasks("job1", [{ id: "t1", platform: "linux/amd64", digest: child.digest, mediaType: child.mediaType, size: child.size, destination: `${dst.host}/b/app`, state: "pending" }]);
+    await store.updateJob("job1", { status: "copying", taskCount: 1 });
+
+    Object.assign(process.env, {
+      FERRY_CONFIG: "version: 1\n",
+      FERRY_TABLE: "bundled",
+      FERRY_QUEUE_PLAN_URL: urls.plan,
+      FERRY_QUEUE_COPY_URL: urls.copy,
+      FERRY_QUEUE_MERGE_URL: urls.merge,
+      FERRY_SQS_ENDPOINT: endpoint,
+      FERRY_DYNAMODB_ENDPOINT: ddb.endpoint,
+      POWERTOOLS_METRICS_DISABLED: "true",
+      POWERTOOLS_LOG_LEVEL: "ERROR",
+      AWS_REGION: "us-east-1",
+    });
+    const msg = { v: 1, kind: "copy", jobId: "job1", taskId: "t1", source: `${src.host}/b/app`, destination: `${dst.host}/b/app`, digest: child.digest, mediaType: child.mediaType, size: child.size, platform: "linux/amd64" };
+    await sqs.send(new SendMessageCommand({ QueueUrl: urls.copy, MessageBody: JSON.stringify(msg) }));
+    await sqs.send(new SendMessageCommand({ QueueUrl: urls.copy, MessageBody: JSON.stringify({ v: 1, kind: "copy", bogus: true }) }));
+    const got = await sqs.send(new ReceiveMessageCommand({ QueueUrl: urls.copy, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, MessageSystemAttributeNames: ["All"] }));
+    const records = (got.Messages ?? []).map((m) => ({
+      messageId: m.MessageId ?? "",
+      receiptHandle: m.ReceiptHandle ?? "",
+      body: m.Body ?? "",
+      attributes: { ApproximateReceiveCount: m.Attributes?.ApproximateReceiveCount ?? "1", SentTimestamp: "0", SenderId: "x", ApproximateFirstReceiveTimestamp: "0" },
+      messageAttributes: {},
+      md5OfBody: m.MD5OfBody ?? "",
+      eventSource: "aws:sqs",
+      eventSourceARN: "arn:aws:sqs:us-east-1:123456789012:b-copy",
+      awsRegion: "us-east-1",
+    }));
+    assert.equal(records.length, 2);
+    const mod = (await import(bundlePath)) as { handler: (e: unknown, c: unknown) => Promise<{ batchItemFailures: Array<{ itemIdentifier: string }> }> };
+    const res = await mod.handler({ Records: records }, localContext("ferry-copy", 60_000));
+    const bad = records.find((r) => r.body.includes("bogus"))?.messageId;
+    assert.deepEqual(res.batchItemFailures, [{ itemIdentifier: bad }], "only the malformed record fails");
+    const dstClient = new RegistryClient({ host: dst.host });
+    assert.ok(await dstClient.manifestHead("b/app", child.digest), "the child manifest landed");
+    await dstClient.close();
+    const job = await store.getJob("job1", { withTasks: true });
+    assert.equal(job?.tasks?.[0]?.state, "done");
+    const merge = await sqs.send(new ReceiveMessageCommand({ QueueUrl: urls.merge, WaitTimeSeconds: 1 }));
+    assert.equal(JSON.parse(merge.Messages?.[0]?.Body ?? "{}").jobId, "job1", "completing the task set queued the merge");
+  } finally {
+    sqs.destroy();
+    await sqsApp.close();
+    await Promise.all([src.stop(), dst.stop(), ddb.stop()]);
+  }
+}
