@@ -11,6 +11,8 @@
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { ECRClient, GetAuthorizationTokenCommand } from "@aws-sdk/client-ecr";
+import { ecrCredentials } from "../lib/registry/ecr-credentials.ts";
 import { Logger } from "@aws-lambda-powertools/logger";
 import { Metrics } from "@aws-lambda-powertools/metrics";
 import { type FerryConfig, loadConfigFile, parseConfigText } from "../lib/config.ts";
@@ -71,7 +73,18 @@ async function build(env: NodeJS.ProcessEnv): Promise<Runtime> {
       copy: required(env, "FERRY_QUEUE_COPY_URL"),
       merge: required(env, "FERRY_QUEUE_MERGE_URL"),
     }),
-    registries: poolFromConfig(config, env, resolveSecret),
+    // ECR hosts: tokens from GetAuthorizationToken with the function's role, cached.
+    registries: poolFromConfig(
+      config,
+      env,
+      resolveSecret,
+      ecrCredentials(async (accountId, ecrRegion) => {
+        const out = await new ECRClient({ region: ecrRegion }).send(new GetAuthorizationTokenCommand({ registryIds: [accountId] }));
+        const d = out.authorizationData?.[0];
+        if (!d?.authorizationToken || !d.expiresAt) throw new FerryError("CREDENTIALS", `no ECR token for account ${accountId}`);
+        return { authorizationToken: d.authorizationToken, expiresAt: d.expiresAt };
+      }),
+    ),
     log: {
       info: (m, f) => logger.info(m, f ?? {}),
       warn: (m, f) => logger.warn(m, f ?? {}),

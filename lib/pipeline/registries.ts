@@ -37,7 +37,12 @@ function credentialsOf(r: FerryConfig["registries"][number], env: NodeJS.Process
   return undefined;
 }
 
-export function poolFromConfig(config: FerryConfig, env: NodeJS.ProcessEnv = process.env, resolveSecret?: SecretResolver): RegistryPool {
+export function poolFromConfig(
+  config: FerryConfig,
+  env: NodeJS.ProcessEnv = process.env,
+  resolveSecret?: SecretResolver,
+  defaultCredentials?: CredentialProvider,
+): RegistryPool {
   const hosts: Record<string, HostSettings> = {};
   for (const r of config.registries) {
     const credentials = credentialsOf(r, env, resolveSecret);
@@ -51,5 +56,5 @@ export function poolFromConfig(config: FerryConfig, env: NodeJS.ProcessEnv = pro
     };
   }
   // In a server, docker's config of whoever runs it is not a credential source: only the config.
-  return new RegistryPool({ hosts, authFile: false });
+  return new RegistryPool({ hosts, authFile: false, ...(defaultCredentials ? { defaultCredentials } : {}) });
 }

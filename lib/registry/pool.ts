@@ -29,6 +29,8 @@ export interface RegistryPoolOptions {
   defaults?: HostSettings;
   /** Credentials for hosts without their own: docker config unless `false`. */
   authFile?: string | false;
+  /** Tried for every host after its own settings (e.g. ECR tokens on AWS). */
+  defaultCredentials?: CredentialProvider;
   retry?: RegistryClientOptions["retry"];
 }
 
@@ -70,7 +72,7 @@ export class RegistryPool {
       agent,
       ...s,
       ...(budget ? { rateBudget: budget } : {}),
-      credentials: chainCredentials(credentials, s.credentials, this.fallbackCreds),
+      credentials: chainCredentials(credentials, s.credentials, this.opts.defaultCredentials, this.fallbackCreds),
       ...(this.opts.retry ? { retry: this.opts.retry } : {}),
     });
     this.clients.set(key, c);
