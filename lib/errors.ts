@@ -127,7 +127,29 @@ export function invalidReference(input: string, why: string): FerryError {
 }
 
 /** Returns the error as a FerryError with a side, leaving other errors untouched. */
-export function withSide<E>(err: E, side: Side): E {
-  if (err instanceof FerryError && err.side === undefined) err.side = side;
+export function withSide<E>(err: E, side: Side | undefined): E {
+  if (side && err instanceof FerryError && err.side === undefined) err.side = side;
   return err;
+}
+
+/** Awaits `p`, attributing a failure to `side` (source or destination). */
+export async function onSide<T>(p: Promise<T>, side: Side): Promise<T> {
+  try {
+    return await p;
+  } catch (e) {
+    throw withSide(e, side);
+  }
+}
+
+/** `REGISTRY HTTP 404 MANIFEST_UNKNOWN`: the code, the HTTP status and the registry's codes. */
+export function errorCodes(e: FerryError): string {
+  const status = (e as { status?: number }).status;
+  const oci = (e as { ociCodes?: Array<{ code: string }> }).ociCodes?.map((x) => x.code).join(",");
+  return [e.code, status ? `HTTP ${status}` : undefined, oci || undefined].filter(Boolean).join(" ");
+}
+
+/** One line for a job record or log: side, codes, message (errors never carry credentials). */
+export function describeError(e: unknown): string {
+  if (e instanceof FerryError) return `${e.side ? `${e.side}: ` : ""}[${errorCodes(e)}] ${e.message}`;
+  return String((e as Error)?.message ?? e);
 }

@@ -1,6 +1,6 @@
 /** `ferry copy SRC DST`: copy an image between registries and OCI layouts. */
 import { parseArgs } from "node:util";
-import { FerryError } from "../errors.ts";
+import { errorCodes, FerryError } from "../errors.ts";
 import { parsePlatform } from "../oci/platform.ts";
 import { type CopyResult, copyImage, DEFAULT_JOBS } from "../replicate/copy.ts";
 import { formatLocation, parseLocation } from "../replicate/location.ts";
@@ -142,10 +142,7 @@ function summary(r: CopyResult): string {
 function describeFailure(e: unknown, src: string, dst: string): unknown {
   if (!(e instanceof FerryError) || e.code === "USAGE") return e;
   const where = e.side === "source" ? `source ${src}` : e.side === "destination" ? `destination ${dst}` : `${src} → ${dst}`;
-  const oci = (e as { ociCodes?: Array<{ code: string }> }).ociCodes?.map((c) => c.code).join(",");
-  const status = (e as { status?: number }).status;
-  const code = [e.code, status ? `HTTP ${status}` : undefined, oci || undefined].filter(Boolean).join(" ");
-  const wrapped = new FerryError(e.code, `copy failed at the ${where}: [${code}] ${e.message}`, { retryable: e.retryable, cause: e });
+  const wrapped = new FerryError(e.code, `copy failed at the ${where}: [${errorCodes(e)}] ${e.message}`, { retryable: e.retryable, cause: e });
   if (e.side) wrapped.side = e.side;
   return wrapped;
 }

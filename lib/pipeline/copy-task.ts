@@ -2,12 +2,11 @@
  * copy: copies one manifest by digest (with everything it references) into one destination,
  * records the task's outcome, and — when that completes the job's task set — enqueues the merge.
  */
-import { FerryError } from "../errors.ts";
+import { describeError, FerryError } from "../errors.ts";
 import type { CopyMessage } from "../queue/messages.ts";
 import { type CopyResult, CopySession } from "../replicate/copy.ts";
 import { FINAL_STATUSES } from "../state/store.ts";
 import type { PipelineDeps } from "./deps.ts";
-import { describeError } from "./plan.ts";
 import { storeFor } from "./stores.ts";
 
 /** Where this delivery stands: its attempt number and the limit before the DLQ. */

@@ -3,14 +3,13 @@
  * or the filtered index, or that merged with the destination's platforms), moves each tag under
  * the ordering guard (an older event never overwrites a newer one), records the result.
  */
-import { FerryError } from "../errors.ts";
+import { describeError, FerryError } from "../errors.ts";
 import { parseManifest } from "../oci/manifest.ts";
 import type { CallOptions } from "../registry/client.ts";
 import { mergeWithDestination, verbatim } from "../replicate/index-build.ts";
 import type { DestinationResult, JobPlan } from "../state/store.ts";
 import { FINAL_STATUSES } from "../state/store.ts";
 import type { PipelineDeps } from "./deps.ts";
-import { describeError } from "./plan.ts";
 import { storeFor } from "./stores.ts";
 
 /** How long a merge may hold a destination tag's lease. */

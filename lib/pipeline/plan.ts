@@ -3,7 +3,7 @@
  * record the tasks (one per child manifest × destination) and send one copy message per task.
  * Re-runnable: task ids are deterministic and every write is idempotent.
  */
-import { FerryError, withSide } from "../errors.ts";
+import { describeError, FerryError, onSide } from "../errors.ts";
 import type { Descriptor } from "../oci/manifest.ts";
 import { formatPlatform, parsePlatform, platformMatches } from "../oci/platform.ts";
 import { parseReference } from "../oci/reference.ts";
@@ -29,9 +29,9 @@ export async function planJob(deps: PipelineDeps, jobId: string, opts: CallOptio
   const source = new RegistryStore(deps.registries.client(src.registry, "source"), src.repository);
   const sourceRepo = `${src.registry}/${src.repository}`;
   try {
-    const head = await withSideP(source.manifestHead(srcRef, opts), "source");
+    const head = await onSide(source.manifestHead(srcRef, opts), "source");
     if (!head) throw new FerryError("NOT_FOUND", `${src.toString()} not found`, { side: "source" });
-    const raw = await withSideP(source.manifestGet(head.digest, opts), "source");
+    const raw = await onSide(source.manifestGet(head.digest, opts), "source");
     const wanted = r.platforms?.map(parsePlatform);
     let root: JobPlan["root"];
     let children: Descriptor[];
@@ -58,7 +58,7 @@ export async function planJob(deps: PipelineDeps, jobId: string, opts: CallOptio
       const repository = `${ref.registry}/${ref.repository}`;
       let upToDate = false;
       if (tag && !r.merge) {
-        const there = await withSideP(storeFor(deps.registries, repository, "destination").manifestHead(tag, opts), "destination");
+        const there = await onSide(storeFor(deps.registries, repository, "destination").manifestHead(tag, opts), "destination");
         upToDate = there?.digest === root.digest;
       }
       destinations.push({ repository, ...(tag ? { tag } : {}), ...(upToDate ? { upToDate } : {}) });
@@ -135,20 +135,3 @@ function dedupe(ds: Descriptor[]): Descriptor[] {
   return ds.filter((d) => !seen.has(d.digest) && seen.add(d.digest));
 }
 
-async function withSideP<T>(p: Promise<T>, side: "source" | "destination"): Promise<T> {
-  try {
-    return await p;
-  } catch (e) {
-    throw withSide(e, side);
-  }
-}
-
-/** One line for a job record: side, code, and message (never credentials: errors carry none). */
-export function describeError(e: unknown): string {
-  if (e instanceof FerryError) {
-    const status = (e as { status?: number }).status;
-    const oci = (e as { ociCodes?: Array<{ code: string }> }).ociCodes?.map((c) => c.code).join(",");
-    return `${e.side ? `${e.side}: ` : ""}[${[e.code, status ? `HTTP ${status}` : "", oci ?? ""].filter(Boolean).join(" ")}] ${e.message}`;
-  }
-  return String((e as Error)?.message ?? e);
-}

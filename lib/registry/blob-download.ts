@@ -4,7 +4,7 @@
  * (presigned redirect URLs expire). Memory stays flat: chunks pass straight through.
  */
 import { Readable } from "node:stream";
-import { FerryError } from "../errors.ts";
+import { FerryError, withSide } from "../errors.ts";
 import { DigestVerifier } from "../oci/digest.ts";
 import type { CallOptions, RegistryClient, RegistryResponse } from "./client.ts";
 import { isNetworkError } from "./retry.ts";
@@ -72,7 +72,7 @@ export async function openBlobStream(
           pending = b;
         }
       } catch (err) {
-        if (err instanceof FerryError) throw withSide(err, client);
+        if (err instanceof FerryError) throw withSide(err, client.side);
         cut = err;
       }
       const short = knownSize !== undefined && delivered < knownSize;
@@ -109,15 +109,10 @@ export async function openBlobStream(
     try {
       verifier.finish();
     } catch (e) {
-      throw withSide(e as FerryError, client);
+      throw withSide(e, client.side);
     }
     if (pending) yield pending;
   }
 
   return Readable.from(chunks(), { objectMode: false, highWaterMark: 64 * 1024 });
-}
-
-function withSide(err: FerryError, client: RegistryClient): FerryError {
-  if (err.side === undefined) err.side = client.side;
-  return err;
 }

@@ -6,7 +6,7 @@
  */
 import { setMaxListeners } from "node:events";
 import { Transform } from "node:stream";
-import { FerryError, withSide } from "../errors.ts";
+import { FerryError, onSide } from "../errors.ts";
 import type { Descriptor, Platform, RawManifest } from "../oci/manifest.ts";
 import { isForeignLayerType, isIndexType } from "../oci/media-types.ts";
 import { formatPlatform, platformMatches } from "../oci/platform.ts";
@@ -119,7 +119,7 @@ export class CopySession {
       }
     }
     await this.limiter.run(async () => {
-      if ((await wrapSide(this.sink.blobHead(desc.digest, call), "destination")) !== undefined) {
+      if ((await onSide(this.sink.blobHead(desc.digest, call), "destination")) !== undefined) {
         this.stats.skipped++;
         event("skipped");
         return;
@@ -130,7 +130,7 @@ export class CopySession {
       }
       let location: string | undefined;
       if (this.sink.blobMount) {
-        const m = await wrapSide(this.sink.blobMount(desc.digest, this.source, call), "destination");
+        const m = await onSide(this.sink.blobMount(desc.digest, this.source, call), "destination");
         if (m?.mounted) {
           this.stats.mounted++;
           event("mounted");
@@ -153,7 +153,7 @@ export class CopySession {
   }
 
   private async openCounted(desc: Descriptor) {
-    const stream = await wrapSide(this.source.blobOpen(desc, this.call()), "source");
+    const stream = await onSide(this.source.blobOpen(desc, this.call()), "source");
     if (!this.opts.onEvent) return stream;
     let n = 0;
     const emit = (bytes: number) => this.emit({ type: "bytes", digest: desc.digest, bytes });
@@ -183,13 +183,13 @@ export class CopySession {
 
   private async doCopyManifest(desc: Descriptor, platform: string): Promise<void> {
     const call = this.call();
-    const there = await wrapSide(this.sink.manifestHead(desc.digest, call), "destination");
+    const there = await onSide(this.sink.manifestHead(desc.digest, call), "destination");
     if (there) {
       this.stats.manifestsSkipped++;
       this.emit({ type: "manifest", digest: desc.digest, mediaType: desc.mediaType, platform, action: "exists" });
       return;
     }
-    const raw = await wrapSide(this.source.manifestGet(desc.digest, call), "source");
+    const raw = await onSide(this.source.manifestGet(desc.digest, call), "source");
     await this.copyReferenced(raw, platform);
     await this.putManifest(raw.digest, raw.bytes, raw.mediaType, platform);
   }
@@ -214,18 +214,10 @@ export class CopySession {
       this.emit({ type: "manifest", digest: digest ?? ref, mediaType, platform, action: "would-push" });
       return digest;
     }
-    const pushed = await wrapSide(this.sink.manifestPut(ref, bytes, mediaType, this.call()), "destination");
+    const pushed = await onSide(this.sink.manifestPut(ref, bytes, mediaType, this.call()), "destination");
     this.stats.manifestsPushed++;
     this.emit({ type: "manifest", digest: pushed, mediaType, platform, action: "pushed" });
     return pushed;
-  }
-}
-
-async function wrapSide<T>(p: Promise<T>, side: "source" | "destination"): Promise<T> {
-  try {
-    return await p;
-  } catch (e) {
-    throw withSide(e, side);
   }
 }
 
@@ -248,8 +240,8 @@ export async function copyImage(
 
   // One HEAD per side decides "up to date" for an unfiltered copy: no GET at all.
   const [srcDesc, dstDesc] = await Promise.all([
-    wrapSide(source.manifestHead(srcRef, call), "source"),
-    tag ? wrapSide(sink.manifestHead(tag, call), "destination") : Promise.resolve(undefined),
+    onSide(source.manifestHead(srcRef, call), "source"),
+    tag ? onSide(sink.manifestHead(tag, call), "destination") : Promise.resolve(undefined),
   ]);
   if (!srcDesc) throw new FerryError("NOT_FOUND", `${source.name}: ${srcRef} not found`, { side: "source" });
   const result = (digest: string, mediaType: string, platforms: string[], rebuilt: boolean, upToDate: boolean): CopyResult => ({
@@ -275,11 +267,11 @@ export async function copyImage(
     return result(srcDesc.digest, srcDesc.mediaType, [], false, true);
   }
 
-  const raw = await wrapSide(source.manifestGet(srcDesc.digest, call), "source");
+  const raw = await onSide(source.manifestGet(srcDesc.digest, call), "source");
   if (raw.manifest.kind === "index" && isIndexType(raw.mediaType)) {
     let plan: IndexPlan = opts.platforms ? filterIndex(raw, opts.platforms) : verbatim(raw);
     if (opts.merge && tag && dstDesc) {
-      const existing = await wrapSide(sink.manifestGet(dstDesc.digest, call), "destination");
+      const existing = await onSide(sink.manifestGet(dstDesc.digest, call), "destination");
       if (existing.manifest.kind === "index") plan = mergeWithDestination(plan, raw, existing);
       else session.warn(`${sink.address(tag)} held a single-platform manifest (${existing.digest}); it is replaced, not merged`);
     }
@@ -323,7 +315,7 @@ export async function imagePlatform(source: ImageSource, raw: RawManifest, call:
   const cfg = raw.manifest.config;
   if (!/container\.image\.v1\+json|image\.config\.v1\+json/.test(cfg.mediaType) || cfg.size > 4 * 1024 * 1024) return "";
   const chunks: Buffer[] = [];
-  for await (const c of await wrapSide(source.blobOpen(cfg, call), "source")) chunks.push(c as Buffer);
+  for await (const c of await onSide(source.blobOpen(cfg, call), "source")) chunks.push(c as Buffer);
   try {
     const j = JSON.parse(Buffer.concat(chunks).toString("utf8")) as { os?: string; architecture?: string; variant?: string };
     return j.os && j.architecture ? [j.os, j.architecture, j.variant].filter(Boolean).join("/") : "";
