@@ -1,5 +1,5 @@
 /**
- * A registry client for one host, on undici: ping and scheme detection, auth, retries,
+ * A registry client for one host, on undici: scheme detection, auth, retries,
  * manifests, tags and blobs. Operations are named resource-first (`manifestGet`, `blobHead`).
  * Every method takes `{signal, deadline}`; retries never run past the deadline.
  */
@@ -101,7 +101,7 @@ export interface RegistryResponse {
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 const MAX_REDIRECTS = 5;
 
-/** Talks to one registry host. Create one per host and reuse it: it caches tokens and the ping. */
+/** Talks to one registry host. Create one per host and reuse it: it caches tokens and the scheme. */
 export class RegistryClient {
   readonly host: string;
   readonly side: Side | undefined;
@@ -111,7 +111,6 @@ export class RegistryClient {
   private readonly ownsAgent: boolean;
   private readonly auth: Authenticator;
   private base: URL | undefined;
-  private pinging: Promise<void> | undefined;
   private probing: Promise<void> | undefined;
   private readonly userAgent: string;
 
@@ -141,64 +140,9 @@ export class RegistryClient {
     if (this.ownsAgent) await this.agent.close();
   }
 
-  /** `https://host` or `http://host`, once the ping has told which. */
+  /** `https://host` or `http://host`, once the first request has settled which. */
   get baseUrl(): string | undefined {
     return this.base?.toString();
-  }
-
-  /**
-   * Pings `/v2/` once: picks the scheme (https, then plain HTTP on loopback) and learns the auth
-   * challenge. Optional: requests work without it (a health check, or to fail early).
-   */
-  ping(opts: CallOptions = {}): Promise<void> {
-    this.pinging ??= this.doPing(opts).catch((e: unknown) => {
-      this.pinging = undefined;
-      throw e;
-    });
-    return this.pinging;
-  }
-
-  private async doPing(opts: CallOptions): Promise<void> {
-    const candidates = schemeCandidates(this.host, this.options);
-    let lastErr: unknown;
-    for (const scheme of candidates) {
-      const url = new URL(`${scheme}://${this.host}/v2/`);
-      for (let attempt = 1; ; attempt++) {
-        try {
-          const res = await this.agent.request({
-            origin: url.origin,
-            path: url.pathname,
-            method: "GET",
-            headers: { "user-agent": this.userAgent },
-            signal: opts.signal,
-          });
-          await drain(res.body);
-          if (res.statusCode === 200 || res.statusCode === 401) {
-            this.base = new URL(`${scheme}://${this.host}`);
-            const c = pickChallenge(parseChallenges(res.headers["www-authenticate"]));
-            this.auth.setChallenge(res.statusCode === 401 ? c : undefined);
-            return;
-          }
-          throw new RegistryError({
-            status: res.statusCode,
-            method: "GET",
-            url: redactUrl(url),
-            side: this.side,
-            message: `${this.host} does not look like a registry: GET /v2/ answered HTTP ${res.statusCode}`,
-          });
-        } catch (err) {
-          if (scheme === "https" && isPlainHttpAnswer(err) && candidates.includes("http")) {
-            lastErr = err;
-            break; // a loopback server that speaks plain HTTP: docker falls back too
-          }
-          const e = this.wrap(err, "GET", url, opts.signal);
-          const delay = nextDelay(e, attempt, this.retry, opts.deadline);
-          if (delay === undefined) throw e;
-          await sleep(delay, opts.signal);
-        }
-      }
-    }
-    throw this.wrap(lastErr, "GET", new URL(`https://${this.host}/v2/`), opts.signal);
   }
 
   private wrap(err: unknown, method: string, url: URL, signal?: AbortSignal): unknown {
@@ -220,7 +164,7 @@ export class RegistryClient {
   }
 
   private resolve(path: string): URL {
-    if (!this.base) throw new Error("ping first");
+    if (!this.base) throw new Error("scheme not settled: request() settles it first");
     if (/^https?:\/\//i.test(path)) return new URL(path);
     return new URL(path, this.base);
   }
