@@ -14,6 +14,7 @@ import { selectTags } from "../rules/tags.ts";
 import type { JobStore } from "../state/store.ts";
 import type { Log } from "./deps.ts";
 import { deliveryJobId } from "./ingress.ts";
+import { splitRepository } from "./stores.ts";
 
 export interface BackfillCounts {
   repositories: number;
@@ -48,9 +49,7 @@ const MARGIN_MS = 5_000;
 async function repositoriesOf(pool: RegistryPool, rule: RuleConfig, opts: CallOptions): Promise<Array<{ host: string; repository: string }>> {
   const out: Array<{ host: string; repository: string }> = [];
   for (const glob of Array.isArray(rule.source) ? rule.source : [rule.source]) {
-    const slash = glob.indexOf("/");
-    const host = glob.slice(0, slash);
-    const path = glob.slice(slash + 1);
+    const { host, repository: path } = splitRepository(glob);
     if (!/[*?]/.test(path)) {
       out.push({ host, repository: path });
       continue;
@@ -96,8 +95,8 @@ export async function backfillRule(pool: RegistryPool, rule: RuleConfig, enqueue
             const stale: string[] = [];
             for (const template of rule.destinations) {
               const d = renderDestination(template, { registry: host, repository, tag });
-              const slash = d.indexOf("/");
-              const there = await pool.client(d.slice(0, slash), "destination").manifestHead(d.slice(slash + 1), tag, call);
+              const dest = splitRepository(d);
+              const there = await pool.client(dest.host, "destination").manifestHead(dest.repository, tag, call);
               // With a platform filter or a merge the pushed digest differs by design: plan decides.
               if (there?.digest !== head.digest || rule.platforms || rule.merge) stale.push(d);
             }
