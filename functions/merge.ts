@@ -10,9 +10,8 @@ export const handler = sqsConsumer(
   MergeMessageSchema,
   async (msg, { runtime, record, deadline, signal }) => {
     // The SQS message id names this merge: a redelivery of the same message may resume it.
-    await runMerge(runtime.deps, msg.jobId, record.messageId, { deadline, signal });
-    const job = await runtime.deps.store.getJob(msg.jobId);
-    if (job) metrics.addMetric(`jobs_${job.status}`, MetricUnit.Count, 1);
+    const status = await runMerge(runtime.deps, msg.jobId, record.messageId, { deadline, signal });
+    if (status) metrics.addMetric(`jobs_${status}`, MetricUnit.Count, 1);
   },
   failJob,
 );

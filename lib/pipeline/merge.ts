@@ -7,7 +7,7 @@ import { describeError, FerryError } from "../errors.ts";
 import { parseManifest } from "../oci/manifest.ts";
 import type { CallOptions } from "../registry/client.ts";
 import { mergeWithDestination, verbatim } from "../replicate/index-build.ts";
-import type { DestinationResult, JobPlan } from "../state/store.ts";
+import type { DestinationResult, JobPlan, JobStatus } from "../state/store.ts";
 import { FINAL_STATUSES } from "../state/store.ts";
 import type { PipelineDeps } from "./deps.ts";
 import { storeFor } from "./stores.ts";
@@ -15,19 +15,20 @@ import { storeFor } from "./stores.ts";
 /** How long a merge may hold a destination tag's lease. */
 export const TAG_LEASE_MS = 60_000;
 
-export async function runMerge(deps: PipelineDeps, jobId: string, claimant: string, opts: CallOptions = {}): Promise<void> {
+/** Merges a job; resolves to the status it set, or undefined when there was nothing to do. */
+export async function runMerge(deps: PipelineDeps, jobId: string, claimant: string, opts: CallOptions = {}): Promise<JobStatus | undefined> {
   const job = await deps.store.getJob(jobId, { withTasks: true });
-  if (!job || FINAL_STATUSES.includes(job.status)) return;
+  if (!job || FINAL_STATUSES.includes(job.status)) return undefined;
   if (!(await deps.store.claimMerge(jobId, claimant))) {
     deps.log.info("merge: another delivery owns this job's merge", { jobId });
-    return;
+    return undefined;
   }
   const failedTasks = (job.tasks ?? []).filter((t) => t.state === "failed");
   if (failedTasks.length > 0 || !job.plan) {
     const why = failedTasks.map((t) => `${t.platform || t.digest} → ${t.destination}: ${t.error ?? "failed"}`).join("; ");
     await deps.store.updateJob(jobId, { status: "failed", error: why || "no plan recorded" });
     deps.log.error("job failed: tasks failed, no tag moved", { jobId, error: why });
-    return;
+    return "failed";
   }
   const plan: JobPlan = job.plan;
   const rootBytes = Buffer.from(plan.root.bytes, "base64");
@@ -80,7 +81,7 @@ export async function runMerge(deps: PipelineDeps, jobId: string, claimant: stri
     if (e instanceof FerryError && !e.retryable) {
       await deps.store.updateJob(jobId, { status: "failed", error: describeError(e) });
       deps.log.error("merge failed", { jobId, error: describeError(e) });
-      return;
+      return "failed";
     }
     throw e;
   }
@@ -96,4 +97,5 @@ export async function runMerge(deps: PipelineDeps, jobId: string, claimant: stri
     },
   });
   deps.log.info("job succeeded", { jobId, src: plan.source, digest: first?.digest, destinations: results.length });
+  return "succeeded";
 }
