@@ -92,6 +92,8 @@ export interface RegistryRequest extends CallOptions {
 /** A response; `body` must be consumed or drained by the caller. */
 export interface RegistryResponse {
   status: number;
+  /** The request carried an Authorization header. */
+  sentCredentials?: boolean;
   headers: Dispatcher.ResponseData["headers"];
   body: Dispatcher.ResponseData["body"];
   /** Final URL (after redirects). */
@@ -207,10 +209,12 @@ export class RegistryClient {
         const res = await this.once(r, url, scopes);
         if (res.status === 401 && replayable) {
           const c = pickChallenge(parseChallenges(res.headers["www-authenticate"]));
-          if (this.auth.scheme === undefined && c && !learned) {
-            // No ping: the first 401 teaches the challenge.
+          if (!res.sentCredentials && c && !learned) {
+            // No ping: a 401 to a request sent without credentials teaches the challenge. (Several
+            // first requests may race; those answered after another learned it must not discard
+            // the token it fetched.)
             learned = true;
-            this.auth.setChallenge(c);
+            if (this.auth.scheme === undefined) this.auth.setChallenge(c);
             await drain(res.body);
             attempt--;
             continue;
@@ -269,7 +273,7 @@ export class RegistryClient {
       });
       const location = header(res.headers, "location");
       if (!(r.followRedirects && REDIRECTS.has(res.statusCode) && location)) {
-        return { status: res.statusCode, headers: res.headers, body: res.body, url };
+        return { status: res.statusCode, headers: res.headers, body: res.body, url, sentCredentials: headers.authorization !== undefined };
       }
       await drain(res.body);
       const next = new URL(location, url);
