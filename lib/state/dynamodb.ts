@@ -53,30 +53,35 @@ export class DynamoJobStore implements JobStore {
     return { pk: S(`JOB#${jobId}`), sk: S(sk) };
   }
 
-  async createJob(job: { id: string; request: ReplicationRequest }): Promise<boolean> {
-    const at = new Date(this.now()).toISOString();
+  /** Sends a conditional write: true when it was applied, false when its condition failed. */
+  private async applied(command: PutItemCommand | UpdateItemCommand): Promise<boolean> {
     try {
-      await this.db.send(
-        new PutItemCommand({
-          TableName: this.table,
-          Item: {
-            ...this.key(job.id),
-            id: S(job.id),
-            status: S("queued"),
-            request: S(JSON.stringify(job.request)),
-            createdAt: S(at),
-            updatedAt: S(at),
-            gsi1pk: S("JOBS"),
-            gsi1sk: S(`${at}#${job.id}`),
-          },
-          ConditionExpression: "attribute_not_exists(pk)",
-        }),
-      );
+      await (command instanceof PutItemCommand ? this.db.send(command) : this.db.send(command));
       return true;
     } catch (e) {
       if (e instanceof ConditionalCheckFailedException) return false;
       throw e;
     }
+  }
+
+  async createJob(job: { id: string; request: ReplicationRequest }): Promise<boolean> {
+    const at = new Date(this.now()).toISOString();
+    return this.applied(
+      new PutItemCommand({
+        TableName: this.table,
+        Item: {
+          ...this.key(job.id),
+          id: S(job.id),
+          status: S("queued"),
+          request: S(JSON.stringify(job.request)),
+          createdAt: S(at),
+          updatedAt: S(at),
+          gsi1pk: S("JOBS"),
+          gsi1sk: S(`${at}#${job.id}`),
+        },
+        ConditionExpression: "attribute_not_exists(pk)",
+      }),
+    );
   }
 
   private toJob(item: Item): Job {
@@ -186,22 +191,16 @@ export class DynamoJobStore implements JobStore {
       });
       condition += ` AND #status IN (${keys.join(", ")})`;
     }
-    try {
-      await this.db.send(
-        new UpdateItemCommand({
-          TableName: this.table,
-          Key: this.key(id),
-          UpdateExpression: `SET ${sets.join(", ")}`,
-          ConditionExpression: condition,
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: values,
-        }),
-      );
-      return true;
-    } catch (e) {
-      if (e instanceof ConditionalCheckFailedException) return false;
-      throw e;
-    }
+    return this.applied(
+      new UpdateItemCommand({
+      TableName: this.table,
+      Key: this.key(id),
+      UpdateExpression: `SET ${sets.join(", ")}`,
+      ConditionExpression: condition,
+      ExpressionAttributeNames: names,
+      ExpressionAttributeValues: values,
+      }),
+    );
   }
 
   async putTasks(jobId: string, tasks: Task[]): Promise<void> {
@@ -230,25 +229,21 @@ export class DynamoJobStore implements JobStore {
   }
 
   async completeTask(jobId: string, taskId: string, outcome: { state: "done" | "failed"; error?: string }): Promise<TaskCompletion> {
-    // The task item: a failure never overwrites a success.
-    try {
-      await this.db.send(
-        new UpdateItemCommand({
-          TableName: this.table,
-          Key: this.key(jobId, `TASK#${taskId}`),
-          UpdateExpression: outcome.error ? "SET #st = :s, #e = :e" : "SET #st = :s REMOVE #e",
-          ConditionExpression: outcome.state === "failed" ? "#st <> :done" : "attribute_exists(pk)",
-          ExpressionAttributeNames: { "#st": "state", "#e": "error" },
-          ExpressionAttributeValues: {
-            ":s": S(outcome.state),
-            ...(outcome.error ? { ":e": S(outcome.error) } : {}),
-            ...(outcome.state === "failed" ? { ":done": S("done") } : {}),
-          },
-        }),
-      );
-    } catch (e) {
-      if (!(e instanceof ConditionalCheckFailedException)) throw e;
-    }
+    // The task item: a failure never overwrites a success (then the condition fails, and that is fine).
+    await this.applied(
+      new UpdateItemCommand({
+        TableName: this.table,
+        Key: this.key(jobId, `TASK#${taskId}`),
+        UpdateExpression: outcome.error ? "SET #st = :s, #e = :e" : "SET #st = :s REMOVE #e",
+        ConditionExpression: outcome.state === "failed" ? "#st <> :done" : "attribute_exists(pk)",
+        ExpressionAttributeNames: { "#st": "state", "#e": "error" },
+        ExpressionAttributeValues: {
+          ":s": S(outcome.state),
+          ...(outcome.error ? { ":e": S(outcome.error) } : {}),
+          ...(outcome.state === "failed" ? { ":done": S("done") } : {}),
+        },
+      }),
+    );
     // The job: ADD to a string set is idempotent, so a redelivered completion counts once.
     const out = await this.db.send(
       new UpdateItemCommand({
@@ -268,80 +263,62 @@ export class DynamoJobStore implements JobStore {
   }
 
   async noteTaskAttempt(jobId: string, taskId: string, error: string): Promise<void> {
-    await this.db.send(
+    await this.applied(
       new UpdateItemCommand({
-        TableName: this.table,
-        Key: this.key(jobId, `TASK#${taskId}`),
-        UpdateExpression: "SET #e = :e ADD attempts :one",
-        ConditionExpression: "attribute_exists(pk)",
-        ExpressionAttributeNames: { "#e": "error" },
-        ExpressionAttributeValues: { ":e": S(error), ":one": N(1) },
+      TableName: this.table,
+      Key: this.key(jobId, `TASK#${taskId}`),
+      UpdateExpression: "SET #e = :e ADD attempts :one",
+      ConditionExpression: "attribute_exists(pk)",
+      ExpressionAttributeNames: { "#e": "error" },
+      ExpressionAttributeValues: { ":e": S(error), ":one": N(1) },
       }),
-    ).catch((e) => {
-      if (!(e instanceof ConditionalCheckFailedException)) throw e;
-    });
+    );
   }
 
   async claimMergeEnqueue(jobId: string, taskId: string): Promise<boolean> {
-    try {
-      await this.db.send(
-        new UpdateItemCommand({
-          TableName: this.table,
-          Key: this.key(jobId),
-          UpdateExpression: "SET mergeEnqueuedBy = :t",
-          ConditionExpression: "attribute_exists(pk) AND (attribute_not_exists(mergeEnqueuedBy) OR mergeEnqueuedBy = :t)",
-          ExpressionAttributeValues: { ":t": S(taskId) },
-        }),
-      );
-      return true;
-    } catch (e) {
-      if (e instanceof ConditionalCheckFailedException) return false;
-      throw e;
-    }
+    return this.applied(
+      new UpdateItemCommand({
+        TableName: this.table,
+        Key: this.key(jobId),
+        UpdateExpression: "SET mergeEnqueuedBy = :t",
+        ConditionExpression: "attribute_exists(pk) AND (attribute_not_exists(mergeEnqueuedBy) OR mergeEnqueuedBy = :t)",
+        ExpressionAttributeValues: { ":t": S(taskId) },
+      }),
+    );
   }
 
   async claimMerge(jobId: string, claimant: string): Promise<boolean> {
-    try {
-      await this.db.send(
-        new UpdateItemCommand({
-          TableName: this.table,
-          Key: this.key(jobId),
-          UpdateExpression: "SET mergeClaim = :c, #s = :merging, updatedAt = :u ADD mergeRuns :one",
-          ConditionExpression: "attribute_exists(pk) AND (attribute_not_exists(mergeClaim) OR mergeClaim = :c) AND #s IN (:copying, :merging)",
-          ExpressionAttributeNames: { "#s": "status" },
-          ExpressionAttributeValues: {
-            ":c": S(claimant),
-            ":merging": S("merging"),
-            ":copying": S("copying"),
-            ":u": S(new Date(this.now()).toISOString()),
-            ":one": N(1),
-          },
-        }),
-      );
-      return true;
-    } catch (e) {
-      if (e instanceof ConditionalCheckFailedException) return false;
-      throw e;
-    }
+    return this.applied(
+      new UpdateItemCommand({
+        TableName: this.table,
+        Key: this.key(jobId),
+        UpdateExpression: "SET mergeClaim = :c, #s = :merging, updatedAt = :u ADD mergeRuns :one",
+        ConditionExpression: "attribute_exists(pk) AND (attribute_not_exists(mergeClaim) OR mergeClaim = :c) AND #s IN (:copying, :merging)",
+        ExpressionAttributeNames: { "#s": "status" },
+        ExpressionAttributeValues: {
+          ":c": S(claimant),
+          ":merging": S("merging"),
+          ":copying": S("copying"),
+          ":u": S(new Date(this.now()).toISOString()),
+          ":one": N(1),
+        },
+      }),
+    );
   }
 
   async claimTag(key: string, jobId: string, eventTime: number, leaseMs: number): Promise<TagClaim> {
     const now = this.now();
-    try {
-      await this.db.send(
-        new UpdateItemCommand({
-          TableName: this.table,
-          Key: { pk: S(`TAG#${key}`), sk: S("TAG") },
-          UpdateExpression: "SET leaseOwner = :me, leaseUntil = :until",
-          ConditionExpression:
-            "(attribute_not_exists(eventTime) OR eventTime <= :t) AND (attribute_not_exists(leaseOwner) OR leaseUntil < :now OR leaseOwner = :me)",
-          ExpressionAttributeValues: { ":me": S(jobId), ":until": N(now + leaseMs), ":t": N(eventTime), ":now": N(now) },
-        }),
-      );
-      return "acquired";
-    } catch (e) {
-      if (!(e instanceof ConditionalCheckFailedException)) throw e;
-    }
+    const acquired = await this.applied(
+      new UpdateItemCommand({
+        TableName: this.table,
+        Key: { pk: S(`TAG#${key}`), sk: S("TAG") },
+        UpdateExpression: "SET leaseOwner = :me, leaseUntil = :until",
+        ConditionExpression:
+          "(attribute_not_exists(eventTime) OR eventTime <= :t) AND (attribute_not_exists(leaseOwner) OR leaseUntil < :now OR leaseOwner = :me)",
+        ExpressionAttributeValues: { ":me": S(jobId), ":until": N(now + leaseMs), ":t": N(eventTime), ":now": N(now) },
+      }),
+    );
+    if (acquired) return "acquired";
     const out = await this.db.send(new GetItemCommand({ TableName: this.table, Key: { pk: S(`TAG#${key}`), sk: S("TAG") }, ConsistentRead: true }));
     const recorded = num(out.Item?.eventTime);
     return recorded !== undefined && recorded > eventTime ? "superseded" : "busy";
@@ -361,20 +338,16 @@ export class DynamoJobStore implements JobStore {
   }
 
   async releaseTag(key: string, jobId: string, eventTime: number, digest: string): Promise<void> {
-    try {
-      await this.db.send(
-        new UpdateItemCommand({
-          TableName: this.table,
-          Key: { pk: S(`TAG#${key}`), sk: S("TAG") },
-          UpdateExpression: "SET eventTime = :t, digest = :d, jobId = :me REMOVE leaseOwner, leaseUntil",
-          ConditionExpression: "leaseOwner = :me",
-          ExpressionAttributeValues: { ":t": N(eventTime), ":d": S(digest), ":me": S(jobId) },
-        }),
-      );
-    } catch (e) {
-      if (!(e instanceof ConditionalCheckFailedException)) throw e;
-      // The lease expired and another job took it: its own release records the newer state.
-    }
+    // Not applied when the lease expired and another job took it: its own release records the newer state.
+    await this.applied(
+      new UpdateItemCommand({
+        TableName: this.table,
+        Key: { pk: S(`TAG#${key}`), sk: S("TAG") },
+        UpdateExpression: "SET eventTime = :t, digest = :d, jobId = :me REMOVE leaseOwner, leaseUntil",
+        ConditionExpression: "leaseOwner = :me",
+        ExpressionAttributeValues: { ":t": N(eventTime), ":d": S(digest), ":me": S(jobId) },
+      }),
+    );
   }
 }
 
