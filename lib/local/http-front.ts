@@ -3,7 +3,10 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { type HttpHandler, type LocalHttpEvent, localContext } from "./lambda.ts";
 
-/** Bodies are read up to this size; bigger ones reach the handler truncated-marked as too large. */
+/**
+ * Bodies are kept up to about this size (whole chunks); the rest is read and dropped. What the
+ * handler gets is then still over its own 1 MiB limit, so it answers 413 as API Gateway would.
+ */
 const MAX_READ = 2 * 1024 * 1024;
 
 export async function startHttpFront(handler: HttpHandler, port = 0): Promise<{ server: Server; url: string }> {
@@ -37,9 +40,8 @@ export async function startHttpFront(handler: HttpHandler, port = 0): Promise<{ 
         time: new Date().toISOString(),
         timeEpoch: Date.now(),
       },
-      // More than the read cap: pass a marker of the real size so the handler answers 413.
-      body: n > MAX_READ ? "x".repeat(MAX_READ) : body.toString("base64"),
-      isBase64Encoded: n <= MAX_READ,
+      body: body.toString("base64"),
+      isBase64Encoded: true,
     };
     try {
       const out = await handler(event, localContext("ferry-api", 30_000));

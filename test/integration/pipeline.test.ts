@@ -175,6 +175,8 @@ describe("one-off replications through the API", () => {
     assert.equal((await post("/webhooks/distribution/local", "Bearer s3cret", "{bad")).status, 400);
     const huge = JSON.stringify({ events: [], padding: "x".repeat(1024 * 1024 + 10) });
     assert.equal((await post("/webhooks/distribution/local", "Bearer s3cret", huge)).status, 413);
+    const past = JSON.stringify({ events: [], padding: "x".repeat(3 * 1024 * 1024) }); // beyond the front's read cap
+    assert.equal((await post("/webhooks/distribution/local", "Bearer s3cret", past)).status, 413);
     const unmatched = body.replace("team/x", "other/x");
     const r = await post("/webhooks/distribution/local", "Bearer s3cret", unmatched);
     assert.equal(r.status, 202);
