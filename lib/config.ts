@@ -118,15 +118,50 @@ export const ConfigSchema = z
       .object({
         /** Concurrent copy invocations (the fan-out) when served locally. */
         copyConcurrency: z.number().int().min(1).max(64).default(4),
-        /** Deliveries before a message goes to its DLQ. */
-        maxReceiveCount: z.number().int().min(1).max(100).default(3),
+        /** Deliveries before a message goes to its DLQ (AWS advises ≥ 5 for Lambda consumers). */
+        maxReceiveCount: z.number().int().min(1).max(100).default(5),
         /** Seconds a received message stays invisible (Lambda: ≥ 6 × the function timeout). */
         visibilityTimeout: z.number().int().min(1).max(43200).default(30),
         /** Days finished jobs are kept (DynamoDB TTL). */
         jobTtlDays: z.number().int().min(1).max(3650).default(14),
+        /** Seconds a copy invocation may run when served locally (Lambda: the function timeout). */
+        copyTimeout: z.number().int().min(1).max(900).default(900),
+        /** Seconds without progress after which the reconciler re-drives a job (default: 2 × visibilityTimeout). */
+        stuckAfter: z.number().int().min(1).max(86400).optional(),
+        /** Re-drives the reconciler makes before it fails a job that does not move (code STUCK). */
+        maxRedrives: z.number().int().min(0).max(100).default(3),
+        /** Seconds between reconciler passes under `ferry serve` (AWS: its schedule). */
+        reconcileEvery: z.number().int().min(1).max(3600).default(30),
+        /** Seconds a merge holds a destination tag's lease; renewed while its PUT runs. */
+        tagLease: z.number().int().min(1).max(3600).default(30),
+        /** Seconds a merge waits for a tag other jobs hold before it fails (code TAG_BUSY). */
+        tagWait: z.number().int().min(1).max(86400).default(900),
       })
       .strict()
-      .default({ copyConcurrency: 4, maxReceiveCount: 3, visibilityTimeout: 30, jobTtlDays: 14 }),
+      .default({
+        copyConcurrency: 4,
+        maxReceiveCount: 5,
+        visibilityTimeout: 30,
+        jobTtlDays: 14,
+        copyTimeout: 900,
+        maxRedrives: 3,
+        reconcileEvery: 30,
+        tagLease: 30,
+        tagWait: 900,
+      }),
+    /** Progress guards on every registry read, as curl's --speed-limit/--speed-time. */
+    transfer: z
+      .object({
+        /** Seconds without a byte (or without response headers) before a read fails with STALL. */
+        stallTimeout: z.number().min(1).max(3600).default(30),
+        /** Bytes per second a body must average over `speedTime` seconds. */
+        speedLimit: z.number().min(0).default(1024),
+        speedTime: z.number().min(1).max(3600).default(30),
+      })
+      .strict()
+      .default({ stallTimeout: 30, speedLimit: 1024, speedTime: 30 }),
+    /** On AWS: every alarm notifies one SNS topic; an e-mail address may subscribe to it. */
+    alarms: z.object({ email: z.string().email().optional() }).strict().default({}),
   })
   .strict()
   .superRefine((c, ctx) => {

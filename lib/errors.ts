@@ -28,7 +28,17 @@ export type ErrorCode =
   | "PLATFORM_MISMATCH"
   | "UNSUPPORTED"
   | "INVALID_CONFIG"
-  | "USAGE";
+  | "USAGE"
+  /** A registry read made no progress: no byte for the stall timeout, or under the minimum speed. */
+  | "STALL"
+  /** A queue message that does not parse; it goes to the dead-letter queue. */
+  | "POISON_MESSAGE"
+  /** A destination tag stayed leased by other jobs for longer than the pipeline waits. */
+  | "TAG_BUSY"
+  /** A job stopped moving and the reconciler's re-drives did not move it either. */
+  | "STUCK"
+  /** An operator failed the job (`POST /replications/{id}/fail`). */
+  | "CANCELLED";
 
 const FERRY_ERROR = Symbol.for("ferry.error");
 
