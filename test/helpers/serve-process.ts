@@ -5,17 +5,39 @@ import { type ChildProcess, spawn } from "node:child_process";
  * Runs `node <entry> serve --config <config> --port <port>` (entry: bin/ferry.js or the bundle)
  * and resolves once it prints `listening on`; rejects if it exits first.
  */
-export async function spawnServe(entry: string, config: string, port: number, opts: { env?: NodeJS.ProcessEnv; inheritStderr?: boolean } = {}): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [entry, "serve", "--config", config, "--port", String(port)], {
+export async function spawnServe(
+  entry: string,
+  config: string,
+  port: number,
+  opts: {
+    env?: NodeJS.ProcessEnv;
+    inheritStderr?: boolean;
+    /** More arguments after `--port N` (e.g. `--data-dir D`). */
+    args?: string[];
+    /** Receives stderr from the start (unless inherited), so a failed start can say why. */
+    onStderr?: (chunk: Buffer) => void;
+    /** Kills the child and rejects when it is not listening by then. */
+    timeoutMs?: number;
+  } = {},
+): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [entry, "serve", "--config", config, "--port", String(port), ...(opts.args ?? [])], {
     env: opts.env ?? process.env,
     stdio: ["ignore", "pipe", opts.inheritStderr ? "inherit" : "pipe"],
   });
+  if (opts.onStderr) child.stderr?.on("data", opts.onStderr);
+  let timer: NodeJS.Timeout | undefined;
   await new Promise<void>((resolve, reject) => {
     child.stdout?.on("data", (d: Buffer) => {
       if (d.toString().includes("listening on")) resolve();
     });
     child.once("exit", (code) => reject(new Error(`ferry serve exited with ${code} before listening`)));
-  });
+    if (opts.timeoutMs !== undefined) {
+      timer = setTimeout(() => {
+        child.kill("SIGKILL");
+        reject(new Error(`ferry serve not listening after ${opts.timeoutMs} ms`));
+      }, opts.timeoutMs);
+    }
+  }).finally(() => clearTimeout(timer));
   return child;
 }
 
