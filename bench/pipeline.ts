@@ -37,7 +37,7 @@ rules: [{ name: mirror, source: "${src.host}/lat/**", destinations: ["${dst.host
 api: { token: bench }
 `,
     );
-    ferry = await spawnServe(ferryBundle, config, port, { inheritStderr: true });
+    ferry = await spawnServe(ferryBundle, config, port, { inheritStderr: true, args: ["--data-dir", join(dir, "state")] });
     const srcClient = new RegistryClient({ host: src.host });
     const dstClient = new RegistryClient({ host: dst.host });
 

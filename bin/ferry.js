@@ -15,8 +15,9 @@ function newestSource(dir) {
   return newest;
 }
 
-const libDir = fileURLToPath(new URL("lib", root));
-const useBuilt = existsSync(built) && (!existsSync(libDir) || statSync(built).mtimeMs >= newestSource(libDir));
+// lib/ and functions/ (which `ferry serve` runs) are both in the bundle.
+const sourceDirs = ["lib", "functions"].map((d) => fileURLToPath(new URL(d, root))).filter((d) => existsSync(d));
+const useBuilt = existsSync(built) && sourceDirs.every((d) => statSync(built).mtimeMs >= newestSource(d));
 if (useBuilt) {
   await import(built.href);
 } else {

@@ -5,26 +5,28 @@
 import middy from "@middy/core";
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
-import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import type { Context } from "aws-lambda";
 import { FerryError } from "../lib/errors.ts";
 import { backfillRule } from "../lib/pipeline/backfill.ts";
 import { submitReplication } from "../lib/pipeline/ingress.ts";
-import { getRuntime, logger, metrics } from "./runtime.ts";
+import { type HandlerContext, lambda } from "./runtime.ts";
 
-export const handler = middy(async (event: { rule?: string }, context: Context) => {
-  const { deps } = await getRuntime();
-  const rule = deps.config.rules.find((r) => r.name === event.rule);
-  if (!rule) throw new FerryError("INVALID_CONFIG", `no rule named ${String(event.rule)}`);
-  const { counts, complete } = await backfillRule(
-    deps.registries,
-    rule,
-    async (request, jobId) => (await submitReplication(deps, request, jobId)).created,
-    deps.log,
-    { deadline: Date.now() + context.getRemainingTimeInMillis() - 15_000, cursors: deps.store },
-  );
-  metrics.addMetric("backfillEnqueued", MetricUnit.Count, counts.enqueued);
-  return { rule: rule.name, complete, ...counts };
-})
-  .use(injectLambdaContext(logger, { resetKeys: true }))
-  .use(logMetrics(metrics));
+export const createBackfillHandler = (ctx: HandlerContext) => {
+  const handler = middy(async (event: { rule?: string }, context: Context) => {
+    const { deps, metrics } = await ctx.runtime();
+    const rule = deps.config.rules.find((r) => r.name === event.rule);
+    if (!rule) throw new FerryError("INVALID_CONFIG", `no rule named ${String(event.rule)}`);
+    const { counts, complete } = await backfillRule(
+      deps.registries,
+      rule,
+      async (request, jobId) => (await submitReplication(deps, request, jobId)).created,
+      deps.log,
+      { deadline: Date.now() + context.getRemainingTimeInMillis() - 15_000, cursors: deps.store },
+    );
+    metrics.add("backfillEnqueued", "Count", counts.enqueued);
+    return { rule: rule.name, complete, ...counts };
+  }).use(injectLambdaContext(ctx.logger, { resetKeys: true }));
+  return ctx.powertoolsMetrics ? handler.use(logMetrics(ctx.powertoolsMetrics)) : handler;
+};
+
+export const handler = createBackfillHandler(lambda);

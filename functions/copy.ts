@@ -1,21 +1,25 @@
 /** Lambda: copy queue consumer (the fan-out). Copies one manifest by digest into one destination. */
-import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import { runCopyTask } from "../lib/pipeline/copy-task.ts";
 import { CopyMessageSchema } from "../lib/queue/messages.ts";
-import { failJob } from "./poison.ts";
-import { metrics } from "./runtime.ts";
+import { type HandlerContext, lambda } from "./runtime.ts";
 import { sqsConsumer } from "./sqs-batch.ts";
 
-export const handler = sqsConsumer(
-  CopyMessageSchema,
-  async (msg, { runtime, receiveCount, deadline, signal }) => {
-    const s = await runCopyTask(runtime.deps, msg, { receiveCount, maxReceiveCount: runtime.maxReceiveCount, deadline, signal });
-    metrics.addMetric("bytesCopied", MetricUnit.Bytes, s.bytes);
-    metrics.addMetric("blobsCopied", MetricUnit.Count, s.blobs.copied);
-    metrics.addMetric("blobsSkipped", MetricUnit.Count, s.blobs.skipped);
-    metrics.addMetric("blobsMounted", MetricUnit.Count, s.blobs.mounted);
-    metrics.addMetric("copyDuration", MetricUnit.Milliseconds, s.durationMs);
-    metrics.addMetric(s.outcome === "failed" ? "tasksFailed" : "tasksDone", MetricUnit.Count, 1);
-  },
-  failJob,
-);
+export const createCopyHandler = (ctx: HandlerContext) =>
+  sqsConsumer(ctx, CopyMessageSchema, async (msg, { runtime, receiveCount, maxReceiveCount, deadline, signal }) => {
+    const m = runtime.metrics;
+    let s: Awaited<ReturnType<typeof runCopyTask>>;
+    try {
+      s = await runCopyTask(runtime.deps, msg, { receiveCount, maxReceiveCount, deadline, signal });
+    } catch (e) {
+      m.add("copyAttemptsFailed", "Count", 1);
+      throw e;
+    }
+    m.add("bytesCopied", "Bytes", s.bytes);
+    m.add("blobsCopied", "Count", s.blobs.copied);
+    m.add("blobsSkipped", "Count", s.blobs.skipped);
+    m.add("blobsMounted", "Count", s.blobs.mounted);
+    m.add("copyDuration", "Milliseconds", s.durationMs);
+    m.add(s.outcome === "failed" ? "tasksFailed" : "tasksDone", "Count", 1);
+  });
+
+export const handler = createCopyHandler(lambda);

@@ -1,17 +1,21 @@
 /** Lambda: merge queue consumer. Pushes the index and moves the tags, once per job. */
-import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import { runMerge } from "../lib/pipeline/merge.ts";
 import { MergeMessageSchema } from "../lib/queue/messages.ts";
-import { failJob } from "./poison.ts";
-import { metrics } from "./runtime.ts";
+import { type HandlerContext, lambda } from "./runtime.ts";
 import { sqsConsumer } from "./sqs-batch.ts";
 
-export const handler = sqsConsumer(
-  MergeMessageSchema,
-  async (msg, { runtime, record, deadline, signal }) => {
+export const createMergeHandler = (ctx: HandlerContext) =>
+  sqsConsumer(ctx, MergeMessageSchema, async (msg, { runtime, record, receiveCount, maxReceiveCount, deadline, signal }) => {
     // The SQS message id names this merge: a redelivery of the same message may resume it.
-    const status = await runMerge(runtime.deps, msg.jobId, record.messageId, { deadline, signal });
-    if (status) metrics.addMetric(`jobs_${status}`, MetricUnit.Count, 1);
-  },
-  failJob,
-);
+    let status: Awaited<ReturnType<typeof runMerge>>;
+    try {
+      status = await runMerge(runtime.deps, msg, record.messageId, { receiveCount, maxReceiveCount, deadline, signal });
+    } catch (e) {
+      runtime.metrics.add("mergeAttemptsFailed", "Count", 1);
+      throw e;
+    }
+    if (status === "failed") runtime.metrics.add("mergeFailed", "Count", 1);
+    if (status) runtime.metrics.add(`jobs_${status}`, "Count", 1);
+  });
+
+export const handler = createMergeHandler(lambda);

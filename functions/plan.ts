@@ -1,16 +1,18 @@
 /** Lambda: plan queue consumer. Resolves the source and fans out one copy message per task. */
-import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import { planJob } from "../lib/pipeline/plan.ts";
 import { PlanMessageSchema } from "../lib/queue/messages.ts";
-import { failJob } from "./poison.ts";
-import { metrics } from "./runtime.ts";
+import { type HandlerContext, lambda } from "./runtime.ts";
 import { sqsConsumer } from "./sqs-batch.ts";
 
-export const handler = sqsConsumer(
-  PlanMessageSchema,
-  async (msg, { runtime, deadline, signal }) => {
-    await planJob(runtime.deps, msg.jobId, { deadline, signal });
-    metrics.addMetric("jobsPlanned", MetricUnit.Count, 1);
-  },
-  failJob,
-);
+export const createPlanHandler = (ctx: HandlerContext) =>
+  sqsConsumer(ctx, PlanMessageSchema, async (msg, { runtime, receiveCount, maxReceiveCount, deadline, signal }) => {
+    try {
+      const outcome = await planJob(runtime.deps, msg.jobId, { receiveCount, maxReceiveCount, deadline, signal });
+      runtime.metrics.add(outcome === "failed" ? "planFailed" : "jobsPlanned", "Count", outcome === "ignored" ? 0 : 1);
+    } catch (e) {
+      runtime.metrics.add("planAttemptsFailed", "Count", 1);
+      throw e;
+    }
+  });
+
+export const handler = createPlanHandler(lambda);

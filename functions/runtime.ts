@@ -1,52 +1,65 @@
 /**
- * Built once per cold start from the environment: config, AWS clients, the job store, queues,
- * registry clients, Powertools logger and metrics. Every handler shares it.
+ * The composition root of the Lambda functions and of `ferry serve`: a {@link Runtime} (config,
+ * AWS clients, the job store, queues, registry clients, log and metric sinks) built from explicit
+ * {@link RuntimeSettings}. On Lambda the settings come from the environment, read once per cold
+ * start (`lambda`); `ferry serve` passes them in (functions/local.ts) and sets no variables.
  *
  *   FERRY_CONFIG_FILE or FERRY_CONFIG   the YAML config (a path, or the text itself)
  *   FERRY_TABLE                          DynamoDB table
  *   FERRY_QUEUE_PLAN_URL / _COPY_URL / _MERGE_URL
- *   FERRY_MAX_RECEIVE_COUNT              the queues' redrive maxReceiveCount (default 3)
- *   FERRY_SQS_ENDPOINT, FERRY_DYNAMODB_ENDPOINT   stand-ins (local); unset on AWS
+ *   FERRY_MAX_RECEIVE_COUNT              the queues' redrive maxReceiveCount (default 5)
  */
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { ECRClient, GetAuthorizationTokenCommand } from "@aws-sdk/client-ecr";
-import { ecrCredentials } from "../lib/registry/ecr-credentials.ts";
 import { Logger } from "@aws-lambda-powertools/logger";
-import { Metrics } from "@aws-lambda-powertools/metrics";
+import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
+import { ecrCredentials } from "../lib/registry/ecr-credentials.ts";
 import { type FerryConfig, loadConfigFile, parseConfigText } from "../lib/config.ts";
 import { FerryError } from "../lib/errors.ts";
-import type { PipelineDeps } from "../lib/pipeline/deps.ts";
+import { type MetricSink, noMetrics, type PipelineDeps } from "../lib/pipeline/deps.ts";
 import { poolFromConfig } from "../lib/pipeline/registries.ts";
+import type { QueueName } from "../lib/queue/messages.ts";
 import { SqsQueues } from "../lib/queue/sqs.ts";
 import { DynamoJobStore } from "../lib/state/dynamodb.ts";
-
-export const logger = new Logger({ serviceName: "ferry" });
-export const metrics = new Metrics({ namespace: "ferry", serviceName: "ferry" });
 
 export interface Runtime {
   deps: PipelineDeps;
   maxReceiveCount: number;
+  metrics: MetricSink;
 }
 
-function required(env: NodeJS.ProcessEnv, name: string): string {
-  const v = env[name];
-  if (!v) throw new FerryError("INVALID_CONFIG", `environment variable ${name} is required`);
-  return v;
+/** Everything a runtime is built from. */
+export interface RuntimeSettings {
+  config: FerryConfig;
+  table: string;
+  queues: Record<QueueName, string>;
+  region: string;
+  /** Stand-in endpoints (local); unset on AWS. */
+  sqsEndpoint?: string;
+  ddbEndpoint?: string;
+  /** Credentials for the stand-ins; unset on AWS (the function's role). */
+  credentials?: { accessKeyId: string; secretAccessKey: string };
+  /** Environment for `usernameEnv`/`passwordEnv`/`secretEnv` in the config. */
+  env: NodeJS.ProcessEnv;
 }
 
-async function build(env: NodeJS.ProcessEnv): Promise<Runtime> {
-  let config: FerryConfig;
-  if (env.FERRY_CONFIG_FILE) config = await loadConfigFile(env.FERRY_CONFIG_FILE);
-  else config = parseConfigText(required(env, "FERRY_CONFIG"), "FERRY_CONFIG");
-  const region = env.AWS_REGION ?? "us-east-1";
-  // Stand-ins accept any credentials; real AWS uses the function's role.
-  const local = { credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID ?? "ferrylocal", secretAccessKey: env.AWS_SECRET_ACCESS_KEY ?? "ferrylocal" } };
-  const sqs = new SQSClient({ region, ...(env.FERRY_SQS_ENDPOINT ? { endpoint: env.FERRY_SQS_ENDPOINT, ...local } : {}) });
-  const ddb = new DynamoDBClient({ region, ...(env.FERRY_DYNAMODB_ENDPOINT ? { endpoint: env.FERRY_DYNAMODB_ENDPOINT, ...local } : {}) });
-  // Secrets Manager: registry credentials (JSON {username, password}) and webhook secrets (a
-  // string, or JSON {secret}). Fetched once per cold start; never logged.
+/** What every handler factory takes: the runtime (built lazily), the logger for its middleware, Powertools metrics on Lambda. */
+export interface HandlerContext {
+  runtime: () => Promise<Runtime>;
+  logger: Logger;
+  /** Powertools metrics, flushed per invocation (Lambda only). */
+  powertoolsMetrics?: Metrics;
+}
+
+/** Builds a runtime; secrets and ECR tokens use AWS only when a config names them. */
+export async function createRuntime(s: RuntimeSettings, logger: Logger, metrics: MetricSink = noMetrics): Promise<Runtime> {
+  const { config, region } = s;
+  const creds = s.credentials ? { credentials: s.credentials } : {};
+  const sqs = new SQSClient({ region, ...(s.sqsEndpoint ? { endpoint: s.sqsEndpoint, ...creds } : {}) });
+  const ddb = new DynamoDBClient({ region, ...(s.ddbEndpoint ? { endpoint: s.ddbEndpoint, ...creds } : {}) });
+  // Secrets Manager: registry credentials (JSON {username, password}). Fetched once; never logged.
   let sm: SecretsManagerClient | undefined;
   const secretValue = async (arn: string): Promise<string> => {
     sm ??= new SecretsManagerClient({ region });
@@ -59,24 +72,14 @@ async function build(env: NodeJS.ProcessEnv): Promise<Runtime> {
     if (!v.username || !v.password) throw new FerryError("CREDENTIALS", `secret ${arn} lacks username/password`);
     return { username: v.username, password: v.password };
   };
-  for (const hook of config.webhooks) {
-    if (hook.secretArn && !hook.secret) {
-      const raw = await secretValue(hook.secretArn);
-      hook.secret = raw.trim().startsWith("{") ? ((JSON.parse(raw) as { secret?: string }).secret ?? raw) : raw;
-    }
-  }
   const deps: PipelineDeps = {
     config,
-    store: new DynamoJobStore(ddb, { tableName: required(env, "FERRY_TABLE"), ttlDays: config.pipeline.jobTtlDays }),
-    queues: new SqsQueues(sqs, {
-      plan: required(env, "FERRY_QUEUE_PLAN_URL"),
-      copy: required(env, "FERRY_QUEUE_COPY_URL"),
-      merge: required(env, "FERRY_QUEUE_MERGE_URL"),
-    }),
+    store: new DynamoJobStore(ddb, { tableName: s.table, ttlDays: config.pipeline.jobTtlDays }),
+    queues: new SqsQueues(sqs, s.queues),
     // ECR hosts: tokens from GetAuthorizationToken with the function's role, cached.
     registries: poolFromConfig(
       config,
-      env,
+      s.env,
       resolveSecret,
       ecrCredentials(async (accountId, ecrRegion) => {
         const out = await new ECRClient({ region: ecrRegion }).send(new GetAuthorizationTokenCommand({ registryIds: [accountId] }));
@@ -91,16 +94,60 @@ async function build(env: NodeJS.ProcessEnv): Promise<Runtime> {
       error: (m, f) => logger.error(m, f ?? {}),
     },
   };
-  return { deps, maxReceiveCount: Number(env.FERRY_MAX_RECEIVE_COUNT ?? 3) };
+  await resolveWebhookSecrets(config, secretValue);
+  return { deps, maxReceiveCount: config.pipeline.maxReceiveCount, metrics };
 }
 
-let runtime: Promise<Runtime> | undefined;
-
-/** The runtime, built on first use (environment read once). */
-export function getRuntime(): Promise<Runtime> {
-  runtime ??= build(process.env).catch((e: unknown) => {
-    runtime = undefined;
-    throw e;
-  });
-  return runtime;
+async function resolveWebhookSecrets(config: FerryConfig, secretValue: (arn: string) => Promise<string>): Promise<void> {
+  for (const hook of config.webhooks) {
+    if (hook.secretArn && !hook.secret) {
+      const raw = await secretValue(hook.secretArn);
+      hook.secret = raw.trim().startsWith("{") ? ((JSON.parse(raw) as { secret?: string }).secret ?? raw) : raw;
+    }
+  }
 }
+
+function required(env: NodeJS.ProcessEnv, name: string): string {
+  const v = env[name];
+  if (!v) throw new FerryError("INVALID_CONFIG", `environment variable ${name} is required`);
+  return v;
+}
+
+/** Lambda: the settings, from the environment. */
+async function settingsFromEnv(env: NodeJS.ProcessEnv): Promise<RuntimeSettings> {
+  const config = env.FERRY_CONFIG_FILE ? await loadConfigFile(env.FERRY_CONFIG_FILE) : parseConfigText(required(env, "FERRY_CONFIG"), "FERRY_CONFIG");
+  if (env.FERRY_MAX_RECEIVE_COUNT) config.pipeline.maxReceiveCount = Number(env.FERRY_MAX_RECEIVE_COUNT);
+  return {
+    config,
+    table: required(env, "FERRY_TABLE"),
+    queues: { plan: required(env, "FERRY_QUEUE_PLAN_URL"), copy: required(env, "FERRY_QUEUE_COPY_URL"), merge: required(env, "FERRY_QUEUE_MERGE_URL") },
+    region: env.AWS_REGION ?? "us-east-1",
+    env,
+  };
+}
+
+const UNITS = { Count: MetricUnit.Count, Bytes: MetricUnit.Bytes, Milliseconds: MetricUnit.Milliseconds, Seconds: MetricUnit.Seconds };
+
+/** Powertools metrics as a sink. */
+export function powertoolsSink(m: Metrics): MetricSink {
+  return { add: (name, unit, value) => m.addMetric(name, UNITS[unit], value) };
+}
+
+const lambdaLogger = new Logger({ serviceName: "ferry" });
+const lambdaMetrics = new Metrics({ namespace: "ferry", serviceName: "ferry" });
+let lambdaRuntime: Promise<Runtime> | undefined;
+
+/** On Lambda: one runtime per execution environment, built on first use (environment read once). */
+export const lambda: HandlerContext = {
+  logger: lambdaLogger,
+  powertoolsMetrics: lambdaMetrics,
+  runtime() {
+    lambdaRuntime ??= settingsFromEnv(process.env)
+      .then((s) => createRuntime(s, lambdaLogger, powertoolsSink(lambdaMetrics)))
+      .catch((e: unknown) => {
+        lambdaRuntime = undefined;
+        throw e;
+      });
+    return lambdaRuntime;
+  },
+};

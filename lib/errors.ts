@@ -38,7 +38,11 @@ export type ErrorCode =
   /** A job stopped moving and the reconciler's re-drives did not move it either. */
   | "STUCK"
   /** An operator failed the job (`POST /replications/{id}/fail`). */
-  | "CANCELLED";
+  | "CANCELLED"
+  /** The request conflicts with the job's state (re-driving a job that succeeded). */
+  | "CONFLICT"
+  /** Anything ferry did not raise on purpose (an SDK or runtime error). */
+  | "INTERNAL";
 
 const FERRY_ERROR = Symbol.for("ferry.error");
 
@@ -162,4 +166,40 @@ export function errorCodes(e: FerryError): string {
 export function describeError(e: unknown): string {
   if (e instanceof FerryError) return `${e.side ? `${e.side}: ` : ""}[${errorCodes(e)}] ${e.message}`;
   return String((e as Error)?.message ?? e);
+}
+
+/**
+ * A failure as jobs and tasks record it: the stable code, the side, a message for people, and
+ * whether trying again could help (a DLQ redrive re-opens only such jobs). Tests assert `code`.
+ */
+export interface ErrorRecord {
+  code: ErrorCode;
+  side?: Side;
+  message: string;
+  retryable: boolean;
+  /** The registry's HTTP status and OCI error codes, when a registry answered. */
+  status?: number;
+  registryCodes?: string[];
+}
+
+/** The record of `e`: a FerryError keeps its code and side; anything else is INTERNAL (retryable). */
+export function errorRecord(e: unknown): ErrorRecord {
+  if (e instanceof FerryError) {
+    const status = (e as { status?: number }).status;
+    const oci = (e as { ociCodes?: Array<{ code: string }> }).ociCodes?.map((x) => x.code) ?? [];
+    return {
+      code: e.code,
+      ...(e.side ? { side: e.side } : {}),
+      message: e.message,
+      retryable: e.retryable,
+      ...(status ? { status } : {}),
+      ...(oci.length ? { registryCodes: oci } : {}),
+    };
+  }
+  return { code: "INTERNAL", message: String((e as Error)?.message ?? e), retryable: true };
+}
+
+/** A record made on purpose (a poison message, an operator's reason, a stuck job). */
+export function errorOf(code: ErrorCode, message: string, opts: { side?: Side; retryable?: boolean } = {}): ErrorRecord {
+  return { code, ...(opts.side ? { side: opts.side } : {}), message, retryable: opts.retryable ?? false };
 }

@@ -75,7 +75,7 @@ api:
   token: ${TOKEN}
 `,
     );
-    ferry = await spawnServe(BIN, config, port, { inheritStderr: true });
+    ferry = await spawnServe(BIN, config, port, { inheritStderr: true, args: ["--data-dir", join(dir, "state")] });
     say(`  ${base}  (config: ${config})`);
 
     step("Pushing a generated 3-platform image to the source: demo/app:v1");

@@ -1,6 +1,7 @@
 /**
  * The queues and table `ferry serve` runs on: fauxqs and dynalite in this process (loopback
- * only), or real endpoints/resources when the environment names them:
+ * only; dynalite keeps its LevelDB store in `dataDir` when one is given, in memory otherwise), or
+ * real endpoints/resources when the environment names them:
  *   FERRY_SQS_ENDPOINT, FERRY_DYNAMODB_ENDPOINT        other stand-ins (or AWS endpoints)
  *   FERRY_QUEUE_PLAN_URL/_COPY_URL/_MERGE_URL, FERRY_TABLE   existing resources (e.g. on AWS)
  */
@@ -29,6 +30,8 @@ export interface Backends {
 export interface BackendOptions {
   maxReceiveCount: number;
   visibilityTimeout: number;
+  /** Where the embedded DynamoDB keeps its data (a LevelDB store); in memory when undefined. */
+  dataDir?: string;
   env?: NodeJS.ProcessEnv;
 }
 
@@ -54,8 +57,8 @@ export async function startBackends(opts: BackendOptions): Promise<Backends> {
   let ddbEndpoint = env.FERRY_DYNAMODB_ENDPOINT;
   let ddbKind: Backends["kind"]["dynamodb"] = ddbEndpoint ? "endpoint" : "aws";
   if (!ddbEndpoint && !env.FERRY_TABLE) {
-    const dynalite = require("dynalite") as (o: { createTableMs: number }) => import("node:http").Server;
-    const server = dynalite({ createTableMs: 0 });
+    const dynalite = require("dynalite") as (o: { createTableMs: number; updateTableMs: number; path?: string }) => import("node:http").Server;
+    const server = dynalite({ createTableMs: 0, updateTableMs: 0, ...(opts.dataDir ? { path: opts.dataDir } : {}) });
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
     ddbEndpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     ddbKind = "embedded";

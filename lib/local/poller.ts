@@ -3,8 +3,16 @@
  * handler with a batch, deletes the records that succeeded, and leaves the failed ones
  * (`batchItemFailures`, or all when the handler throws or times out) to come back after the
  * visibility timeout; the queue's redrive policy moves them to the DLQ after maxReceiveCount.
+ * Unlike Lambda (whose visibility timeout must be ≥ 6 × the function's), a batch that runs long
+ * keeps its messages invisible until it ends, so a slow copy is never delivered twice at once.
  */
-import { DeleteMessageBatchCommand, type Message, ReceiveMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import {
+  ChangeMessageVisibilityBatchCommand,
+  DeleteMessageBatchCommand,
+  type Message,
+  ReceiveMessageCommand,
+  type SQSClient,
+} from "@aws-sdk/client-sqs";
 import { type LocalSqsEvent, type LocalSqsRecord, localContext, type SqsHandler } from "./lambda.ts";
 
 export interface PollerOptions {
@@ -71,6 +79,13 @@ export class SqsPoller {
   private async invoke(messages: Message[]): Promise<void> {
     const event: LocalSqsEvent = { Records: messages.map((m) => toRecord(m, this.o.queueUrl)) };
     let failed: Set<string>;
+    const keepInvisible = setInterval(
+      () => {
+        const entries = messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: this.o.visibilityTimeout }));
+        this.o.sqs.send(new ChangeMessageVisibilityBatchCommand({ QueueUrl: this.o.queueUrl, Entries: entries })).catch((e: unknown) => this.o.onError?.(e));
+      },
+      Math.max(500, (this.o.visibilityTimeout * 1000) / 2),
+    );
     try {
       const timeout = new Promise<never>((_, reject) => {
         const t = setTimeout(() => reject(new Error(`${this.o.name}: invocation timed out`)), this.o.functionTimeoutMs);
@@ -81,6 +96,8 @@ export class SqsPoller {
     } catch (e) {
       this.o.onError?.(e);
       failed = new Set(messages.map((m) => m.MessageId ?? ""));
+    } finally {
+      clearInterval(keepInvisible);
     }
     const done = messages.filter((m) => !failed.has(m.MessageId ?? ""));
     if (done.length === 0) return;

@@ -1,12 +1,24 @@
 /**
  * The one-machine runtime behind `ferry serve`: the same handlers as on AWS, an HTTP front on
- * 127.0.0.1, SQS pollers shaped like Lambda's event source mappings, and embedded stand-ins for
- * SQS and DynamoDB unless endpoints or resources are configured. Handlers are passed in (they
- * live in functions/), so lib/ stays free of Lambda code.
+ * 127.0.0.1, SQS pollers shaped like Lambda's event source mappings, embedded stand-ins for
+ * SQS and DynamoDB unless endpoints or resources are configured, and the reconciler at start-up
+ * and on a timer. Handlers are passed in (they live in functions/), so lib/ stays free of Lambda
+ * code; they get their settings as a value, never through process.env.
+ *
+ * Durable by default: the embedded DynamoDB keeps its data in `dataDir`. The embedded SQS is
+ * memory only, so after a restart the reconciler re-derives every unfinished job's pending work
+ * from the store and sends it again.
  */
 import type { Server } from "node:http";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
 import { type FerryConfig, loadConfigFile } from "../config.ts";
+import type { MetricSink } from "../pipeline/deps.ts";
+import type { QueueName } from "../queue/messages.ts";
+import { DynamoJobStore } from "../state/dynamodb.ts";
+import type { JobStore } from "../state/store.ts";
 import { type Backends, startBackends } from "./backends.ts";
+import { lockDataDir } from "./data-dir.ts";
 import { startHttpFront } from "./http-front.ts";
 import { type HttpHandler, type LocalContext, localContext, type SqsHandler } from "./lambda.ts";
 import { SqsPoller } from "./poller.ts";
@@ -18,6 +30,22 @@ export interface LocalHandlers {
   merge: SqsHandler;
   /** A rule's scheduled backfill (the EventBridge Scheduler target on AWS). */
   backfill?: (event: { rule: string }, context: LocalContext) => Promise<unknown>;
+  /** The reconciler (a schedule on AWS). */
+  reconcile: (event: { startup?: boolean }, context: LocalContext) => Promise<unknown>;
+}
+
+/** What the handlers are built from: explicit values, never process.env. */
+export interface LocalRuntimeSettings {
+  config: FerryConfig;
+  table: string;
+  queues: Record<QueueName, string>;
+  sqsEndpoint?: string;
+  ddbEndpoint?: string;
+  credentials?: { accessKeyId: string; secretAccessKey: string };
+  /** Where `usernameEnv`/`passwordEnv`/`secretEnv` in the config are looked up. */
+  env: NodeJS.ProcessEnv;
+  logLevel?: string;
+  metrics?: MetricSink;
 }
 
 /** Milliseconds of a `rate(N unit)` schedule; undefined for `cron(…)` (left to AWS). */
@@ -31,10 +59,14 @@ export function rateMs(schedule: string): number | undefined {
 export interface LocalOptions {
   configPath: string;
   port?: number;
-  /** Imports the handlers after the environment is set (they read it once, at "cold start"). */
-  loadHandlers: () => Promise<LocalHandlers>;
+  /** Where state is kept (the embedded DynamoDB's files); `false` keeps it in memory. */
+  dataDir: string | false;
+  /** Builds the handlers from explicit settings. */
+  loadHandlers: (settings: LocalRuntimeSettings) => Promise<LocalHandlers>;
   /** Powertools log level for the handlers (default WARN). */
   logLevel?: string;
+  /** Where FERRY_* overrides and config secrets are read (default: process.env, read once here). */
+  env?: NodeJS.ProcessEnv;
   onError?: (e: unknown) => void;
 }
 
@@ -42,37 +74,51 @@ export interface LocalServer {
   url: string;
   config: FerryConfig;
   backends: Backends;
+  /** The job store the handlers use (tests and operators read it directly). */
+  store: JobStore;
+  /** Runs one reconciler pass now (tests, and the operator's `ferry serve` timer). */
+  reconcile(): Promise<unknown>;
   stop(): Promise<void>;
 }
 
 /** Lambda timeouts used locally, per function. */
-const TIMEOUTS_MS = { plan: 60_000, copy: 900_000, merge: 120_000 };
+const TIMEOUTS_MS = { plan: 60_000, merge: 120_000 };
+const LOCAL_CREDS = { accessKeyId: "ferrylocal", secretAccessKey: "ferrylocal" };
 
 export async function startLocal(opts: LocalOptions): Promise<LocalServer> {
   const config = await loadConfigFile(opts.configPath);
+  const env = opts.env ?? process.env;
   const p = config.pipeline;
-  // The SDK warns about Node 20's support ending (Jan 2027) when its first client is built;
-  // Lambda runs Node 22. Said once in the README instead of on every start.
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
-  const backends = await startBackends({ maxReceiveCount: p.maxReceiveCount, visibilityTimeout: p.visibilityTimeout });
-  const env: Record<string, string> = {
-    FERRY_CONFIG_FILE: opts.configPath,
-    FERRY_TABLE: backends.table,
-    FERRY_QUEUE_PLAN_URL: backends.queues.plan,
-    FERRY_QUEUE_COPY_URL: backends.queues.copy,
-    FERRY_QUEUE_MERGE_URL: backends.queues.merge,
-    FERRY_MAX_RECEIVE_COUNT: String(p.maxReceiveCount),
-    POWERTOOLS_LOG_LEVEL: opts.logLevel ?? process.env.POWERTOOLS_LOG_LEVEL ?? "WARN",
-    POWERTOOLS_METRICS_DISABLED: process.env.POWERTOOLS_METRICS_DISABLED ?? "true",
-  };
-  if (backends.sqsEndpoint) env.FERRY_SQS_ENDPOINT = backends.sqsEndpoint;
-  if (backends.ddbEndpoint) env.FERRY_DYNAMODB_ENDPOINT = backends.ddbEndpoint;
-  Object.assign(process.env, env);
-  const handlers = await opts.loadHandlers();
+  let unlock: (() => void) | undefined;
+  let dbDir: string | undefined;
+  // The data directory holds the embedded DynamoDB; with another DynamoDB it is not used.
+  const embeddedDb = !env.FERRY_DYNAMODB_ENDPOINT && !env.FERRY_TABLE;
+  if (opts.dataDir && embeddedDb) {
+    mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
+    unlock = lockDataDir(opts.dataDir);
+    dbDir = join(opts.dataDir, "dynamodb");
+  }
+  let backends: Backends;
+  try {
+    backends = await startBackends({ maxReceiveCount: p.maxReceiveCount, visibilityTimeout: p.visibilityTimeout, env, ...(dbDir ? { dataDir: dbDir } : {}) });
+  } catch (e) {
+    unlock?.();
+    throw e;
+  }
+  const handlers = await opts.loadHandlers({
+    config,
+    table: backends.table,
+    queues: backends.queues,
+    ...(backends.sqsEndpoint ? { sqsEndpoint: backends.sqsEndpoint } : {}),
+    ...(backends.ddbEndpoint ? { ddbEndpoint: backends.ddbEndpoint } : {}),
+    ...(backends.sqsEndpoint || backends.ddbEndpoint ? { credentials: LOCAL_CREDS } : {}),
+    env,
+    logLevel: opts.logLevel ?? "WARN",
+  });
   const pollerBase = { sqs: backends.sqs, visibilityTimeout: p.visibilityTimeout, ...(opts.onError ? { onError: opts.onError } : {}) };
   const pollers = [
     new SqsPoller({ ...pollerBase, name: "plan", queueUrl: backends.queues.plan, handler: handlers.plan, batchSize: 5, concurrency: 2, functionTimeoutMs: TIMEOUTS_MS.plan }),
-    new SqsPoller({ ...pollerBase, name: "copy", queueUrl: backends.queues.copy, handler: handlers.copy, batchSize: 1, concurrency: p.copyConcurrency, functionTimeoutMs: TIMEOUTS_MS.copy }),
+    new SqsPoller({ ...pollerBase, name: "copy", queueUrl: backends.queues.copy, handler: handlers.copy, batchSize: 1, concurrency: p.copyConcurrency, functionTimeoutMs: p.copyTimeout * 1000 }),
     new SqsPoller({ ...pollerBase, name: "merge", queueUrl: backends.queues.merge, handler: handlers.merge, batchSize: 5, concurrency: 2, functionTimeoutMs: TIMEOUTS_MS.merge }),
   ];
   let http: { server: Server; url: string };
@@ -80,11 +126,25 @@ export async function startLocal(opts: LocalOptions): Promise<LocalServer> {
     http = await startHttpFront(handlers.api, opts.port ?? 0);
   } catch (e) {
     await backends.stop();
+    unlock?.();
     throw e;
   }
+  const reconcile = (startup = false) => handlers.reconcile({ startup }, localContext("ferry-reconcile", 300_000));
+  // The embedded SQS starts empty: every job not yet final gets its pending work again.
+  await reconcile(backends.kind.sqs === "embedded").catch((e: unknown) => opts.onError?.(e));
   for (const poller of pollers) poller.start();
-  // Backfill schedules: rate() runs here; cron() runs on AWS (EventBridge Scheduler).
   const timers: NodeJS.Timeout[] = [];
+  let reconciling: Promise<unknown> | undefined;
+  const tick = setInterval(() => {
+    reconciling ??= reconcile()
+      .catch((e: unknown) => opts.onError?.(e))
+      .finally(() => {
+        reconciling = undefined;
+      });
+  }, p.reconcileEvery * 1000);
+  tick.unref();
+  timers.push(tick);
+  // Backfill schedules: rate() runs here; cron() runs on AWS (EventBridge Scheduler).
   for (const rule of config.rules) {
     const ms = rule.backfill ? rateMs(rule.backfill.schedule) : undefined;
     if (!ms || !handlers.backfill) continue;
@@ -99,12 +159,16 @@ export async function startLocal(opts: LocalOptions): Promise<LocalServer> {
     url: http.url,
     config,
     backends,
+    store: new DynamoJobStore(backends.ddb, { tableName: backends.table, ttlDays: p.jobTtlDays }),
+    reconcile: () => reconcile(),
     async stop() {
       for (const t of timers) clearInterval(t);
       http.server.closeAllConnections();
       await new Promise<void>((r) => http.server.close(() => r()));
       await Promise.all(pollers.map((x) => x.stop()));
+      await reconciling;
       await backends.stop();
+      unlock?.();
     },
   };
 }

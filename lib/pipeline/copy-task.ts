@@ -1,58 +1,64 @@
 /**
  * copy: copies one manifest by digest (with everything it references) into one destination,
  * records the task's outcome, and — when that completes the job's task set — enqueues the merge.
+ * While it runs it records progress on the job, so the reconciler knows it is alive.
  */
-import { describeError, FerryError } from "../errors.ts";
+import { errorRecord } from "../errors.ts";
 import type { CopyMessage } from "../queue/messages.ts";
 import { type CopyResult, CopySession } from "../replicate/copy.ts";
+import type { ErrorRecord } from "../errors.ts";
 import { FINAL_STATUSES } from "../state/store.ts";
-import type { PipelineDeps } from "./deps.ts";
+import type { DeliveryInfo, PipelineDeps } from "./deps.ts";
+import { reopenIfRedriven, stuckAfterSeconds } from "./recovery.ts";
 import { storeFor } from "./stores.ts";
 
-/** Where this delivery stands: its attempt number and the limit before the DLQ. */
-export interface DeliveryInfo {
-  receiveCount: number;
-  maxReceiveCount: number;
-  deadline?: number;
-  signal?: AbortSignal;
-}
-
 export type CopyTaskStats = Pick<CopyResult, "blobs" | "bytes"> & { durationMs: number; outcome: "done" | "failed" | "skipped" };
+
+const NOTHING: CopyTaskStats = { blobs: { copied: 0, skipped: 0, mounted: 0, foreignSkipped: 0 }, bytes: 0, durationMs: 0, outcome: "skipped" };
 
 export async function runCopyTask(deps: PipelineDeps, msg: CopyMessage, d: DeliveryInfo): Promise<CopyTaskStats> {
   const started = Date.now();
   const job = await deps.store.getJob(msg.jobId);
-  if (!job || FINAL_STATUSES.includes(job.status)) {
-    return { blobs: { copied: 0, skipped: 0, mounted: 0, foreignSkipped: 0 }, bytes: 0, durationMs: 0, outcome: "skipped" };
-  }
+  if (!job || (await reopenIfRedriven(deps, job)) || FINAL_STATUSES.includes(job.status)) return NOTHING;
   const session = new CopySession(storeFor(deps.registries, msg.source, "source"), storeFor(deps.registries, msg.destination, "destination"), {
     ...(d.deadline ? { deadline: d.deadline } : {}),
     ...(d.signal ? { signal: d.signal } : {}),
   });
   const fields = { jobId: msg.jobId, task: msg.taskId, src: msg.source, dst: msg.destination, digest: msg.digest, platform: msg.platform };
+  const stopHeartbeat = heartbeat(deps, msg.jobId);
   let outcome: "done" | "failed" = "done";
   try {
     await session.copyManifest({ mediaType: msg.mediaType, digest: msg.digest, size: msg.size }, msg.platform);
   } catch (e) {
-    const reason = describeError(e);
-    const retryable = !(e instanceof FerryError) || e.retryable;
-    if (retryable && d.receiveCount < d.maxReceiveCount) {
+    const error = errorRecord(e);
+    if (error.retryable && d.receiveCount < d.maxReceiveCount) {
       // Let SQS deliver it again; the task shows the error meanwhile.
-      await deps.store.noteTaskAttempt(msg.jobId, msg.taskId, reason);
-      deps.log.warn("copy attempt failed, will retry", { ...fields, attempt: d.receiveCount, error: reason });
+      await deps.store.noteTaskAttempt(msg.jobId, msg.taskId, error);
+      deps.log.warn("copy attempt failed, will retry", { ...fields, attempt: d.receiveCount, code: error.code, error: error.message });
       throw e;
     }
     outcome = "failed";
-    await completeAndMaybeMerge(deps, msg, "failed", reason);
-    deps.log.error("copy failed", { ...fields, attempt: d.receiveCount, error: reason });
+    await completeAndMaybeMerge(deps, msg, "failed", error);
+    deps.log.error("copy failed", { ...fields, attempt: d.receiveCount, code: error.code, error: error.message });
     // The last delivery of a retryable failure still goes to the DLQ, its reason recorded first.
-    if (retryable) throw e;
+    if (error.retryable) throw e;
     return { ...statsOf(session), durationMs: Date.now() - started, outcome };
+  } finally {
+    stopHeartbeat();
   }
   await completeAndMaybeMerge(deps, msg, "done");
   const stats = { ...statsOf(session), durationMs: Date.now() - started, outcome };
   deps.log.info("copy done", { ...fields, ...stats.blobs, bytes: stats.bytes, durationMs: stats.durationMs });
   return stats;
+}
+
+/** Touches the job now and every third of the stuck threshold until stopped. */
+function heartbeat(deps: PipelineDeps, jobId: string): () => void {
+  const touch = () => deps.store.touchJob(jobId).catch((e: unknown) => deps.log.warn("heartbeat not recorded", { jobId, error: (e as Error).message }));
+  void touch();
+  const t = setInterval(touch, Math.max(1000, (stuckAfterSeconds(deps.config.pipeline) * 1000) / 3));
+  t.unref();
+  return () => clearInterval(t);
 }
 
 function statsOf(s: CopySession): Pick<CopyResult, "blobs" | "bytes"> {
@@ -62,7 +68,7 @@ function statsOf(s: CopySession): Pick<CopyResult, "blobs" | "bytes"> {
   };
 }
 
-async function completeAndMaybeMerge(deps: PipelineDeps, msg: CopyMessage, state: "done" | "failed", error?: string): Promise<void> {
+async function completeAndMaybeMerge(deps: PipelineDeps, msg: CopyMessage, state: "done" | "failed", error?: ErrorRecord): Promise<void> {
   const c = await deps.store.completeTask(msg.jobId, msg.taskId, { state, ...(error ? { error } : {}) });
   if (c.complete && (await deps.store.claimMergeEnqueue(msg.jobId, msg.taskId))) {
     await deps.queues.send("merge", [{ v: 1, kind: "merge", jobId: msg.jobId }]);

@@ -19,5 +19,22 @@ export interface PipelineDeps {
   log: Log;
 }
 
+/** Metrics that go nowhere (`ferry serve`, tests). */
+export const noMetrics: MetricSink = { add() {} };
+
+/** Where a queue delivery stands: its attempt number, the limit before the DLQ, its time. */
+export interface DeliveryInfo {
+  receiveCount: number;
+  maxReceiveCount: number;
+  /** Epoch ms by which the work must have recorded its outcome. */
+  deadline?: number;
+  signal?: AbortSignal;
+}
+
+/** Counters and timings for the dashboard (CloudWatch on AWS); a no-op where none is wanted. */
+export interface MetricSink {
+  add(name: string, unit: "Count" | "Bytes" | "Milliseconds" | "Seconds", value: number): void;
+}
+
 /** A log that drops everything (tests). */
 export const silentLog: Log = { info() {}, warn() {}, error() {} };

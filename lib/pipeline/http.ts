@@ -1,6 +1,7 @@
 /**
  * The pipeline's HTTP surface, independent of API Gateway: `POST /replications`,
- * `GET /replications/{id}`, `GET /replications?limit=N`, `POST /webhooks/{provider}/{id}`.
+ * `GET /replications/{id}`, `GET /replications?limit=N`, `POST /replications/{id}/redrive`,
+ * `POST /replications/{id}/fail`, `POST /webhooks/{provider}/{id}`.
  * functions/api.ts and the local HTTP front both call `handleHttp`.
  */
 import { z } from "zod";
@@ -17,6 +18,7 @@ import type { VerifyOptions } from "../events/types.ts";
 import { readFileSync } from "node:fs";
 import type { PipelineDeps } from "./deps.ts";
 import { deliveryJobId, submitReplication, validateRequest } from "./ingress.ts";
+import { failJobNow, redriveJobNow } from "./recovery.ts";
 import type { ReplicationRequest } from "../queue/messages.ts";
 
 export interface HttpRequest {
@@ -72,6 +74,9 @@ export async function handleHttp(deps: PipelineDeps, req: HttpRequest): Promise<
       const job = await deps.store.getJob(parts[1] as string, { withTasks: true });
       return job ? json(200, jobView(job)) : json(404, { error: `no replication ${parts[1]}` });
     }
+    if (parts.length === 3 && req.method === "POST" && (parts[2] === "redrive" || parts[2] === "fail")) {
+      return operatorAction(deps, parts[1] as string, parts[2], req);
+    }
     return json(405, { error: `${req.method} not allowed here` });
   }
   return json(404, { error: `no route for ${req.method} ${req.path}` });
@@ -112,6 +117,32 @@ async function createReplication(deps: PipelineDeps, req: HttpRequest): Promise<
   }
 }
 
+/** `redrive` re-sends a stuck job's work (or re-opens a retryable failure); `fail` ends it with CANCELLED. */
+async function operatorAction(deps: PipelineDeps, id: string, action: "redrive" | "fail", req: HttpRequest): Promise<HttpResponse> {
+  let reason = "failed by an operator";
+  if (action === "fail" && req.body.byteLength > 0) {
+    const r = z.object({ reason: z.string().min(1).max(1000) }).strict().safeParse(safeJson(req.body));
+    if (!r.success) return json(400, { error: formatIssues(r.error.issues), field: r.error.issues[0]?.path.join(".") || undefined });
+    reason = r.data.reason;
+  }
+  try {
+    const job = action === "redrive" ? await redriveJobNow(deps, id) : await failJobNow(deps, id, reason);
+    return json(action === "redrive" ? 202 : 200, jobView(job));
+  } catch (e) {
+    if (e instanceof FerryError && e.code === "NOT_FOUND") return json(404, { error: e.message, code: e.code });
+    if (e instanceof FerryError && e.code === "CONFLICT") return json(409, { error: e.message, code: e.code });
+    throw e;
+  }
+}
+
+function safeJson(body: Buffer): unknown {
+  try {
+    return JSON.parse(body.toString("utf8"));
+  } catch {
+    return undefined;
+  }
+}
+
 /** The job as the API shows it. */
 export function jobView(job: Job) {
   return {
@@ -129,6 +160,7 @@ export function jobView(job: Job) {
       : {}),
     ...(job.result ? { result: job.result } : {}),
     ...(job.error ? { error: job.error } : {}),
+    ...(job.redrives ? { redrives: job.redrives } : {}),
   };
 }
 

@@ -53,6 +53,8 @@ export const MergeMessageSchema = z.object({
   v: z.literal(1),
   kind: z.literal("merge"),
   jobId: z.string().min(1),
+  /** Set by a merge that found a destination tag busy and re-queued itself: when it began waiting. */
+  waitingSince: z.number().int().nonnegative().optional(),
 });
 export type MergeMessage = z.infer<typeof MergeMessageSchema>;
 
@@ -61,5 +63,8 @@ export type AnyMessage = PlanMessage | CopyMessage | MergeMessage;
 
 /** Sends messages to the pipeline's queues. */
 export interface QueuePort {
-  send(queue: QueueName, messages: AnyMessage[]): Promise<void>;
+  /** Sends every message (in batches); `delaySeconds` holds them back (at most 900). */
+  send(queue: QueueName, messages: AnyMessage[], opts?: { delaySeconds?: number }): Promise<void>;
+  /** Messages waiting to be received (SQS's approximate count of visible messages). */
+  backlog(queue: QueueName): Promise<number>;
 }

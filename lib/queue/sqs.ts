@@ -1,5 +1,5 @@
 /** The queue port on SQS (or a stand-in speaking its protocol: fauxqs locally). */
-import { SendMessageBatchCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import { GetQueueAttributesCommand, SendMessageBatchCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import { FerryError } from "../errors.ts";
 import type { AnyMessage, QueueName, QueuePort } from "./messages.ts";
 
@@ -9,14 +9,15 @@ export class SqsQueues implements QueuePort {
     private readonly urls: Record<QueueName, string>,
   ) {}
 
-  async send(queue: QueueName, messages: AnyMessage[]): Promise<void> {
+  async send(queue: QueueName, messages: AnyMessage[], opts: { delaySeconds?: number } = {}): Promise<void> {
+    const delay = opts.delaySeconds === undefined ? undefined : Math.max(0, Math.min(900, Math.round(opts.delaySeconds)));
     // SendMessageBatch takes at most 10 entries.
     for (let i = 0; i < messages.length; i += 10) {
       const batch = messages.slice(i, i + 10);
       const out = await this.client.send(
         new SendMessageBatchCommand({
           QueueUrl: this.urls[queue],
-          Entries: batch.map((m, j) => ({ Id: String(j), MessageBody: JSON.stringify(m) })),
+          Entries: batch.map((m, j) => ({ Id: String(j), MessageBody: JSON.stringify(m), ...(delay ? { DelaySeconds: delay } : {}) })),
         }),
       );
       if (out.Failed && out.Failed.length > 0) {
@@ -26,5 +27,10 @@ export class SqsQueues implements QueuePort {
         });
       }
     }
+  }
+
+  async backlog(queue: QueueName): Promise<number> {
+    const out = await this.client.send(new GetQueueAttributesCommand({ QueueUrl: this.urls[queue], AttributeNames: ["ApproximateNumberOfMessages"] }));
+    return Number(out.Attributes?.ApproximateNumberOfMessages ?? 0);
   }
 }

@@ -4,7 +4,10 @@
  *   JOB#<id>/TASK#<task>  one item per task
  *   TAG#<dst:tag>/TAG     the ordering guard and lease of a destination tag
  * GSI `gsi1` (gsi1pk = "JOBS", gsi1sk = createdAt#id) lists recent jobs; `ttl` expires finished jobs.
+ * GSI `active` (activeShard = "A#0".."A#7", createdAt; keys only) is sparse: only jobs not yet
+ * final carry `activeShard`, so the reconciler reads just those, spread over 8 partitions.
  */
+import { createHash } from "node:crypto";
 import {
   type AttributeValue,
   ConditionalCheckFailedException,
@@ -14,13 +17,26 @@ import {
   PutItemCommand,
   QueryCommand,
   UpdateItemCommand,
+  UpdateTableCommand,
   BatchWriteItemCommand,
   DescribeTableCommand,
   DeleteItemCommand,
   ResourceNotFoundException,
 } from "@aws-sdk/client-dynamodb";
+import type { ErrorRecord } from "../errors.ts";
 import type { ReplicationRequest } from "../queue/messages.ts";
-import { FINAL_STATUSES, type Job, type JobPatch, type JobStatus, type JobStore, type TagClaim, type Task, type TaskCompletion } from "./store.ts";
+import {
+  FINAL_STATUSES,
+  type Job,
+  type JobPatch,
+  type JobPlan,
+  type JobStatus,
+  type JobStore,
+  type TagClaim,
+  type TagRecord,
+  type Task,
+  type TaskCompletion,
+} from "./store.ts";
 
 type Item = Record<string, AttributeValue>;
 const S = (s: string): AttributeValue => ({ S: s });
@@ -28,6 +44,13 @@ const N = (n: number): AttributeValue => ({ N: String(n) });
 const str = (v: AttributeValue | undefined) => v?.S;
 const num = (v: AttributeValue | undefined) => (v?.N === undefined ? undefined : Number(v.N));
 const json = <T>(v: AttributeValue | undefined): T | undefined => (v?.S ? (JSON.parse(v.S) as T) : undefined);
+/** An error attribute: a JSON record (a plain string from before records had codes). */
+const errorAttr = (v: AttributeValue | undefined): ErrorRecord | undefined =>
+  v?.S === undefined ? undefined : v.S.startsWith("{") ? (JSON.parse(v.S) as ErrorRecord) : { code: "INTERNAL", message: v.S, retryable: false };
+
+/** Partitions of the `active` index: enough to spread writes, few enough to read in one pass. */
+export const ACTIVE_SHARDS = 8;
+const activeShard = (jobId: string) => S(`A#${(createHash("sha256").update(jobId).digest()[0] ?? 0) % ACTIVE_SHARDS}`);
 
 export interface DynamoJobStoreOptions {
   tableName: string;
@@ -78,6 +101,7 @@ export class DynamoJobStore implements JobStore {
           updatedAt: S(at),
           gsi1pk: S("JOBS"),
           gsi1sk: S(`${at}#${job.id}`),
+          activeShard: activeShard(job.id),
         },
         ConditionExpression: "attribute_not_exists(pk)",
       }),
@@ -100,9 +124,12 @@ export class DynamoJobStore implements JobStore {
     if (taskCount !== undefined) job.taskCount = taskCount;
     const result = json<Job["result"]>(item.result);
     if (result) job.result = result;
-    if (item.error?.S) job.error = item.error.S;
+    const error = errorAttr(item.error);
+    if (error) job.error = error;
     const mergeRuns = num(item.mergeRuns);
     if (mergeRuns !== undefined) job.mergeRuns = mergeRuns;
+    const redrives = num(item.redrives);
+    if (redrives !== undefined) job.redrives = redrives;
     return job;
   }
 
@@ -137,7 +164,8 @@ export class DynamoJobStore implements JobStore {
           destination: str(it.destination) ?? "",
           state: (str(it.state) ?? "pending") as Task["state"],
         };
-        if (it.error?.S) t.error = it.error.S;
+        const error = errorAttr(it.error);
+        if (error) t.error = error;
         const attempts = num(it.attempts);
         if (attempts !== undefined) t.attempts = attempts;
         tasks.push(t);
@@ -167,6 +195,7 @@ export class DynamoJobStore implements JobStore {
     const names: Record<string, string> = {};
     const values: Item = {};
     const sets: string[] = [];
+    const removes: string[] = [];
     const set = (attr: string, value: AttributeValue) => {
       const i = sets.length;
       names[`#a${i}`] = attr;
@@ -176,12 +205,18 @@ export class DynamoJobStore implements JobStore {
     set("updatedAt", S(new Date(this.now()).toISOString()));
     if (patch.status) {
       set("status", S(patch.status));
-      if (FINAL_STATUSES.includes(patch.status)) set("ttl", N(Math.floor(this.now() / 1000) + this.ttlDays * 86400));
+      if (FINAL_STATUSES.includes(patch.status)) {
+        set("ttl", N(Math.floor(this.now() / 1000) + this.ttlDays * 86400));
+        removes.push("activeShard"); // leaves the reconciler's index
+      }
     }
     if (patch.plan) set("plan", S(JSON.stringify(patch.plan)));
     if (patch.taskCount !== undefined) set("taskCount", N(patch.taskCount));
     if (patch.result) set("result", S(JSON.stringify(patch.result)));
-    if (patch.error !== undefined) set("error", S(patch.error));
+    if (patch.error !== undefined) {
+      set("error", S(JSON.stringify(patch.error)));
+      set("errorRetryable", { BOOL: patch.error.retryable });
+    }
     let condition = "attribute_exists(pk)";
     if (from) {
       names["#status"] = "status";
@@ -193,12 +228,66 @@ export class DynamoJobStore implements JobStore {
     }
     return this.applied(
       new UpdateItemCommand({
-      TableName: this.table,
-      Key: this.key(id),
-      UpdateExpression: `SET ${sets.join(", ")}`,
-      ConditionExpression: condition,
-      ExpressionAttributeNames: names,
-      ExpressionAttributeValues: values,
+        TableName: this.table,
+        Key: this.key(id),
+        UpdateExpression: `SET ${sets.join(", ")}${removes.length ? ` REMOVE ${removes.join(", ")}` : ""}`,
+        ConditionExpression: condition,
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+      }),
+    );
+  }
+
+  async listActive(): Promise<Array<{ id: string; createdAt: string }>> {
+    const shards = await Promise.all(
+      Array.from({ length: ACTIVE_SHARDS }, async (_, i) => {
+        const found: Array<{ id: string; createdAt: string }> = [];
+        let start: Item | undefined;
+        do {
+          const out = await this.db.send(
+            new QueryCommand({
+              TableName: this.table,
+              IndexName: "active",
+              KeyConditionExpression: "activeShard = :s",
+              ExpressionAttributeValues: { ":s": S(`A#${i}`) },
+              ...(start ? { ExclusiveStartKey: start } : {}),
+            }),
+          );
+          for (const it of out.Items ?? []) found.push({ id: (str(it.pk) ?? "").slice("JOB#".length), createdAt: str(it.createdAt) ?? "" });
+          start = out.LastEvaluatedKey;
+        } while (start);
+        return found;
+      }),
+    );
+    return shards.flat().sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+  }
+
+  async touchJob(id: string): Promise<void> {
+    await this.applied(
+      new UpdateItemCommand({
+        TableName: this.table,
+        Key: this.key(id),
+        UpdateExpression: "SET updatedAt = :u",
+        ConditionExpression: "attribute_exists(activeShard)",
+        ExpressionAttributeValues: { ":u": S(new Date(this.now()).toISOString()) },
+      }),
+    );
+  }
+
+  recordPlan(id: string, plan: JobPlan, taskCount: number): Promise<boolean> {
+    return this.applied(
+      new UpdateItemCommand({
+        TableName: this.table,
+        Key: this.key(id),
+        UpdateExpression: "SET #p = :p, taskCount = :n, updatedAt = :u",
+        ConditionExpression: "attribute_not_exists(#p) AND #s = :planning",
+        ExpressionAttributeNames: { "#p": "plan", "#s": "status" },
+        ExpressionAttributeValues: {
+          ":p": S(JSON.stringify(plan)),
+          ":n": N(taskCount),
+          ":u": S(new Date(this.now()).toISOString()),
+          ":planning": S("planning"),
+        },
       }),
     );
   }
@@ -228,7 +317,7 @@ export class DynamoJobStore implements JobStore {
     }
   }
 
-  async completeTask(jobId: string, taskId: string, outcome: { state: "done" | "failed"; error?: string }): Promise<TaskCompletion> {
+  async completeTask(jobId: string, taskId: string, outcome: { state: "done" | "failed"; error?: ErrorRecord }): Promise<TaskCompletion> {
     // The task item: a failure never overwrites a success (then the condition fails, and that is fine).
     await this.applied(
       new UpdateItemCommand({
@@ -239,7 +328,7 @@ export class DynamoJobStore implements JobStore {
         ExpressionAttributeNames: { "#st": "state", "#e": "error" },
         ExpressionAttributeValues: {
           ":s": S(outcome.state),
-          ...(outcome.error ? { ":e": S(outcome.error) } : {}),
+          ...(outcome.error ? { ":e": S(JSON.stringify(outcome.error)) } : {}),
           ...(outcome.state === "failed" ? { ":done": S("done") } : {}),
         },
       }),
@@ -262,15 +351,15 @@ export class DynamoJobStore implements JobStore {
     return { done: done.size, failed, total, complete: done.size + failed >= total };
   }
 
-  async noteTaskAttempt(jobId: string, taskId: string, error: string): Promise<void> {
+  async noteTaskAttempt(jobId: string, taskId: string, error: ErrorRecord): Promise<void> {
     await this.applied(
       new UpdateItemCommand({
-      TableName: this.table,
-      Key: this.key(jobId, `TASK#${taskId}`),
-      UpdateExpression: "SET #e = :e ADD attempts :one",
-      ConditionExpression: "attribute_exists(pk)",
-      ExpressionAttributeNames: { "#e": "error" },
-      ExpressionAttributeValues: { ":e": S(error), ":one": N(1) },
+        TableName: this.table,
+        Key: this.key(jobId, `TASK#${taskId}`),
+        UpdateExpression: "SET #e = :e ADD attempts :one",
+        ConditionExpression: "attribute_exists(pk)",
+        ExpressionAttributeNames: { "#e": "error" },
+        ExpressionAttributeValues: { ":e": S(JSON.stringify(error)), ":one": N(1) },
       }),
     );
   }
@@ -287,23 +376,105 @@ export class DynamoJobStore implements JobStore {
     );
   }
 
-  async claimMerge(jobId: string, claimant: string): Promise<boolean> {
+  async claimMerge(jobId: string, claimant: string, leaseMs: number): Promise<boolean> {
+    const now = this.now();
     return this.applied(
       new UpdateItemCommand({
         TableName: this.table,
         Key: this.key(jobId),
-        UpdateExpression: "SET mergeClaim = :c, #s = :merging, updatedAt = :u ADD mergeRuns :one",
-        ConditionExpression: "attribute_exists(pk) AND (attribute_not_exists(mergeClaim) OR mergeClaim = :c) AND #s IN (:copying, :merging)",
+        UpdateExpression: "SET mergeClaim = :c, mergeLeaseUntil = :until, #s = :merging, updatedAt = :u ADD mergeRuns :one",
+        ConditionExpression:
+          "attribute_exists(pk) AND (attribute_not_exists(mergeClaim) OR mergeClaim = :c OR mergeLeaseUntil < :now) AND #s IN (:copying, :merging)",
         ExpressionAttributeNames: { "#s": "status" },
         ExpressionAttributeValues: {
           ":c": S(claimant),
+          ":until": N(now + leaseMs),
+          ":now": N(now),
           ":merging": S("merging"),
           ":copying": S("copying"),
-          ":u": S(new Date(this.now()).toISOString()),
+          ":u": S(new Date(now).toISOString()),
           ":one": N(1),
         },
       }),
     );
+  }
+
+  async releaseMerge(jobId: string, claimant: string): Promise<void> {
+    await this.applied(
+      new UpdateItemCommand({
+        TableName: this.table,
+        Key: this.key(jobId),
+        UpdateExpression: "REMOVE mergeClaim, mergeLeaseUntil",
+        ConditionExpression: "mergeClaim = :c",
+        ExpressionAttributeValues: { ":c": S(claimant) },
+      }),
+    );
+  }
+
+  async redriveJob(jobId: string, opts: { seenUpdatedAt?: string; count: boolean }): Promise<number | undefined> {
+    const values: Item = { ":u": S(new Date(this.now()).toISOString()), ":zero": N(0), ":n": N(opts.count ? 1 : 0) };
+    let condition = "attribute_exists(activeShard)";
+    if (opts.seenUpdatedAt !== undefined) {
+      condition += " AND updatedAt = :seen";
+      values[":seen"] = S(opts.seenUpdatedAt);
+    }
+    try {
+      const out = await this.db.send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: this.key(jobId),
+          UpdateExpression: "SET updatedAt = :u, redrives = if_not_exists(redrives, :zero) + :n REMOVE mergeClaim, mergeLeaseUntil, mergeEnqueuedBy",
+          ConditionExpression: condition,
+          ExpressionAttributeValues: values,
+          ReturnValues: "UPDATED_NEW",
+        }),
+      );
+      return num(out.Attributes?.redrives) ?? 0;
+    } catch (e) {
+      if (e instanceof ConditionalCheckFailedException) return undefined;
+      throw e;
+    }
+  }
+
+  async reopenJob(jobId: string): Promise<boolean> {
+    const job = await this.getJob(jobId, { withTasks: true });
+    if (job?.status !== "failed" || job.error?.retryable !== true) return false;
+    const tasks = job.tasks ?? [];
+    // With its plan and every task recorded the job resumes copying; otherwise planning runs
+    // again and reuses the recorded plan.
+    const status: JobStatus = job.plan && job.taskCount !== undefined && tasks.length >= job.taskCount ? "copying" : "queued";
+    const failed = job.failed;
+    const reopened = await this.applied(
+      new UpdateItemCommand({
+        TableName: this.table,
+        Key: this.key(jobId),
+        UpdateExpression: `SET #s = :to, activeShard = :shard, updatedAt = :u REMOVE #e, errorRetryable, #ttl, #r, mergeClaim, mergeLeaseUntil, mergeEnqueuedBy${failed.length ? " DELETE failed :failedIds" : ""}`,
+        ConditionExpression: "#s = :failed AND errorRetryable = :true",
+        ExpressionAttributeNames: { "#s": "status", "#e": "error", "#ttl": "ttl", "#r": "result" },
+        ExpressionAttributeValues: {
+          ":to": S(status),
+          ":shard": activeShard(jobId),
+          ":u": S(new Date(this.now()).toISOString()),
+          ":failed": S("failed"),
+          ":true": { BOOL: true },
+          ...(failed.length ? { ":failedIds": { SS: failed } } : {}),
+        },
+      }),
+    );
+    if (!reopened) return false;
+    for (const t of tasks.filter((t) => t.state === "failed")) {
+      await this.applied(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: this.key(jobId, `TASK#${t.id}`),
+          UpdateExpression: "SET #st = :pending",
+          ConditionExpression: "#st = :failed",
+          ExpressionAttributeNames: { "#st": "state" },
+          ExpressionAttributeValues: { ":pending": S("pending"), ":failed": S("failed") },
+        }),
+      );
+    }
+    return true;
   }
 
   async claimTag(key: string, jobId: string, eventTime: number, leaseMs: number): Promise<TagClaim> {
@@ -319,8 +490,7 @@ export class DynamoJobStore implements JobStore {
       }),
     );
     if (acquired) return "acquired";
-    const out = await this.db.send(new GetItemCommand({ TableName: this.table, Key: { pk: S(`TAG#${key}`), sk: S("TAG") }, ConsistentRead: true }));
-    const recorded = num(out.Item?.eventTime);
+    const recorded = (await this.getTag(key))?.eventTime;
     return recorded !== undefined && recorded > eventTime ? "superseded" : "busy";
   }
 
@@ -337,9 +507,21 @@ export class DynamoJobStore implements JobStore {
     await this.db.send(new PutItemCommand({ TableName: this.table, Item: { ...Key, value: S(value), updatedAt: S(new Date(this.now()).toISOString()) } }));
   }
 
-  async releaseTag(key: string, jobId: string, eventTime: number, digest: string): Promise<void> {
-    // Not applied when the lease expired and another job took it: its own release records the newer state.
-    await this.applied(
+  async renewTag(key: string, jobId: string, leaseMs: number): Promise<boolean> {
+    return this.applied(
+      new UpdateItemCommand({
+        TableName: this.table,
+        Key: { pk: S(`TAG#${key}`), sk: S("TAG") },
+        UpdateExpression: "SET leaseUntil = :until",
+        ConditionExpression: "leaseOwner = :me AND leaseUntil >= :now",
+        ExpressionAttributeValues: { ":me": S(jobId), ":until": N(this.now() + leaseMs), ":now": N(this.now()) },
+      }),
+    );
+  }
+
+  releaseTag(key: string, jobId: string, eventTime: number, digest: string): Promise<boolean> {
+    // Not applied when the lease expired and another job took it: the caller then checks the tag.
+    return this.applied(
       new UpdateItemCommand({
         TableName: this.table,
         Key: { pk: S(`TAG#${key}`), sk: S("TAG") },
@@ -349,6 +531,21 @@ export class DynamoJobStore implements JobStore {
       }),
     );
   }
+
+  async getTag(key: string): Promise<TagRecord | undefined> {
+    const out = await this.db.send(new GetItemCommand({ TableName: this.table, Key: { pk: S(`TAG#${key}`), sk: S("TAG") }, ConsistentRead: true }));
+    const it = out.Item;
+    if (!it) return undefined;
+    const rec: TagRecord = {};
+    const eventTime = num(it.eventTime);
+    if (eventTime !== undefined) rec.eventTime = eventTime;
+    if (it.digest?.S) rec.digest = it.digest.S;
+    if (it.jobId?.S) rec.jobId = it.jobId.S;
+    if (it.leaseOwner?.S) rec.leaseOwner = it.leaseOwner.S;
+    const leaseUntil = num(it.leaseUntil);
+    if (leaseUntil !== undefined) rec.leaseUntil = leaseUntil;
+    return rec;
+  }
 }
 
 /** Cursor items: `CURSOR#<key>`/`CURSOR`. */
@@ -357,10 +554,34 @@ export async function getCursorItem(db: DynamoDBClient, table: string, key: stri
   return out.Item?.value?.S;
 }
 
-/** Creates the table (and GSI) when it does not exist: the local runtime and tests. */
+const ACTIVE_INDEX = {
+  IndexName: "active",
+  KeySchema: [
+    { AttributeName: "activeShard", KeyType: "HASH" as const },
+    { AttributeName: "createdAt", KeyType: "RANGE" as const },
+  ],
+  Projection: { ProjectionType: "KEYS_ONLY" as const },
+};
+
+/** A table made before the reconciler's index existed gets it. */
+async function addActiveIndex(db: DynamoDBClient, tableName: string): Promise<void> {
+  await db.send(
+    new UpdateTableCommand({
+      TableName: tableName,
+      AttributeDefinitions: [
+        { AttributeName: "activeShard", AttributeType: "S" },
+        { AttributeName: "createdAt", AttributeType: "S" },
+      ],
+      GlobalSecondaryIndexUpdates: [{ Create: ACTIVE_INDEX }],
+    }),
+  );
+}
+
+/** Creates the table (and its indexes) when it does not exist: the local runtime and tests. */
 export async function ensureTable(db: DynamoDBClient, tableName: string): Promise<void> {
   try {
-    await db.send(new DescribeTableCommand({ TableName: tableName }));
+    const d = await db.send(new DescribeTableCommand({ TableName: tableName }));
+    if (!d.Table?.GlobalSecondaryIndexes?.some((i) => i.IndexName === "active")) await addActiveIndex(db, tableName);
     return;
   } catch (e) {
     if (!(e instanceof ResourceNotFoundException)) throw e;
@@ -374,6 +595,8 @@ export async function ensureTable(db: DynamoDBClient, tableName: string): Promis
         { AttributeName: "sk", AttributeType: "S" },
         { AttributeName: "gsi1pk", AttributeType: "S" },
         { AttributeName: "gsi1sk", AttributeType: "S" },
+        { AttributeName: "activeShard", AttributeType: "S" },
+        { AttributeName: "createdAt", AttributeType: "S" },
       ],
       KeySchema: [
         { AttributeName: "pk", KeyType: "HASH" },
@@ -387,6 +610,9 @@ export async function ensureTable(db: DynamoDBClient, tableName: string): Promis
             { AttributeName: "gsi1sk", KeyType: "RANGE" },
           ],
           Projection: { ProjectionType: "ALL" },
+        },
+        {
+          ...ACTIVE_INDEX,
         },
       ],
     }),

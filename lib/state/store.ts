@@ -1,7 +1,10 @@
 /**
  * The job store port: a job per replication request, its tasks (one per child manifest ×
- * destination), completion detected exactly once, a per-destination-tag ordering guard.
+ * destination), completion detected exactly once, a per-destination-tag ordering guard, and the
+ * index of jobs not yet final that the reconciler watches. The store is the truth; queues only
+ * carry work to it.
  */
+import type { ErrorRecord } from "../errors.ts";
 import type { ReplicationRequest } from "../queue/messages.ts";
 
 export type JobStatus = "queued" | "planning" | "copying" | "merging" | "succeeded" | "failed" | "skipped";
@@ -40,7 +43,7 @@ export interface Task {
   /** `host/repository`. */
   destination: string;
   state: TaskState;
-  error?: string;
+  error?: ErrorRecord;
   attempts?: number;
 }
 
@@ -74,9 +77,21 @@ export interface Job {
   done: string[];
   failed: string[];
   result?: JobResult;
-  error?: string;
+  error?: ErrorRecord;
   mergeRuns?: number;
+  /** Times the reconciler re-sent this job's work because it stopped moving. */
+  redrives?: number;
   tasks?: Task[];
+}
+
+/** The ordering record of one destination tag. */
+export interface TagRecord {
+  /** Event time (epoch ms) and digest of the newest move recorded. */
+  eventTime?: number;
+  digest?: string;
+  jobId?: string;
+  leaseOwner?: string;
+  leaseUntil?: number;
 }
 
 /** Fields an update may set. */
@@ -85,7 +100,7 @@ export interface JobPatch {
   plan?: JobPlan;
   taskCount?: number;
   result?: JobResult;
-  error?: string;
+  error?: ErrorRecord;
 }
 
 export interface TaskCompletion {
@@ -104,27 +119,57 @@ export interface JobStore {
   getJob(id: string, opts?: { withTasks?: boolean }): Promise<Job | undefined>;
   /** Most recent first. */
   listJobs(limit: number): Promise<Job[]>;
+  /** Ids of every job not yet final (oldest first), for the reconciler. */
+  listActive(): Promise<Array<{ id: string; createdAt: string }>>;
+  /** Records progress on a job not yet final (its `updatedAt`): the reconciler leaves it alone. */
+  touchJob(id: string): Promise<void>;
+  /**
+   * Records the plan (once: a concurrent plan run loses and must use the winner's). True when
+   * this call recorded it.
+   */
+  recordPlan(id: string, plan: JobPlan, taskCount: number): Promise<boolean>;
   /** Applies `patch` when the job's status is one of `from` (any when omitted). True when applied. */
   updateJob(id: string, patch: JobPatch, from?: readonly JobStatus[]): Promise<boolean>;
   putTasks(jobId: string, tasks: Task[]): Promise<void>;
   /** Records a task's outcome (idempotent) and says whether the task set is now complete. */
-  completeTask(jobId: string, taskId: string, outcome: { state: "done" | "failed"; error?: string }): Promise<TaskCompletion>;
+  completeTask(jobId: string, taskId: string, outcome: { state: "done" | "failed"; error?: ErrorRecord }): Promise<TaskCompletion>;
   /** Notes a failed attempt on a task (its error shows while it is retried). */
-  noteTaskAttempt(jobId: string, taskId: string, error: string): Promise<void>;
+  noteTaskAttempt(jobId: string, taskId: string, error: ErrorRecord): Promise<void>;
   /**
    * Decides who enqueues the merge once the task set is complete: exactly one task wins, and
    * the same task wins again (its redelivered message, after a crash before the send).
    */
   claimMergeEnqueue(jobId: string, taskId: string): Promise<boolean>;
-  /** Starts the merge: exactly one claimant wins per job; the same claimant (a redelivery) wins again. */
-  claimMerge(jobId: string, claimant: string): Promise<boolean>;
+  /**
+   * Starts the merge: one claimant at a time per job. The same claimant (a redelivery) wins
+   * again; another wins once the lease has run out (a DLQ redrive brings a new message id).
+   */
+  claimMerge(jobId: string, claimant: string, leaseMs: number): Promise<boolean>;
+  /** Gives the merge claim up (a merge that waits for a busy tag re-queues itself). */
+  releaseMerge(jobId: string, claimant: string): Promise<void>;
+  /**
+   * Marks a job that stopped moving as re-driven: applied only when `updatedAt` is still
+   * `seenUpdatedAt` (or always when it is undefined) and the job is not final. Clears the merge
+   * claims so re-sent work can run. Counts toward `redrives` when `count`. Resolves to the
+   * job's redrive count, or undefined when not applied.
+   */
+  redriveJob(jobId: string, opts: { seenUpdatedAt?: string; count: boolean }): Promise<number | undefined>;
+  /**
+   * Re-opens a job that failed with a retryable error (a DLQ redrive, an operator's retry): back
+   * to `copying` when it has a plan, else `queued`; its failed tasks go back to pending. True
+   * when re-opened.
+   */
+  reopenJob(jobId: string): Promise<boolean>;
   /**
    * Leases the destination tag `key` for a job whose event happened at `eventTime`: superseded
    * when a newer event already moved it, busy while another job holds the lease.
    */
   claimTag(key: string, jobId: string, eventTime: number, leaseMs: number): Promise<TagClaim>;
-  /** Records the tag move and releases the lease. */
-  releaseTag(key: string, jobId: string, eventTime: number, digest: string): Promise<void>;
+  /** Extends a lease this job holds; false when it no longer holds it. */
+  renewTag(key: string, jobId: string, leaseMs: number): Promise<boolean>;
+  /** Records the tag move and releases the lease; false when the lease was lost meanwhile. */
+  releaseTag(key: string, jobId: string, eventTime: number, digest: string): Promise<boolean>;
+  getTag(key: string): Promise<TagRecord | undefined>;
   /** A resume point (backfill across invocations); undefined when none. */
   getCursor(key: string): Promise<string | undefined>;
   /** Saves a resume point, or clears it with undefined. */

@@ -9,6 +9,7 @@ import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { GetItemCommand } from "@aws-sdk/client-dynamodb";
 import type { ReplicationRequest } from "../../lib/queue/messages.ts";
 import { DynamoJobStore, ensureTable } from "../../lib/state/dynamodb.ts";
+import { errorOf } from "../../lib/errors.ts";
 import type { Task } from "../../lib/state/store.ts";
 
 const request = (source = "127.0.0.1:5000/app:v1"): ReplicationRequest => ({
@@ -52,9 +53,10 @@ export function jobStoreSuite(name: string, client: () => DynamoDBClient): void 
       // every field at once: several are DynamoDB reserved words (status, plan, result, error, ttl)
       const plan = { source: "r/s", sourceDigest: "sha256:a", root: { bytes: "e30=", digest: "sha256:a", mediaType: "m", rebuilt: false }, destinations: [{ repository: "r/d", tag: "v1" }], merge: false, platforms: ["linux/amd64"] };
       const result = { digest: "sha256:a", addressByDigest: "r/d@sha256:a", destinations: [] };
-      assert.equal(await s.updateJob("st", { status: "failed", plan, taskCount: 3, result, error: "why" }, ["planning"]), true);
+      const why = errorOf("NOT_FOUND", "why", { side: "source" });
+      assert.equal(await s.updateJob("st", { status: "failed", plan, taskCount: 3, result, error: why }, ["planning"]), true);
       const all = await s.getJob("st");
-      assert.deepEqual([all?.status, all?.plan, all?.taskCount, all?.result, all?.error], ["failed", plan, 3, result, "why"]);
+      assert.deepEqual([all?.status, all?.plan, all?.taskCount, all?.result, all?.error], ["failed", plan, 3, result, why]);
     });
 
     it("sets a TTL when a job finishes", async () => {
@@ -87,17 +89,18 @@ export function jobStoreSuite(name: string, client: () => DynamoDBClient): void 
       assert.deepEqual(c, { done: 1, failed: 0, total: 30, complete: false });
       c = await s.completeTask("tk", "t0", { state: "done" });
       assert.equal(c.done, 1, "a duplicate completion counts once");
-      await s.noteTaskAttempt("tk", "t1", "HTTP 503");
-      c = await s.completeTask("tk", "t1", { state: "failed", error: "DENIED" });
+      await s.noteTaskAttempt("tk", "t1", errorOf("REGISTRY", "HTTP 503", { retryable: true }));
+      c = await s.completeTask("tk", "t1", { state: "failed", error: errorOf("AUTH", "denied", { side: "destination" }) });
       assert.equal(c.failed, 1);
       const job = await s.getJob("tk", { withTasks: true });
       assert.equal(job?.tasks?.length, 30);
       const t1 = job?.tasks?.find((t) => t.id === "t1");
       assert.equal(t1?.state, "failed");
-      assert.equal(t1?.error, "DENIED");
+      assert.equal(t1?.error?.code, "AUTH");
+      assert.equal(t1?.error?.side, "destination");
       assert.equal(t1?.attempts, 1);
       // a late failure never overwrites a success
-      await s.completeTask("tk", "t0", { state: "failed", error: "late" });
+      await s.completeTask("tk", "t0", { state: "failed", error: errorOf("REGISTRY", "late") });
       assert.equal((await s.getJob("tk", { withTasks: true }))?.tasks?.find((t) => t.id === "t0")?.state, "done");
     });
 
@@ -117,33 +120,109 @@ export function jobStoreSuite(name: string, client: () => DynamoDBClient): void 
       assert.equal((await s.getJob("fan"))?.done.length, 50);
     });
 
-    it("starts a merge once per job; a redelivery of the same message may resume it", async () => {
+    it("starts a merge once per job; a redelivery of the same message may resume it; a lapsed claim can be taken", async () => {
       const s = await setup();
       await s.createJob({ id: "mg", request: request() });
       await s.updateJob("mg", { status: "copying" });
-      const [a, b] = await Promise.all([s.claimMerge("mg", "msg-1"), s.claimMerge("mg", "msg-2")]);
+      const [a, b] = await Promise.all([s.claimMerge("mg", "msg-1", 10_000), s.claimMerge("mg", "msg-2", 10_000)]);
       assert.equal([a, b].filter(Boolean).length, 1);
       const winner = a ? "msg-1" : "msg-2";
-      assert.equal(await s.claimMerge("mg", winner), true);
+      assert.equal(await s.claimMerge("mg", winner, 10_000), true);
+      assert.equal(await s.claimMerge("mg", "redriven", 10_000), false, "held");
+      now += 11_000; // the claim lapses (its merge died): a redriven message with a new id takes it
+      assert.equal(await s.claimMerge("mg", "redriven", 10_000), true);
+      await s.releaseMerge("mg", "redriven");
+      assert.equal(await s.claimMerge("mg", "deferred-again", 10_000), true, "a released claim is free at once");
       const job = await s.getJob("mg");
       assert.equal(job?.status, "merging");
       await s.updateJob("mg", { status: "succeeded" });
-      assert.equal(await s.claimMerge("mg", winner), false, "never after the job finished");
+      assert.equal(await s.claimMerge("mg", "deferred-again", 10_000), false, "never after the job finished");
     });
 
-    it("guards a destination tag: newer events win, older ones are superseded, leases serialise", async () => {
+    it("lists the jobs not yet final (the reconciler's index), across shards, until they finish", async () => {
+      const s = await setup();
+      const ids = Array.from({ length: 20 }, (_, i) => `act-${i}`);
+      for (const id of ids) await s.createJob({ id, request: request() });
+      const active = new Set((await s.listActive()).map((j) => j.id));
+      for (const id of ids) assert.ok(active.has(id), id);
+      for (const id of ids.slice(0, 15)) await s.updateJob(id, { status: id.endsWith("3") ? "failed" : "succeeded", ...(id.endsWith("3") ? { error: errorOf("NOT_FOUND", "x") } : {}) });
+      const still = new Set((await s.listActive()).map((j) => j.id));
+      assert.deepEqual(ids.filter((id) => still.has(id)), ids.slice(15));
+    });
+
+    it("records the plan once; touching and re-driving move updatedAt; a redrive is applied once per seen state", async () => {
+      const s = await setup();
+      await s.createJob({ id: "rp", request: request() });
+      const plan = { source: "r/s", sourceDigest: "sha256:a", root: { bytes: "e30=", digest: "sha256:a", mediaType: "m", rebuilt: false }, destinations: [{ repository: "r/d", tag: "v1" }], merge: false, platforms: [] };
+      assert.equal(await s.recordPlan("rp", plan, 2), false, "only while planning");
+      await s.updateJob("rp", { status: "planning" }, ["queued"]);
+      assert.equal(await s.recordPlan("rp", plan, 2), true);
+      assert.equal(await s.recordPlan("rp", { ...plan, sourceDigest: "sha256:b" }, 3), false, "a second plan run loses");
+      assert.equal((await s.getJob("rp"))?.plan?.sourceDigest, "sha256:a");
+      now += 1000;
+      await s.touchJob("rp");
+      const seen = (await s.getJob("rp"))?.updatedAt ?? "";
+      assert.equal(seen, new Date(now).toISOString());
+      now += 1000;
+      const [x, y] = await Promise.all([s.redriveJob("rp", { seenUpdatedAt: seen, count: true }), s.redriveJob("rp", { seenUpdatedAt: seen, count: true })]);
+      assert.deepEqual([x, y].filter((v) => v !== undefined), [1], "two reconcilers: one redrive");
+      assert.equal(await s.redriveJob("rp", { count: false }), 1, "an uncounted redrive");
+      await s.updateJob("rp", { status: "succeeded" });
+      assert.equal(await s.redriveJob("rp", { count: true }), undefined, "never a final job");
+    });
+
+    it("re-opens a job that failed with a retryable error (a DLQ redrive), never a permanent failure", async () => {
+      const s = await setup();
+      await s.createJob({ id: "ro", request: request() });
+      await s.updateJob("ro", { status: "planning" });
+      const plan = { source: "r/s", sourceDigest: "sha256:a", root: { bytes: "e30=", digest: "sha256:a", mediaType: "m", rebuilt: false }, destinations: [{ repository: "r/d", tag: "v1" }], merge: false, platforms: [] };
+      await s.recordPlan("ro", plan, 2);
+      await s.putTasks("ro", tasks(2));
+      await s.updateJob("ro", { status: "copying" });
+      await s.completeTask("ro", "t0", { state: "done" });
+      await s.completeTask("ro", "t1", { state: "failed", error: errorOf("REGISTRY", "503", { retryable: true }) });
+      assert.equal(await s.claimMergeEnqueue("ro", "t1"), true);
+      await s.updateJob("ro", { status: "failed", error: errorOf("REGISTRY", "503", { retryable: true }) });
+      assert.ok(!(await s.listActive()).some((j) => j.id === "ro"));
+      assert.equal(await s.reopenJob("ro"), true);
+      const job = await s.getJob("ro", { withTasks: true });
+      assert.equal(job?.status, "copying");
+      assert.equal(job?.error, undefined);
+      assert.deepEqual(job?.failed, []);
+      assert.deepEqual(job?.done, ["t0"]);
+      assert.equal(job?.tasks?.find((t) => t.id === "t1")?.state, "pending");
+      assert.ok((await s.listActive()).some((j) => j.id === "ro"), "back in the reconciler's index");
+      assert.equal(await s.reopenJob("ro"), false, "only a failed job");
+      const c = await s.completeTask("ro", "t1", { state: "done" });
+      assert.equal(c.complete, true);
+      assert.equal(await s.claimMergeEnqueue("ro", "t1"), true, "the merge can be enqueued again");
+      await s.createJob({ id: "perm", request: request() });
+      await s.updateJob("perm", { status: "failed", error: errorOf("NOT_FOUND", "gone", { side: "source" }) });
+      assert.equal(await s.reopenJob("perm"), false);
+    });
+
+    it("guards a destination tag: newer events win, older ones are superseded, leases serialise and renew", async () => {
       const s = await setup();
       const key = "127.0.0.1:5001/app:v1";
       assert.equal(await s.claimTag(key, "job-new", 2000, 10_000), "acquired");
       assert.equal(await s.claimTag(key, "job-old", 1000, 10_000), "busy", "held by another job");
-      await s.releaseTag(key, "job-new", 2000, "sha256:new");
+      assert.equal(await s.releaseTag(key, "job-new", 2000, "sha256:new"), true);
       assert.equal(await s.claimTag(key, "job-old", 1000, 10_000), "superseded");
       assert.equal(await s.claimTag(key, "job-newer", 3000, 10_000), "acquired");
+      now += 8_000;
+      assert.equal(await s.renewTag(key, "job-newer", 10_000), true, "renewed while its PUT runs");
+      now += 8_000;
+      assert.equal(await s.claimTag(key, "job-newest", 4000, 10_000), "busy", "the renewal kept it");
       now += 20_000; // the lease expires (its holder crashed)
+      assert.equal(await s.renewTag(key, "job-newer", 10_000), false, "a lapsed lease cannot be renewed");
       assert.equal(await s.claimTag(key, "job-newest", 4000, 10_000), "acquired");
-      await s.releaseTag(key, "job-newer", 3000, "sha256:stale"); // the old holder's release is ignored
-      await s.releaseTag(key, "job-newest", 4000, "sha256:newest");
+      assert.equal(await s.releaseTag(key, "job-newer", 3000, "sha256:stale"), false, "the old holder's release is refused");
+      assert.equal(await s.releaseTag(key, "job-newest", 4000, "sha256:newest"), true);
       assert.equal(await s.claimTag(key, "job-newer", 3000, 10_000), "superseded");
+      const rec = await s.getTag(key);
+      assert.equal(rec?.digest, "sha256:newest");
+      assert.equal(rec?.eventTime, 4000);
+      assert.equal(rec?.leaseOwner, undefined);
     });
   });
 }

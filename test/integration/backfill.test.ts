@@ -11,10 +11,10 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { after, before, it } from "node:test";
-import { getRuntime } from "../../functions/runtime.ts";
 import { type LocalServer, startLocal } from "../../lib/local/serve.ts";
 import { backfillRule } from "../../lib/pipeline/backfill.ts";
 import { silentLog } from "../../lib/pipeline/deps.ts";
+import { poolFromConfig } from "../../lib/pipeline/registries.ts";
 import { RegistryClient } from "../../lib/registry/client.ts";
 import { type Distribution, freePort, startDistribution } from "../helpers/distribution.ts";
 import { pushImage, randomImage } from "../helpers/images.ts";
@@ -56,7 +56,7 @@ rules:
 api: { token: test-token }
 `,
   );
-  ferry = await startLocal({ configPath: config, port, loadHandlers: async () => (await import("../../functions/local.ts")).handlers });
+  ferry = await startLocal({ configPath: config, port, dataDir: false, loadHandlers: async (s) => (await import("../../functions/local.ts")).createLocalHandlers(s) });
 });
 after(async () => {
   await ferry?.stop();
@@ -89,7 +89,7 @@ it("queues exactly the 180 tags missing downstream, and a second run queues none
 });
 
 it("a run past its deadline saves a cursor; the next run resumes there and finishes", { timeout: 120_000 }, async () => {
-  const { deps } = await getRuntime();
+  const deps = { config: ferry.config, registries: poolFromConfig(ferry.config), store: ferry.store };
   const rule = { ...deps.config.rules[0]!, name: "mirror-resume" };
   const seen = new Set<string>();
   const enqueue = async (r: { source: string }) => {

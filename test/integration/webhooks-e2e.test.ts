@@ -42,7 +42,7 @@ api: { token: test-token }
 pipeline: { visibilityTimeout: 2 }
 `,
   );
-  ferry = await startLocal({ configPath: config, port: await freePort(), loadHandlers: async () => (await import("../../functions/local.ts")).handlers });
+  ferry = await startLocal({ configPath: config, port: await freePort(), dataDir: false, loadHandlers: async (s) => (await import("../../functions/local.ts")).createLocalHandlers(s) });
   srcClient = new RegistryClient({ host: src.host });
   dstClient = new RegistryClient({ host: dst.host });
 });

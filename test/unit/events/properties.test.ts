@@ -37,7 +37,7 @@ before(async () => {
   deps = {
     config,
     store: new DynamoJobStore(ddb.client, { tableName: "props" }),
-    queues: { send: async (_q, m) => void sent.push(...m) },
+    queues: { send: async (_q, m) => void sent.push(...m), backlog: async () => 0 },
     registries: poolFromConfig(config),
     log: silentLog,
   };

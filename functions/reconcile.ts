@@ -1,0 +1,25 @@
+/**
+ * Lambda: the reconciler, run on a schedule (and by `ferry serve` at start-up and on a timer).
+ * Jobs that stopped moving are re-driven, or failed with STUCK after `pipeline.maxRedrives`;
+ * the age of the oldest job not yet final is a metric with an alarm on it.
+ */
+import middy from "@middy/core";
+import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
+import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
+import { reconcile } from "../lib/pipeline/recovery.ts";
+import { type HandlerContext, lambda } from "./runtime.ts";
+
+export const createReconcileHandler = (ctx: HandlerContext) => {
+  const handler = middy(async (event: { startup?: boolean } | undefined) => {
+    const { deps, metrics } = await ctx.runtime();
+    const report = await reconcile(deps, { startup: event?.startup === true });
+    metrics.add("oldestActiveJobAgeSeconds", "Seconds", report.oldestAgeSeconds);
+    metrics.add("activeJobs", "Count", report.active);
+    metrics.add("jobsRedriven", "Count", report.redriven);
+    metrics.add("jobsFailedStuck", "Count", report.failed);
+    return report;
+  }).use(injectLambdaContext(ctx.logger, { resetKeys: true }));
+  return ctx.powertoolsMetrics ? handler.use(logMetrics(ctx.powertoolsMetrics)) : handler;
+};
+
+export const handler = createReconcileHandler(lambda);
