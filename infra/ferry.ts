@@ -2,16 +2,19 @@
  * The `Ferry` construct: ferry's pipeline on AWS, the same handlers `ferry serve` runs.
  * HTTP API (webhooks verified in the function; /replications with IAM auth), SQS queues with DLQs,
  * Lambda functions bundled with the local esbuild (no Docker), a DynamoDB table, an EventBridge
- * Scheduler schedule per backfill rule, least-privilege grants, alarms and a dashboard.
+ * Scheduler schedule per backfill rule, a scheduled reconciler that drives on or fails jobs that
+ * stopped moving, least-privilege grants, alarms on one encrypted SNS topic, and a dashboard.
  */
 import { fileURLToPath } from "node:url";
-import { type CfnResource, Duration, RemovalPolicy, Stack, Validations } from "aws-cdk-lib";
+import { ArnFormat, type CfnResource, Duration, RemovalPolicy, Stack, Validations } from "aws-cdk-lib";
 import { HttpApi, HttpMethod, type CfnStage } from "aws-cdk-lib/aws-apigatewayv2";
 import { HttpIamAuthorizer } from "aws-cdk-lib/aws-apigatewayv2-authorizers";
 import { HttpLambdaIntegration } from "aws-cdk-lib/aws-apigatewayv2-integrations";
 import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
-import { AttributeType, TableV2 } from "aws-cdk-lib/aws-dynamodb";
-import { Effect, PolicyStatement } from "aws-cdk-lib/aws-iam";
+import { SnsAction } from "aws-cdk-lib/aws-cloudwatch-actions";
+import { AttributeType, ProjectionType, TableV2 } from "aws-cdk-lib/aws-dynamodb";
+import { Effect, PolicyStatement, ServicePrincipal } from "aws-cdk-lib/aws-iam";
+import { Key } from "aws-cdk-lib/aws-kms";
 import { Architecture, Runtime } from "aws-cdk-lib/aws-lambda";
 import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import { NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
@@ -19,9 +22,12 @@ import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
 import { Schedule, ScheduleExpression, ScheduleTargetInput } from "aws-cdk-lib/aws-scheduler";
 import { LambdaInvoke } from "aws-cdk-lib/aws-scheduler-targets";
 import { Secret } from "aws-cdk-lib/aws-secretsmanager";
+import { Topic } from "aws-cdk-lib/aws-sns";
+import { EmailSubscription } from "aws-cdk-lib/aws-sns-subscriptions";
 import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import type { FerryConfig } from "../lib/config.ts";
+import { oldestActiveJobAgeThreshold, oldestMessageAgeThreshold, reconcileRateMinutes } from "./thresholds.ts";
 
 export interface FerryProps {
   /** The parsed config (rules, webhooks, registries) and its YAML text, passed to the functions. */
@@ -36,7 +42,8 @@ export interface FerryProps {
   apiBurstLimit?: number;
 }
 
-type FnName = "api" | "webhook" | "plan" | "copy" | "merge" | "backfill";
+type FnName = "api" | "webhook" | "plan" | "copy" | "merge" | "backfill" | "reconcile";
+type Stage = "plan" | "copy" | "merge";
 
 const FUNCTIONS_DIR = fileURLToPath(new URL("../functions/", import.meta.url));
 
@@ -48,15 +55,19 @@ const SIZING: Record<FnName, { memory: number; timeout: Duration }> = {
   copy: { memory: 1769, timeout: Duration.minutes(15) },
   merge: { memory: 512, timeout: Duration.minutes(3) },
   backfill: { memory: 512, timeout: Duration.minutes(15) },
+  // One pass: a query per `active` shard, then a conditional write per stalled job.
+  reconcile: { memory: 256, timeout: Duration.seconds(60) },
 };
 
 export class Ferry extends Construct {
   readonly table: TableV2;
-  readonly queues: Record<"plan" | "copy" | "merge", Queue>;
-  readonly deadLetterQueues: Record<"plan" | "copy" | "merge", Queue>;
+  readonly queues: Record<Stage, Queue>;
+  readonly deadLetterQueues: Record<Stage, Queue>;
   readonly functions: Record<FnName, NodejsFunction>;
   readonly api: HttpApi;
   readonly dashboard: cloudwatch.Dashboard;
+  /** Every alarm of the construct notifies this topic (on ALARM and on OK). */
+  readonly alarmTopic: Topic;
 
   constructor(scope: Construct, id: string, props: FerryProps) {
     super(scope, id);
@@ -69,6 +80,15 @@ export class Ferry extends Construct {
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       globalSecondaryIndexes: [
         { indexName: "gsi1", partitionKey: { name: "gsi1pk", type: AttributeType.STRING }, sortKey: { name: "gsi1sk", type: AttributeType.STRING } },
+        // Sparse: only jobs not yet final carry activeShard (A#0…A#7, spreading writes), so the
+        // reconciler reads the oldest active jobs per shard without scanning. Keys only: it then
+        // reads each job it acts on with a consistent GetItem.
+        {
+          indexName: "active",
+          partitionKey: { name: "activeShard", type: AttributeType.STRING },
+          sortKey: { name: "createdAt", type: AttributeType.STRING },
+          projectionType: ProjectionType.KEYS_ONLY,
+        },
       ],
       removalPolicy: RemovalPolicy.RETAIN,
     });
@@ -102,18 +122,29 @@ export class Ferry extends Construct {
         },
       });
     };
-    this.functions = { api: fn("api"), webhook: fn("webhook"), plan: fn("plan"), copy: fn("copy"), merge: fn("merge"), backfill: fn("backfill") };
+    this.functions = {
+      api: fn("api"),
+      webhook: fn("webhook"),
+      plan: fn("plan"),
+      copy: fn("copy"),
+      merge: fn("merge"),
+      backfill: fn("backfill"),
+      reconcile: fn("reconcile"),
+    };
 
-    const queue = (name: "plan" | "copy" | "merge", consumer: FnName) => {
+    const queue = (name: Stage, consumer: FnName) => {
       const dlq = new Queue(this, `${name}Dlq`, { encryption: QueueEncryption.SQS_MANAGED, enforceSSL: true, retentionPeriod: Duration.days(14) });
       // Visibility ≥ 6 × the consumer's timeout, as AWS advises for Lambda event sources.
+      const visibility = SIZING[consumer].timeout.toSeconds() * 6;
+      // maxReceiveCount is the config's (default 5, as AWS advises for Lambda consumers); the
+      // functions read the same value from FERRY_MAX_RECEIVE_COUNT to spot a message's last delivery.
       const q = new Queue(this, `${name}Queue`, {
         encryption: QueueEncryption.SQS_MANAGED,
         enforceSSL: true,
-        visibilityTimeout: Duration.seconds(SIZING[consumer].timeout.toSeconds() * 6),
+        visibilityTimeout: Duration.seconds(visibility),
         deadLetterQueue: { queue: dlq, maxReceiveCount: config.pipeline.maxReceiveCount },
       });
-      return { q, dlq };
+      return { q, dlq, visibility };
     };
     const plan = queue("plan", "plan");
     const copy = queue("copy", "copy");
@@ -122,12 +153,10 @@ export class Ferry extends Construct {
     this.deadLetterQueues = { plan: plan.dlq, copy: copy.dlq, merge: merge.dlq };
 
     const f = this.functions;
+    // The pipeline's functions; the reconciler gets narrower grants of its own below.
+    const workers = [f.api, f.webhook, f.plan, f.copy, f.merge, f.backfill];
     const tableId = Stack.of(this).getLogicalId(this.table.node.defaultChild as CfnResource);
     for (const g of Object.values(f)) {
-      Validations.of(g).acknowledge({
-        id: `AwsSolutions-IAM5[Resource::<${tableId}.Arn>/index/*]`,
-        reason: "Read/write on the job table includes its GSI (gsi1, recent jobs), which IAM names as table/index/*.",
-      });
       Validations.of(g).acknowledge({
         id: "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
         reason: "The managed basic execution role only lets the function write its own CloudWatch logs.",
@@ -135,6 +164,12 @@ export class Ferry extends Construct {
       g.addEnvironment("FERRY_QUEUE_PLAN_URL", plan.q.queueUrl);
       g.addEnvironment("FERRY_QUEUE_COPY_URL", copy.q.queueUrl);
       g.addEnvironment("FERRY_QUEUE_MERGE_URL", merge.q.queueUrl);
+    }
+    for (const g of workers) {
+      Validations.of(g).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::<${tableId}.Arn>/index/*]`,
+        reason: "Read/write on the job table includes its GSIs (gsi1: recent jobs; active: unfinished jobs), which IAM names as table/index/*.",
+      });
       this.table.grantReadWriteData(g);
     }
     // Each stage may send only to the queue after it.
@@ -148,11 +183,43 @@ export class Ferry extends Construct {
     f.copy.addEventSource(source(copy.q, 1, props.copyMaxConcurrency ?? 20));
     f.merge.addEventSource(source(merge.q, 5, 5));
 
+    // The reconciler reads unfinished jobs (the `active` index, then each job), re-drives a stalled
+    // one by sending its message again, or fails it once its queue's backlog is empty (hence
+    // GetQueueAttributes): no registry, no delete, no scan.
+    f.reconcile.addToRolePolicy(
+      new PolicyStatement({
+        effect: Effect.ALLOW,
+        actions: ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:PutItem"],
+        resources: [this.table.tableArn],
+      }),
+    );
+    f.reconcile.addToRolePolicy(
+      new PolicyStatement({ effect: Effect.ALLOW, actions: ["dynamodb:Query"], resources: ["active", "gsi1"].map((i) => `${this.table.tableArn}/index/${i}`) }),
+    );
+    f.reconcile.addToRolePolicy(
+      new PolicyStatement({ effect: Effect.ALLOW, actions: ["sqs:SendMessage", "sqs:GetQueueAttributes"], resources: [plan.q.queueArn, copy.q.queueArn, merge.q.queueArn] }),
+    );
+    // The shared Lambda runtime (functions/runtime.ts) resolves webhook secrets at cold start, in
+    // every function: until it does so only where webhooks are verified, the reconciler may read
+    // those secrets (never the registries' credentials).
+    const webhookSecrets = config.webhooks.map((w) => w.secretArn).filter((a): a is string => !!a);
+    if (webhookSecrets.length > 0) {
+      f.reconcile.addToRolePolicy(new PolicyStatement({ effect: Effect.ALLOW, actions: ["secretsmanager:GetSecretValue"], resources: webhookSecrets }));
+    }
+    // Every pass runs on the schedule; a failed pass is not retried, since the next one comes within a period.
+    const reconcileMinutes = reconcileRateMinutes(config.pipeline);
+    f.reconcile.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.minutes(reconcileMinutes) });
+    new Schedule(this, "Reconcile", {
+      schedule: ScheduleExpression.rate(Duration.minutes(reconcileMinutes)),
+      target: new LambdaInvoke(f.reconcile, { retryAttempts: 0, maxEventAge: Duration.minutes(reconcileMinutes) }),
+      description: "ferry reconciler: re-drives or fails jobs that stopped moving",
+    });
+
     // Registry credentials and webhook secrets from Secrets Manager, read by the functions that use them.
     const arns = [...config.registries.map((r) => r.secretArn), ...config.webhooks.map((w) => w.secretArn)].filter((a): a is string => !!a);
     arns.forEach((arn, i) => {
       const secret = Secret.fromSecretCompleteArn(this, `Secret${i}`, arn);
-      for (const g of Object.values(f)) secret.grantRead(g);
+      for (const g of workers) secret.grantRead(g);
     });
 
     // ECR destinations: push rights on exactly those repositories, and the account's auth token.
@@ -206,15 +273,47 @@ export class Ferry extends Construct {
         description: `ferry backfill for rule ${rule.name}`,
       });
     }
-    const backfillId = Stack.of(this).getLogicalId(f.backfill.node.defaultChild as CfnResource);
-    Validations.of(Stack.of(this)).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::<${backfillId}.Arn>:*]`,
-      reason: "The scheduler's role may invoke the backfill function's versions and aliases (function ARN + ':*'), nothing else.",
-    });
+    for (const g of [f.backfill, f.reconcile]) {
+      const fnId = Stack.of(this).getLogicalId(g.node.defaultChild as CfnResource);
+      Validations.of(Stack.of(this)).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::<${fnId}.Arn>:*]`,
+        reason: `The scheduler's role may invoke the ${g === f.backfill ? "backfill" : "reconcile"} function's versions and aliases (function ARN + ':*'), nothing else.`,
+      });
+    }
 
-    // Alarms: anything in a DLQ, function errors, throttles. A dashboard: jobs by outcome, bytes, durations.
+    // One topic for every alarm. Encrypted with a key of our own, not alias/aws/sns: CloudWatch
+    // publishes to an encrypted topic only if the key policy lets cloudwatch.amazonaws.com use the
+    // key, and an AWS-managed key's policy cannot be changed, so alarms would be dropped silently
+    // (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services).
+    // The key only protects notifications in transit through SNS, so it goes with the stack.
+    const stack = Stack.of(this);
+    const fromOurAlarms = {
+      StringEquals: { "aws:SourceAccount": stack.account },
+      ArnLike: { "aws:SourceArn": stack.formatArn({ service: "cloudwatch", resource: "alarm", resourceName: "*", arnFormat: ArnFormat.COLON_RESOURCE_NAME }) },
+    };
+    const cw = new ServicePrincipal("cloudwatch.amazonaws.com");
+    const alarmKey = new Key(this, "AlarmTopicKey", {
+      description: "ferry: encrypts alarm notifications",
+      enableKeyRotation: true,
+      removalPolicy: RemovalPolicy.DESTROY,
+      pendingWindow: Duration.days(7),
+    });
+    alarmKey.addToResourcePolicy(new PolicyStatement({ principals: [cw], actions: ["kms:Decrypt", "kms:GenerateDataKey*"], resources: ["*"], conditions: fromOurAlarms }));
+    this.alarmTopic = new Topic(this, "AlarmTopic", { displayName: "ferry alarms", masterKey: alarmKey, enforceSSL: true });
+    // The topic policy replaces SNS's default one, so CloudWatch's right to publish is stated here.
+    this.alarmTopic.addToResourcePolicy(new PolicyStatement({ principals: [cw], actions: ["sns:Publish"], resources: [this.alarmTopic.topicArn], conditions: fromOurAlarms }));
+    if (config.alarms.email) this.alarmTopic.addSubscription(new EmailSubscription(config.alarms.email));
+    const notify = new SnsAction(this.alarmTopic);
+    const alarm = (alarmId: string, props: cloudwatch.AlarmProps) => {
+      const a = new cloudwatch.Alarm(this, alarmId, props);
+      a.addAlarmAction(notify);
+      a.addOkAction(notify);
+      return a;
+    };
+
+    // Anything in a DLQ; function errors and throttles.
     for (const [name, dlq] of Object.entries(this.deadLetterQueues)) {
-      new cloudwatch.Alarm(this, `${name}DlqAlarm`, {
+      alarm(`${name}DlqAlarm`, {
         metric: dlq.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1) }),
         threshold: 0,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
@@ -223,16 +322,80 @@ export class Ferry extends Construct {
       });
     }
     for (const [name, g] of Object.entries(f)) {
-      new cloudwatch.Alarm(this, `${name}ErrorsAlarm`, { metric: g.metricErrors({ period: Duration.minutes(5) }), threshold: 1, evaluationPeriods: 1, alarmDescription: `ferry: ${name} function errors` });
-      new cloudwatch.Alarm(this, `${name}ThrottlesAlarm`, { metric: g.metricThrottles({ period: Duration.minutes(5) }), threshold: 1, evaluationPeriods: 1, alarmDescription: `ferry: ${name} function throttled` });
+      alarm(`${name}ErrorsAlarm`, { metric: g.metricErrors({ period: Duration.minutes(5) }), threshold: 1, evaluationPeriods: 1, alarmDescription: `ferry: ${name} function errors` });
+      alarm(`${name}ThrottlesAlarm`, { metric: g.metricThrottles({ period: Duration.minutes(5) }), threshold: 1, evaluationPeriods: 1, alarmDescription: `ferry: ${name} function throttled` });
     }
-    const m = (name: string, stat = "Sum") => new cloudwatch.Metric({ namespace: "ferry", metricName: name, dimensionsMap: { service: "ferry" }, statistic: stat, period: Duration.minutes(5) });
+
+    // A message older than any still within its retries has waited unreceived: a backlog, or a stalled consumer.
+    const stages = { plan, copy, merge };
+    const queueAge = (q: Queue) => q.metricApproximateAgeOfOldestMessage({ period: Duration.minutes(5), statistic: "Maximum" });
+    for (const [name, st] of Object.entries(stages)) {
+      const threshold = oldestMessageAgeThreshold(st.visibility, config.pipeline.maxReceiveCount);
+      alarm(`${name}QueueAgeAlarm`, {
+        metric: queueAge(st.q),
+        threshold,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        alarmDescription: `ferry: the oldest ${name} message is over ${threshold} s old (visibility ${st.visibility} s × maxReceiveCount ${config.pipeline.maxReceiveCount})`,
+      });
+    }
+
+    // The reconciler's view of the store (namespace and dimension as Powertools Metrics writes them).
+    const m = (name: string, stat = "Sum", period = Duration.minutes(5)) =>
+      new cloudwatch.Metric({ namespace: "ferry", metricName: name, dimensionsMap: { service: "ferry" }, statistic: stat, period });
+    const agePeriod = Duration.minutes(Math.max(5, reconcileMinutes));
+    const healthyJob = SIZING.plan.timeout.toSeconds() + SIZING.copy.timeout.toSeconds() + SIZING.merge.timeout.toSeconds();
+    const ageThreshold = oldestActiveJobAgeThreshold(config.pipeline, healthyJob);
+    const oldestActive = m("oldestActiveJobAgeSeconds", "Maximum", agePeriod);
+    alarm("OldestActiveJobAlarm", {
+      metric: oldestActive,
+      threshold: ageThreshold,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      alarmDescription: `ferry: a job has been unfinished for over ${ageThreshold} s, longer than a healthy job takes or the reconciler lets a stalled one live`,
+    });
+    // A job failed as STUCK was accepted and not replicated by the pipeline itself: worth a look each time.
+    alarm("JobsFailedStuckAlarm", {
+      metric: m("jobsFailedStuck"),
+      threshold: 1,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      alarmDescription: "ferry: the reconciler failed jobs that stopped moving (code STUCK)",
+    });
+    // Nobody watches the store if the schedule stops invoking the reconciler (Lambda writes no
+    // Invocations datapoint for a period without any, hence missing = breaching).
+    const notRunning = Math.max(5, 3 * reconcileMinutes);
+    alarm("ReconcileNotRunningAlarm", {
+      metric: f.reconcile.metricInvocations({ period: Duration.minutes(notRunning) }),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+      alarmDescription: `ferry: the reconciler has not run for ${notRunning} minutes`,
+    });
+
+    // A dashboard: jobs by outcome, failures per stage, bytes, durations, ages.
     this.dashboard = new cloudwatch.Dashboard(this, "Dashboard", { dashboardName: `ferry-${id}` });
     this.dashboard.addWidgets(
       new cloudwatch.GraphWidget({ title: "Jobs by outcome", left: [m("jobs_succeeded"), m("jobs_failed"), m("jobsPlanned")] }),
+      new cloudwatch.GraphWidget({ title: "Failures by stage", left: [m("planFailed").with({ label: "plan" }), m("tasksFailed").with({ label: "copy" }), m("mergeFailed").with({ label: "merge" })] }),
       new cloudwatch.GraphWidget({ title: "Bytes copied", left: [m("bytesCopied")] }),
       new cloudwatch.GraphWidget({ title: "Copy duration (ms)", left: [m("copyDuration", "Average"), m("copyDuration", "p95")] }),
+    );
+    this.dashboard.addWidgets(
       new cloudwatch.GraphWidget({ title: "Blobs", left: [m("blobsCopied"), m("blobsSkipped"), m("blobsMounted")] }),
+      new cloudwatch.GraphWidget({
+        title: "Oldest unfinished job (s)",
+        left: [oldestActive],
+        leftAnnotations: [{ value: ageThreshold, label: "alarm" }],
+      }),
+      new cloudwatch.GraphWidget({ title: "Reconciler", left: [m("jobsRedriven"), m("jobsFailedStuck")], right: [m("activeJobs", "Maximum")] }),
+      new cloudwatch.GraphWidget({
+        title: "Age of oldest message (s)",
+        left: Object.entries(stages).map(([name, st]) => queueAge(st.q).with({ label: name })),
+      }),
     );
   }
 }

@@ -14,7 +14,8 @@ export function reconcileRateMinutes(pipeline: Pipeline): number {
 
 /**
  * Seconds without progress before the reconciler re-drives a job. This mirrors the reconciler's
- * own rule (lib/config.ts): `stuckAfter` when set, else 2 × `visibilityTimeout`.
+ * own rule (`stuckAfterSeconds` in lib/pipeline/recovery.ts; infra imports no pipeline code):
+ * `stuckAfter` when set, else 2 × `visibilityTimeout`.
  */
 export function stuckAfterSeconds(pipeline: Pipeline): number {
   return pipeline.stuckAfter ?? 2 * pipeline.visibilityTimeout;

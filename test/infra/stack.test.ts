@@ -1,6 +1,7 @@
 /**
- * The CDK stack: wiring asserted on the template, cdk-nag's AwsSolutions pack clean, and the
- * bundled copy handler — imported from a synthesized cdk.out — processing a real SQS batch.
+ * The CDK stack: wiring asserted on the template (queues, functions, the reconciler and its
+ * schedule, alarms on one topic), cdk-nag's AwsSolutions pack clean, and the bundled copy
+ * handler — imported from a synthesized cdk.out — processing a real SQS batch.
  */
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
@@ -28,6 +29,18 @@ function stack(opts: { bundle?: boolean; nag?: boolean; outdir?: string; text?: 
   return { app, s };
 }
 
+type Res = { Properties: Record<string, unknown> };
+const templateOf = (text = exampleText) => Template.fromStack(stack({ text }).s);
+const resourcesOf = (t: Template, type: string) => Object.entries(t.findResources(type)) as Array<[string, Res]>;
+/** The example config with extra top-level YAML (the example sets no pipeline or alarms). */
+const withConfig = (yaml: string) => `${exampleText}\n${yaml}\n`;
+const fnKey = (t: Template, name: string) => {
+  const key = resourcesOf(t, "AWS::Lambda::Function").find(([k]) => k.includes(`${name}Function`))?.[0];
+  assert.ok(key, `a ${name} function`);
+  return key;
+};
+const queueKeys = (t: Template) => resourcesOf(t, "AWS::SQS::Queue").filter(([k]) => /(plan|copy|merge)Queue/.test(k));
+
 describe("template wiring", () => {
   const { s } = stack();
   const t = Template.fromStack(s);
@@ -43,11 +56,21 @@ describe("template wiring", () => {
       const name = /(plan|copy|merge)Queue/.exec(key)?.[1] as string;
       const fnTimeout = timeoutOf(`${name[0]?.toUpperCase()}${name.slice(1)}Function`);
       assert.ok(q.Properties.RedrivePolicy?.deadLetterTargetArn, `${key} has a DLQ`);
-      assert.equal(q.Properties.RedrivePolicy?.maxReceiveCount, 3);
+      assert.equal(q.Properties.RedrivePolicy?.maxReceiveCount, 5);
       assert.ok(q.Properties.VisibilityTimeout >= 6 * fnTimeout, `${key}: ${q.Properties.VisibilityTimeout} vs ${fnTimeout}`);
       assert.equal(q.Properties.SqsManagedSseEnabled, true);
     }
     assert.equal(queues.filter(([k]) => /Dlq/.test(k)).length, 3);
+  });
+
+  it("maxReceiveCount is 5 by default, in every redrive policy and in every function's FERRY_MAX_RECEIVE_COUNT", () => {
+    const queues = queueKeys(t);
+    assert.deepEqual(
+      queues.map(([, q]) => (q.Properties.RedrivePolicy as { maxReceiveCount: number }).maxReceiveCount),
+      [5, 5, 5],
+    );
+    const fns = res("AWS::Lambda::Function").filter((f) => f.Properties.Handler === "index.handler");
+    for (const f of fns) assert.equal((f.Properties.Environment as { Variables: Record<string, unknown> }).Variables.FERRY_MAX_RECEIVE_COUNT, "5");
   });
 
   it("every event source mapping reports batch item failures and caps concurrency", () => {
@@ -63,13 +86,41 @@ describe("template wiring", () => {
     t.hasResourceProperties("AWS::DynamoDB::GlobalTable", {
       TimeToLiveSpecification: { AttributeName: "ttl", Enabled: true },
       Replicas: Match.arrayWith([Match.objectLike({ PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true } })]),
-      GlobalSecondaryIndexes: Match.arrayWith([Match.objectLike({ IndexName: "gsi1" })]),
+      GlobalSecondaryIndexes: Match.arrayWith([
+        {
+          IndexName: "gsi1",
+          KeySchema: [
+            { AttributeName: "gsi1pk", KeyType: "HASH" },
+            { AttributeName: "gsi1sk", KeyType: "RANGE" },
+          ],
+          Projection: { ProjectionType: "ALL" },
+        },
+      ]),
+    });
+  });
+
+  it("the sparse `active` index: activeShard (S) and createdAt (S), keys only", () => {
+    t.hasResourceProperties("AWS::DynamoDB::GlobalTable", {
+      AttributeDefinitions: Match.arrayWith([
+        { AttributeName: "activeShard", AttributeType: "S" },
+        { AttributeName: "createdAt", AttributeType: "S" },
+      ]),
+      GlobalSecondaryIndexes: Match.arrayWith([
+        {
+          IndexName: "active",
+          KeySchema: [
+            { AttributeName: "activeShard", KeyType: "HASH" },
+            { AttributeName: "createdAt", KeyType: "RANGE" },
+          ],
+          Projection: { ProjectionType: "KEYS_ONLY" },
+        },
+      ]),
     });
   });
 
   it("functions run Node 22 on arm64; copy may run 15 minutes", () => {
     const fns = res("AWS::Lambda::Function").filter((f) => f.Properties.Handler === "index.handler");
-    assert.equal(fns.length, 6);
+    assert.equal(fns.length, 7);
     for (const f of fns) {
       assert.equal(f.Properties.Runtime, "nodejs22.x");
       assert.deepEqual(f.Properties.Architectures, ["arm64"]);
@@ -78,7 +129,8 @@ describe("template wiring", () => {
   });
 
   it("a schedule per backfill rule, invoking the backfill function with the rule's name", () => {
-    const schedules = res("AWS::Scheduler::Schedule");
+    const backfill = fnKey(t, "Backfill");
+    const schedules = res("AWS::Scheduler::Schedule").filter((r) => JSON.stringify(r.Properties.Target).includes(backfill));
     assert.equal(schedules.length, 1);
     const schedule = schedules[0];
     assert.ok(schedule);
@@ -107,8 +159,200 @@ describe("template wiring", () => {
   });
 
   it("alarms on every DLQ and on every function's errors and throttles; a dashboard", () => {
-    assert.equal(res("AWS::CloudWatch::Alarm").length, 3 + 6 * 2);
+    const alarms = resourcesOf(t, "AWS::CloudWatch::Alarm");
+    // 3 DLQ depths, 7 functions × (errors, throttles), 3 queue ages, oldest job, STUCK failures, reconciler not running.
+    assert.equal(alarms.length, 3 + 7 * 2 + 3 + 3);
+    for (const stage of ["plan", "copy", "merge"]) {
+      for (const kind of ["DlqAlarm", "QueueAgeAlarm"]) assert.ok(alarms.some(([k]) => k.includes(`${stage}${kind}`)), `${stage}${kind}`);
+    }
     assert.equal(res("AWS::CloudWatch::Dashboard").length, 1);
+  });
+
+  it("the dashboard shows failures per stage, the oldest unfinished job and each queue's oldest message", () => {
+    const [dashboard] = res("AWS::CloudWatch::Dashboard");
+    // The body is JSON inside a Fn::Join: unescape its quotes to read the metric arrays.
+    const body = JSON.stringify(dashboard?.Properties.DashboardBody).replaceAll('\\"', '"');
+    for (const metric of ["planFailed", "tasksFailed", "mergeFailed", "oldestActiveJobAgeSeconds", "jobsRedriven", "jobsFailedStuck"]) {
+      assert.ok(body.includes(`["ferry","${metric}","service","ferry"`), metric);
+    }
+    assert.equal(body.match(/ApproximateAgeOfOldestMessage/g)?.length, 3);
+  });
+});
+
+describe("the reconciler", () => {
+  const t = templateOf();
+  const reconcile = fnKey(t, "Reconcile");
+
+  it("is a bundled function like the others, with the table, the queues and the config", () => {
+    const [, fn] = resourcesOf(t, "AWS::Lambda::Function").find(([k]) => k === reconcile) as [string, Res];
+    assert.equal(fn.Properties.Handler, "index.handler");
+    assert.equal(fn.Properties.Runtime, "nodejs22.x");
+    const vars = (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+    for (const v of ["FERRY_CONFIG", "FERRY_TABLE", "FERRY_QUEUE_PLAN_URL", "FERRY_QUEUE_COPY_URL", "FERRY_QUEUE_MERGE_URL", "FERRY_MAX_RECEIVE_COUNT"]) assert.ok(vars[v], v);
+    assert.equal(vars.POWERTOOLS_METRICS_NAMESPACE, "ferry");
+    assert.equal(vars.POWERTOOLS_SERVICE_NAME, "ferry");
+  });
+
+  it("runs every minute by default, with no retries (the next pass comes within a period)", () => {
+    t.hasResourceProperties("AWS::Scheduler::Schedule", {
+      ScheduleExpression: "rate(1 minute)",
+      Target: Match.objectLike({ Arn: { "Fn::GetAtt": [reconcile, "Arn"] }, RetryPolicy: { MaximumEventAgeInSeconds: 60, MaximumRetryAttempts: 0 } }),
+    });
+    t.hasResourceProperties("AWS::Lambda::EventInvokeConfig", { FunctionName: { Ref: reconcile }, MaximumRetryAttempts: 0 });
+  });
+
+  it("runs every reconcileEvery seconds rounded up to whole minutes", () => {
+    for (const [every, want] of [
+      [60, "rate(1 minute)"],
+      [61, "rate(2 minutes)"],
+      [150, "rate(3 minutes)"],
+      [3600, "rate(1 hour)"],
+    ] as const) {
+      const tt = templateOf(withConfig(`pipeline: { reconcileEvery: ${every} }`));
+      const key = fnKey(tt, "Reconcile");
+      tt.hasResourceProperties("AWS::Scheduler::Schedule", { ScheduleExpression: want, Target: Match.objectLike({ Arn: { "Fn::GetAtt": [key, "Arn"] } }) });
+    }
+  });
+
+  it("may read and write jobs, query the table and its indexes, send to and read the backlog of the three queues, read webhook secrets: nothing else", () => {
+    const role = resourcesOf(t, "AWS::Lambda::Function").find(([k]) => k === reconcile)?.[1].Properties.Role as { "Fn::GetAtt": [string, string] };
+    const policies = resourcesOf(t, "AWS::IAM::Policy").filter(([, p]) => JSON.stringify(p.Properties.Roles).includes(role["Fn::GetAtt"][0]));
+    const [policy] = policies;
+    assert.ok(policy && policies.length === 1);
+    const statements = (policy[1].Properties.PolicyDocument as { Statement: Array<{ Action: string | string[]; Resource: unknown; Effect: string }> }).Statement;
+    const table = resourcesOf(t, "AWS::DynamoDB::GlobalTable")[0]?.[0] as string;
+    const tableArn = { "Fn::GetAtt": [table, "Arn"] };
+    const index = (name: string) => ({ "Fn::Join": ["", [tableArn, `/index/${name}`]] });
+    const queueArns = ["plan", "copy", "merge"].map((stage) => ({ "Fn::GetAtt": [queueKeys(t).find(([k]) => k.includes(`${stage}Queue`))?.[0], "Arn"] }));
+    assert.deepEqual(statements, [
+      { Effect: "Allow", Action: ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:PutItem"], Resource: tableArn },
+      { Effect: "Allow", Action: "dynamodb:Query", Resource: [index("active"), index("gsi1")] },
+      { Effect: "Allow", Action: ["sqs:SendMessage", "sqs:GetQueueAttributes"], Resource: queueArns },
+      // Only the webhook's secret: the registry's (registry.example.com) is not the reconciler's to read.
+      { Effect: "Allow", Action: "secretsmanager:GetSecretValue", Resource: "arn:aws:secretsmanager:us-east-1:123456789012:secret:ferry/webhook-AbCdEf" },
+    ]);
+  });
+});
+
+describe("alarms", () => {
+  const t = templateOf();
+  const alarms = resourcesOf(t, "AWS::CloudWatch::Alarm");
+  const topics = resourcesOf(t, "AWS::SNS::Topic");
+  const topicRef = { Ref: topics[0]?.[0] };
+  const alarm = (needle: string) => {
+    const found = alarms.find(([k]) => k.includes(needle))?.[1];
+    assert.ok(found, needle);
+    return found.Properties;
+  };
+
+  it("one topic, encrypted with a rotated key CloudWatch may use, refusing publishes without TLS", () => {
+    assert.equal(topics.length, 1);
+    const keys = resourcesOf(t, "AWS::KMS::Key");
+    assert.equal(keys.length, 1);
+    const [keyId, key] = keys[0] as [string, Res];
+    assert.deepEqual(topics[0]?.[1].Properties.KmsMasterKeyId, { "Fn::GetAtt": [keyId, "Arn"] });
+    assert.equal(key.Properties.EnableKeyRotation, true);
+    t.hasResourceProperties("AWS::KMS::Key", {
+      KeyPolicy: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Principal: { Service: "cloudwatch.amazonaws.com" }, Action: ["kms:Decrypt", "kms:GenerateDataKey*"], Condition: Match.objectLike({ StringEquals: { "aws:SourceAccount": "123456789012" } }) }),
+        ]),
+      },
+    });
+    t.hasResourceProperties("AWS::SNS::TopicPolicy", {
+      Topics: [topicRef],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: "Deny", Action: "sns:Publish", Condition: { Bool: { "aws:SecureTransport": "false" } } }),
+          Match.objectLike({ Effect: "Allow", Action: "sns:Publish", Principal: { Service: "cloudwatch.amazonaws.com" } }),
+        ]),
+      },
+    });
+  });
+
+  it("every alarm notifies the topic, on alarm and on recovery", () => {
+    assert.ok(alarms.length > 15);
+    for (const [k, a] of alarms) {
+      assert.deepEqual(a.Properties.AlarmActions, [topicRef], k);
+      assert.deepEqual(a.Properties.OKActions, [topicRef], k);
+    }
+  });
+
+  it("no e-mail subscription unless alarms.email is set; then exactly that one", () => {
+    assert.equal(resourcesOf(t, "AWS::SNS::Subscription").length, 0);
+    const tt = templateOf(withConfig("alarms: { email: ops@example.com }"));
+    const subs = resourcesOf(tt, "AWS::SNS::Subscription");
+    assert.equal(subs.length, 1);
+    const topic = resourcesOf(tt, "AWS::SNS::Topic")[0]?.[0];
+    assert.deepEqual(subs[0]?.[1].Properties, { Protocol: "email", Endpoint: "ops@example.com", TopicArn: { Ref: topic } });
+  });
+
+  it("the age of each queue's oldest message, above visibility × maxReceiveCount", () => {
+    const want = { plan: 720 * 5, copy: 5400 * 5, merge: 1080 * 5 };
+    for (const [stage, threshold] of Object.entries(want)) {
+      const a = alarm(`${stage}QueueAgeAlarm`);
+      const queue = queueKeys(t).find(([k]) => k.includes(`${stage}Queue`))?.[0];
+      assert.equal(a.Namespace, "AWS/SQS");
+      assert.equal(a.MetricName, "ApproximateAgeOfOldestMessage");
+      assert.deepEqual(a.Dimensions, [{ Name: "QueueName", Value: { "Fn::GetAtt": [queue, "QueueName"] } }]);
+      assert.equal(a.Statistic, "Maximum");
+      assert.equal(a.ComparisonOperator, "GreaterThanThreshold");
+      assert.equal(a.Threshold, threshold, stage);
+    }
+  });
+
+  it("the oldest unfinished job: ferry/oldestActiveJobAgeSeconds above the reconciler's bound", () => {
+    const a = alarm("OldestActiveJobAlarm");
+    assert.equal(a.Namespace, "ferry");
+    assert.equal(a.MetricName, "oldestActiveJobAgeSeconds");
+    assert.deepEqual(a.Dimensions, [{ Name: "service", Value: "ferry" }]);
+    assert.equal(a.Statistic, "Maximum");
+    assert.equal(a.ComparisonOperator, "GreaterThanThreshold");
+    // Defaults: a healthy job's plan + copy + merge timeouts (120 + 900 + 180) outweigh the stuck
+    // bound (3 + 1) × (stuckAfter 2 × 30 + 60); one reconcile period (60) on top.
+    assert.equal(a.Threshold, 1260);
+    const custom = resourcesOf(templateOf(withConfig("pipeline: { stuckAfter: 600, maxRedrives: 2, reconcileEvery: 120 }")), "AWS::CloudWatch::Alarm");
+    // (2 + 1) × (600 + 120) + 120
+    assert.equal(custom.find(([k]) => k.includes("OldestActiveJobAlarm"))?.[1].Properties.Threshold, 2280);
+  });
+
+  it("jobs failed as STUCK, and a reconciler that stopped running", () => {
+    const stuck = alarm("JobsFailedStuckAlarm");
+    assert.equal(stuck.MetricName, "jobsFailedStuck");
+    assert.equal(stuck.Namespace, "ferry");
+    assert.equal(stuck.Threshold, 1);
+    const idle = alarm("ReconcileNotRunningAlarm");
+    assert.equal(idle.MetricName, "Invocations");
+    assert.equal(idle.ComparisonOperator, "LessThanThreshold");
+    assert.equal(idle.TreatMissingData, "breaching");
+  });
+});
+
+describe("the config drives the queues", () => {
+  it("pipeline.maxReceiveCount sets every redrive policy, every queue-age threshold and FERRY_MAX_RECEIVE_COUNT", () => {
+    const t = templateOf(withConfig("pipeline: { maxReceiveCount: 7 }"));
+    assert.deepEqual(
+      queueKeys(t).map(([, q]) => (q.Properties.RedrivePolicy as { maxReceiveCount: number }).maxReceiveCount),
+      [7, 7, 7],
+    );
+    for (const [, f] of resourcesOf(t, "AWS::Lambda::Function").filter(([, f]) => f.Properties.Handler === "index.handler")) {
+      assert.equal((f.Properties.Environment as { Variables: Record<string, unknown> }).Variables.FERRY_MAX_RECEIVE_COUNT, "7");
+    }
+    const age = resourcesOf(t, "AWS::CloudWatch::Alarm").find(([k]) => k.includes("planQueueAgeAlarm"))?.[1];
+    assert.equal(age?.Properties.Threshold, 720 * 7);
+  });
+});
+
+describe("stack outputs", () => {
+  it("the alarm topic and the three DLQ ARNs (redrive sources)", () => {
+    const t = templateOf();
+    const outputs = t.toJSON().Outputs as Record<string, { Value: unknown }>;
+    const topic = resourcesOf(t, "AWS::SNS::Topic")[0]?.[0];
+    assert.deepEqual(outputs.AlarmTopicArn?.Value, { Ref: topic });
+    for (const stage of ["plan", "copy", "merge"]) {
+      const dlq = resourcesOf(t, "AWS::SQS::Queue").find(([k]) => k.includes(`${stage}Dlq`))?.[0];
+      assert.deepEqual(outputs[`${stage[0]?.toUpperCase()}${stage.slice(1)}DlqArn`]?.Value, { "Fn::GetAtt": [dlq, "Arn"] });
+    }
   });
 });
 
@@ -116,6 +360,11 @@ describe("cdk-nag", () => {
   it("the AwsSolutions pack finds nothing unacknowledged", () => {
     const { app } = stack({ nag: true });
     // Validation failures make synth throw ("Validation failed"); every acknowledgement carries a reason.
+    assert.doesNotThrow(() => app.synth());
+  });
+
+  it("nor with an alarm e-mail and a custom pipeline", () => {
+    const { app } = stack({ nag: true, text: withConfig("alarms: { email: ops@example.com }\npipeline: { maxReceiveCount: 7, reconcileEvery: 300 }") });
     assert.doesNotThrow(() => app.synth());
   });
 
