@@ -2,16 +2,23 @@
  * Streaming blob download: follows redirects (Authorization dropped on other hosts), checks the
  * size, hashes while streaming, and resumes a cut download with `Range` from the registry URL
  * (presigned redirect URLs expire). Memory stays flat: chunks pass straight through.
+ * A stall (stall.ts) is resumed once, and only when the transfer had been moving: a source that
+ * stalls from the start, or again, fails with STALL instead of looping.
  */
 import { Readable } from "node:stream";
 import { FerryError, withSide } from "../errors.ts";
 import { DigestVerifier } from "../oci/digest.ts";
 import type { CallOptions, RegistryClient, RegistryResponse } from "./client.ts";
 import { isNetworkError } from "./retry.ts";
+import { isStall } from "./stall.ts";
 import { drain, header } from "./transport.ts";
 
 /** Resumes at most this many times per download, and only after progress. */
 export const MAX_RESUMES = 5;
+/** Of those, resumes after a STALL: each one costs a whole stall timeout. */
+export const MAX_STALL_RESUMES = 1;
+/** A stalled connection is resumed only when it had delivered this much since it opened. */
+export const STALL_RESUME_MIN_BYTES = 1024 * 1024;
 
 /** Opens a verified, resumable stream of a blob. Rejects at once for 404 and other errors. */
 export async function openBlobStream(
@@ -52,8 +59,10 @@ export async function openBlobStream(
     let delivered = 0;
     let skip = 0;
     let resumes = 0;
+    let stallResumes = 0;
     let lastResumeAt = -1;
     for (;;) {
+      const openedAt = delivered;
       let cut: unknown;
       try {
         for await (const c of current.body) {
@@ -72,14 +81,16 @@ export async function openBlobStream(
           pending = b;
         }
       } catch (err) {
-        if (err instanceof FerryError) throw withSide(err, client.side);
+        const resumableStall = isStall(err) && stallResumes < MAX_STALL_RESUMES && delivered - openedAt >= STALL_RESUME_MIN_BYTES;
+        if (err instanceof FerryError && !resumableStall) throw withSide(err, client.side);
         cut = err;
       }
       const short = knownSize !== undefined && delivered < knownSize;
       if (cut === undefined && !short) break;
       const canResume =
-        (cut === undefined || isNetworkError(cut)) && resumes < maxResumes && delivered > lastResumeAt && !opts.signal?.aborted;
+        (cut === undefined || isNetworkError(cut) || isStall(cut)) && resumes < maxResumes && delivered > lastResumeAt && !opts.signal?.aborted;
       if (!canResume) {
+        if (isStall(cut)) throw withSide(cut, client.side);
         if (cut !== undefined) {
           throw new FerryError("NETWORK", `${where}: download cut after ${delivered} bytes: ${(cut as Error).message}`, {
             retryable: true,
@@ -90,6 +101,7 @@ export async function openBlobStream(
         break; // let the verifier say what is wrong
       }
       resumes++;
+      if (isStall(cut)) stallResumes++;
       lastResumeAt = delivered;
       current = await get(delivered);
       if (current.status === 206) {

@@ -1,7 +1,9 @@
 /**
  * A registry client for one host, on undici: scheme detection, auth, retries,
  * manifests, tags and blobs. Operations are named resource-first (`manifestGet`, `blobHead`).
- * Every method takes `{signal, deadline}`; retries never run past the deadline.
+ * Every method takes `{signal, deadline}`: retries never run past the deadline, and requests still
+ * in flight at the deadline (a body mid-stream, an upload) are aborted with DEADLINE. Every read
+ * has a stall guard (stall.ts).
  */
 import { connect as tlsConnect } from "node:tls";
 import type { Agent, Dispatcher } from "undici";
@@ -20,6 +22,8 @@ import { openBlobStream } from "./blob-download.ts";
 import { type BodyOpener, putBlobBytes, type UploadOutcome, uploadBlob } from "./blob-upload.ts";
 import type { Readable } from "node:stream";
 import { abortError, DEFAULT_RETRY, isNetworkError, nextDelay, type RetryOptions, sleep } from "./retry.ts";
+import { callScope } from "./deadline.ts";
+import { resolveTransfer, stallGuard, type TransferSettings } from "./stall.ts";
 import {
   createAgent,
   drain,
@@ -35,7 +39,10 @@ import {
 /** Per-call controls. */
 export interface CallOptions {
   signal?: AbortSignal;
-  /** Epoch milliseconds after which no retry starts (a Lambda's remaining time). */
+  /**
+   * Epoch milliseconds (a Lambda's remaining time, less what recording the outcome needs): no
+   * retry starts after it, and requests still in flight then are aborted with DEADLINE.
+   */
   deadline?: number;
 }
 
@@ -109,7 +116,11 @@ export class RegistryClient {
   readonly side: Side | undefined;
   readonly options: RegistryClientOptions;
   readonly retry: RetryOptions;
+  /** The stall guard's settings, defaults filled in. */
+  readonly transfer: TransferSettings;
   private readonly agent: Agent;
+  /** The agent behind the stall guard: every request of this client goes through it. */
+  private readonly dispatcher: Dispatcher;
   private readonly ownsAgent: boolean;
   private readonly auth: Authenticator;
   private base: URL | undefined;
@@ -121,8 +132,10 @@ export class RegistryClient {
     this.side = opts.side;
     this.options = opts;
     this.retry = { ...DEFAULT_RETRY, ...opts.retry };
+    this.transfer = resolveTransfer(opts.transfer);
     this.agent = opts.agent ?? createAgent(opts);
     this.ownsAgent = !opts.agent;
+    this.dispatcher = this.agent.compose(stallGuard(this.transfer, opts.side));
     this.userAgent = opts.userAgent ?? "ferry/0.1";
     this.auth = new Authenticator({
       host: opts.host,
@@ -195,9 +208,28 @@ export class RegistryClient {
     return this.probing;
   }
 
-  /** Sends a request through scheme detection, auth, retries and error mapping. */
+  /**
+   * Sends a request through scheme detection, auth, retries and error mapping. With a deadline,
+   * the request (and the returned body, until it is read or drained) is aborted at the deadline.
+   */
   async request(r: RegistryRequest): Promise<RegistryResponse> {
-    await this.ensureBase(r);
+    const scope = callScope(r.signal, r.deadline, `${r.method} ${this.host}${r.repo ? `/${r.repo}` : ""}`);
+    try {
+      const res = await this.send(scope.signal === r.signal ? r : { ...r, signal: scope.signal });
+      if (res.body.closed) scope.dispose();
+      else res.body.once("close", scope.dispose);
+      return res;
+    } catch (e) {
+      scope.dispose();
+      throw e;
+    }
+  }
+
+  private async send(r: RegistryRequest): Promise<RegistryResponse> {
+    if (r.signal?.aborted) throw abortError(r.signal);
+    await this.ensureBase(r).catch((e: unknown) => {
+      throw r.signal?.aborted ? abortError(r.signal) : e;
+    });
     const scopes = this.scopes(r);
     const replayable = r.stream === undefined;
     const retryOk = r.retry ?? (replayable && r.method !== "POST" && r.method !== "PATCH");
@@ -259,7 +291,7 @@ export class RegistryClient {
         if (a) headers.authorization = a;
       }
       if (r.body !== undefined) headers["content-length"] ??= String(Buffer.byteLength(r.body));
-      const res = await this.agent.request({
+      const res = await this.dispatcher.request({
         origin: url.origin,
         path: url.pathname + url.search,
         method: r.method,
@@ -295,7 +327,7 @@ export class RegistryClient {
   ): Promise<{ status: number; text: string }> {
     for (let attempt = 1; ; attempt++) {
       try {
-        const res = await this.agent.request({
+        const res = await this.dispatcher.request({
           origin: url.origin,
           path: url.pathname + url.search,
           method: init.method,

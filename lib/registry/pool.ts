@@ -1,12 +1,13 @@
 /**
  * Registry clients per host and side, built from per-host settings (plain HTTP, CA file,
- * insecure, credentials, upload mode) and sharing one connection pool per host.
+ * insecure, credentials, upload mode, stall guards) and sharing one connection pool per host.
  */
 import type { Agent } from "undici";
 import type { Side } from "../errors.ts";
 import { RegistryClient, type RegistryClientOptions, type UploadMode } from "./client.ts";
 import { type CredentialProvider, chainCredentials, dockerConfigCredentials } from "./credentials.ts";
 import { RateBudget } from "./rate.ts";
+import type { TransferSettings } from "./stall.ts";
 import { createAgent } from "./transport.ts";
 
 /** Settings for one registry host. */
@@ -20,6 +21,8 @@ export interface HostSettings {
   maxConnectionsPerHost?: number;
   /** Requests per second to this host (both sides together). */
   requestsPerSecond?: number;
+  /** Stall guards on this host's reads (`stallTimeout`, `speedLimit`, `speedTime`); see stall.ts. */
+  transfer?: Partial<TransferSettings>;
 }
 
 export interface RegistryPoolOptions {

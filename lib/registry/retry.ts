@@ -3,6 +3,7 @@
  * Only replayable requests are retried here; an upload is retried as a whole by its caller.
  */
 import { FerryError, RegistryError } from "../errors.ts";
+import { isStall } from "./stall.ts";
 
 /** Retry settings; defaults in {@link DEFAULT_RETRY}. */
 export interface RetryOptions {
@@ -12,9 +13,15 @@ export interface RetryOptions {
   baseDelayMs: number;
   /** Longest single wait, including a server's Retry-After. */
   maxDelayMs: number;
+  /**
+   * Attempts in all when the failure is a STALL. Each stall costs a whole stall timeout (30 s by
+   * default), so stalls get fewer tries than a quick 503: a stalling registry fails in minutes.
+   */
+  maxStallAttempts?: number;
 }
 
-export const DEFAULT_RETRY: RetryOptions = { maxAttempts: 5, baseDelayMs: 200, maxDelayMs: 60_000 };
+export const DEFAULT_RETRY: RetryOptions = { maxAttempts: 5, baseDelayMs: 200, maxDelayMs: 60_000, maxStallAttempts: 2 };
+const DEFAULT_STALL_ATTEMPTS = 2;
 
 const NETWORK_CODES = new Set([
   "ECONNRESET",
@@ -105,7 +112,8 @@ export function nextDelay(
   opts: RetryOptions,
   deadline: number | undefined,
 ): number | undefined {
-  if (attempt >= opts.maxAttempts || !isRetryable(err)) return undefined;
+  const limit = isStall(err) ? Math.min(opts.maxAttempts, opts.maxStallAttempts ?? DEFAULT_STALL_ATTEMPTS) : opts.maxAttempts;
+  if (attempt >= limit || !isRetryable(err)) return undefined;
   const serverWait = err instanceof RegistryError ? err.retryAfterMs : undefined;
   const wait = serverWait !== undefined ? Math.min(serverWait, opts.maxDelayMs) : backoffMs(attempt, opts);
   if (deadline !== undefined && Date.now() + wait > deadline) return undefined;

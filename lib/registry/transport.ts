@@ -10,6 +10,7 @@ import { FerryError, type OciErrorEntry, RegistryError, type Side } from "../err
 import { isLoopbackHost } from "./address.ts";
 import { redactUrl } from "./redact.ts";
 import { parseRetryAfter } from "./retry.ts";
+import type { TransferSettings } from "./stall.ts";
 
 /** TLS and connection settings for one registry host. */
 export interface TransportOptions {
@@ -23,6 +24,8 @@ export interface TransportOptions {
   caPem?: string;
   /** Cap on concurrent connections (and so requests) per origin. Default 16. */
   maxConnectionsPerHost?: number;
+  /** Stall guards on every read (stall.ts); defaults in `DEFAULT_TRANSFER`. */
+  transfer?: Partial<TransferSettings>;
 }
 
 export const DEFAULT_MAX_CONNECTIONS_PER_HOST = 16;
@@ -34,6 +37,7 @@ export function createAgent(opts: TransportOptions): Agent {
     connections: opts.maxConnectionsPerHost ?? DEFAULT_MAX_CONNECTIONS_PER_HOST,
     pipelining: 1,
     keepAliveTimeout: 10_000,
+    // A backstop only: every registry request carries the stall guard's own timeouts (stall.ts).
     headersTimeout: 300_000,
     bodyTimeout: 300_000,
     connect: {

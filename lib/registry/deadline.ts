@@ -1,0 +1,44 @@
+/**
+ * A call's deadline as an abort signal: requests in flight (a blob body mid-stream, an upload)
+ * stop at the deadline with a retryable DEADLINE error, so the caller still has the time it kept
+ * in reserve to record the outcome (and the pipeline's queue delivers the work again).
+ */
+import { FerryError } from "../errors.ts";
+
+/** The signal for one call and a `dispose()` to run when the call is over (body consumed). */
+export interface CallScope {
+  signal: AbortSignal | undefined;
+  dispose(): void;
+}
+
+/** Longest delay setTimeout takes; a later deadline is as good as none for one call. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+const noop = () => undefined;
+
+/**
+ * Combines the caller's `signal` with `deadline` (epoch ms). Without a deadline this is the
+ * caller's signal as is. One timer and one listener per call, both removed by `dispose()`.
+ */
+export function callScope(signal: AbortSignal | undefined, deadline: number | undefined, what: string): CallScope {
+  if (deadline === undefined) return { signal, dispose: noop };
+  const ctl = new AbortController();
+  const expire = () => ctl.abort(new FerryError("DEADLINE", `${what}: deadline reached`, { retryable: true }));
+  const follow = () => ctl.abort(signal?.reason);
+  if (signal?.aborted) follow();
+  else signal?.addEventListener("abort", follow, { once: true });
+  const ms = deadline - Date.now();
+  let timer: NodeJS.Timeout | undefined;
+  if (ms <= 0) expire();
+  else if (ms <= MAX_TIMER_MS) {
+    timer = setTimeout(expire, ms);
+    timer.unref();
+  }
+  return {
+    signal: ctl.signal,
+    dispose() {
+      if (timer) clearTimeout(timer);
+      signal?.removeEventListener("abort", follow);
+    },
+  };
+}
