@@ -7,7 +7,7 @@ import { formatLocation, parseLocation } from "../replicate/location.ts";
 import { openStore } from "../replicate/open.ts";
 import { formatBytes, formatDuration, shortDigest } from "./format.ts";
 import { createProgress } from "./progress.ts";
-import { credsFlag, poolFromFlags, REGISTRY_HELP, REGISTRY_OPTIONS } from "./registry-flags.ts";
+import { credsFlag, poolFromFlags, REGISTRY_HELP, REGISTRY_OPTIONS, TRANSFER_HELP, TRANSFER_OPTIONS } from "./registry-flags.ts";
 
 export const COPY_HELP = `Usage: ferry copy [options] SRC DST
 
@@ -30,6 +30,7 @@ Options:
   -q, --quiet              no progress output
   -h, --help               this help
 ${REGISTRY_HELP}
+${TRANSFER_HELP}
 
 Exit status: 0 copied (or already up to date), 1 the copy failed, 2 usage error.
 
@@ -57,6 +58,7 @@ export async function runCopy(argv: string[]): Promise<number> {
       quiet: { type: "boolean", short: "q" },
       help: { type: "boolean", short: "h" },
       ...REGISTRY_OPTIONS,
+      ...TRANSFER_OPTIONS,
     },
   });
   if (values.help) {
@@ -115,6 +117,8 @@ export async function runCopy(argv: string[]): Promise<number> {
     return 0;
   } catch (e) {
     progress.stop();
+    // The first failure ends the copy: stop the transfers still running rather than wait for them.
+    abort.abort(new FerryError("ABORTED", "another transfer of this copy failed"));
     throw describeFailure(e, formatLocation(src), formatLocation(dst));
   } finally {
     process.off("SIGINT", onSignal);

@@ -56,5 +56,11 @@ export function poolFromConfig(
     };
   }
   // In a server, docker's config of whoever runs it is not a credential source: only the config.
-  return new RegistryPool({ hosts, authFile: false, ...(defaultCredentials ? { defaultCredentials } : {}) });
+  return new RegistryPool({
+    hosts,
+    // The config's `transfer:` stall guards apply to every host.
+    defaults: { transfer: config.transfer },
+    authFile: false,
+    ...(defaultCredentials ? { defaultCredentials } : {}),
+  });
 }
