@@ -9,7 +9,7 @@ import { type CopyResult, CopySession } from "../replicate/copy.ts";
 import type { ErrorRecord } from "../errors.ts";
 import { FINAL_STATUSES } from "../state/store.ts";
 import type { DeliveryInfo, PipelineDeps } from "./deps.ts";
-import { reopenIfRedriven, stuckAfterSeconds } from "./recovery.ts";
+import { heartbeat, reopenIfRedriven } from "./recovery.ts";
 import { storeFor } from "./stores.ts";
 
 export type CopyTaskStats = Pick<CopyResult, "blobs" | "bytes"> & { durationMs: number; outcome: "done" | "failed" | "skipped" };
@@ -50,15 +50,6 @@ export async function runCopyTask(deps: PipelineDeps, msg: CopyMessage, d: Deliv
   const stats = { ...statsOf(session), durationMs: Date.now() - started, outcome };
   deps.log.info("copy done", { ...fields, ...stats.blobs, bytes: stats.bytes, durationMs: stats.durationMs });
   return stats;
-}
-
-/** Touches the job now and every third of the stuck threshold until stopped. */
-function heartbeat(deps: PipelineDeps, jobId: string): () => void {
-  const touch = () => deps.store.touchJob(jobId).catch((e: unknown) => deps.log.warn("heartbeat not recorded", { jobId, error: (e as Error).message }));
-  void touch();
-  const t = setInterval(touch, Math.max(1000, (stuckAfterSeconds(deps.config.pipeline) * 1000) / 3));
-  t.unref();
-  return () => clearInterval(t);
 }
 
 function statsOf(s: CopySession): Pick<CopyResult, "blobs" | "bytes"> {

@@ -17,7 +17,7 @@ import type { RegistryStore } from "../replicate/registry-store.ts";
 import type { DestinationResult, Job, JobPlan, JobStatus, Task } from "../state/store.ts";
 import { FINAL_STATUSES } from "../state/store.ts";
 import type { DeliveryInfo, PipelineDeps } from "./deps.ts";
-import { failOnLastDelivery, reopenIfRedriven } from "./recovery.ts";
+import { failOnLastDelivery, heartbeat, reopenIfRedriven } from "./recovery.ts";
 import { storeFor } from "./stores.ts";
 
 /** How long a merge claim holds: the merge function's timeout (a merge cannot outlive it). */
@@ -45,6 +45,7 @@ export async function runMerge(
     return "failed";
   }
   const opts: CallOptions = { ...(d.deadline ? { deadline: d.deadline } : {}), ...(d.signal ? { signal: d.signal } : {}) };
+  const stopHeartbeat = heartbeat(deps, jobId);
   try {
     const outcome = await pushAndTag(deps, job, job.plan, opts);
     if (outcome === "busy") return await waitForTag(deps, msg, claimant);
@@ -64,6 +65,8 @@ export async function runMerge(
     return "succeeded";
   } catch (e) {
     return failOnLastDelivery(deps, jobId, e, d, "merge", ["merging"]);
+  } finally {
+    stopHeartbeat();
   }
 }
 

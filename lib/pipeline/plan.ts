@@ -13,7 +13,7 @@ import { filterIndex, isAttestation, verbatim } from "../replicate/index-build.t
 import { RegistryStore } from "../replicate/registry-store.ts";
 import type { Job, JobPlan, PlannedDestination } from "../state/store.ts";
 import type { DeliveryInfo, PipelineDeps } from "./deps.ts";
-import { failOnLastDelivery, reopenIfRedriven } from "./recovery.ts";
+import { failOnLastDelivery, heartbeat, reopenIfRedriven } from "./recovery.ts";
 import { storeFor } from "./stores.ts";
 import { copyMessages, tasksOf } from "./tasks.ts";
 
@@ -31,6 +31,7 @@ export async function planJob(deps: PipelineDeps, jobId: string, d: DeliveryInfo
     return "ignored";
   }
   const opts: CallOptions = { ...(d.deadline ? { deadline: d.deadline } : {}), ...(d.signal ? { signal: d.signal } : {}) };
+  const stopHeartbeat = heartbeat(deps, jobId);
   try {
     if (!job.plan) {
       const plan = await resolvePlan(deps, job, opts);
@@ -57,6 +58,8 @@ export async function planJob(deps: PipelineDeps, jobId: string, d: DeliveryInfo
     return "planned";
   } catch (e) {
     return failOnLastDelivery(deps, jobId, e, d, "plan", ["planning"]);
+  } finally {
+    stopHeartbeat();
   }
 }
 

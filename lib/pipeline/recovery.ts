@@ -44,6 +44,18 @@ export function stuckAfterSeconds(p: PipelineDeps["config"]["pipeline"]): number
   return p.stuckAfter ?? 2 * p.visibilityTimeout;
 }
 
+/**
+ * Touches the job now and every third of the stuck threshold until stopped, so the reconciler
+ * leaves a job alone while one of its deliveries is at work (a long copy, registry retries).
+ */
+export function heartbeat(deps: PipelineDeps, jobId: string): () => void {
+  const touch = () => deps.store.touchJob(jobId).catch((e: unknown) => deps.log.warn("heartbeat not recorded", { jobId, error: (e as Error).message }));
+  void touch();
+  const t = setInterval(touch, Math.max(1000, (stuckAfterSeconds(deps.config.pipeline) * 1000) / 3));
+  t.unref();
+  return () => clearInterval(t);
+}
+
 /** Sends the work `job`'s status calls for; resolves to the queue used (undefined when final). */
 export async function driveJob(deps: PipelineDeps, job: Job): Promise<QueueName | undefined> {
   switch (job.status) {
