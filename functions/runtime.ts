@@ -8,6 +8,9 @@
  *   FERRY_TABLE                          DynamoDB table
  *   FERRY_QUEUE_PLAN_URL / _COPY_URL / _MERGE_URL
  *   FERRY_MAX_RECEIVE_COUNT              the queues' redrive maxReceiveCount (default 5)
+ *   FERRY_STUCK_AFTER                    seconds without progress before the reconciler re-drives a
+ *                                        job (the construct derives it from the queues' visibility)
+ *   FERRY_SQS_ENDPOINT, FERRY_DYNAMODB_ENDPOINT   stand-ins (tests of the bundles); unset on AWS
  */
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SQSClient } from "@aws-sdk/client-sqs";
@@ -117,11 +120,17 @@ function required(env: NodeJS.ProcessEnv, name: string): string {
 async function settingsFromEnv(env: NodeJS.ProcessEnv): Promise<RuntimeSettings> {
   const config = env.FERRY_CONFIG_FILE ? await loadConfigFile(env.FERRY_CONFIG_FILE) : parseConfigText(required(env, "FERRY_CONFIG"), "FERRY_CONFIG");
   if (env.FERRY_MAX_RECEIVE_COUNT) config.pipeline.maxReceiveCount = Number(env.FERRY_MAX_RECEIVE_COUNT);
+  if (env.FERRY_STUCK_AFTER && config.pipeline.stuckAfter === undefined) config.pipeline.stuckAfter = Number(env.FERRY_STUCK_AFTER);
+  const standIn = env.FERRY_SQS_ENDPOINT || env.FERRY_DYNAMODB_ENDPOINT;
   return {
     config,
     table: required(env, "FERRY_TABLE"),
     queues: { plan: required(env, "FERRY_QUEUE_PLAN_URL"), copy: required(env, "FERRY_QUEUE_COPY_URL"), merge: required(env, "FERRY_QUEUE_MERGE_URL") },
     region: env.AWS_REGION ?? "us-east-1",
+    ...(env.FERRY_SQS_ENDPOINT ? { sqsEndpoint: env.FERRY_SQS_ENDPOINT } : {}),
+    ...(env.FERRY_DYNAMODB_ENDPOINT ? { ddbEndpoint: env.FERRY_DYNAMODB_ENDPOINT } : {}),
+    // Stand-ins accept any credentials; real AWS uses the function's role.
+    ...(standIn ? { credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID ?? "ferrylocal", secretAccessKey: env.AWS_SECRET_ACCESS_KEY ?? "ferrylocal" } } : {}),
     env,
   };
 }

@@ -27,7 +27,7 @@ import { EmailSubscription } from "aws-cdk-lib/aws-sns-subscriptions";
 import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import type { FerryConfig } from "../lib/config.ts";
-import { oldestActiveJobAgeThreshold, oldestMessageAgeThreshold, reconcileRateMinutes } from "./thresholds.ts";
+import { oldestActiveJobAgeThreshold, oldestMessageAgeThreshold, reconcileRateMinutes, stuckAfterSeconds } from "./thresholds.ts";
 
 export interface FerryProps {
   /** The parsed config (rules, webhooks, registries) and its YAML text, passed to the functions. */
@@ -150,6 +150,7 @@ export class Ferry extends Construct {
     const copy = queue("copy", "copy");
     const merge = queue("merge", "merge");
     this.queues = { plan: plan.q, copy: copy.q, merge: merge.q };
+    const stuckAfter = stuckAfterSeconds(config.pipeline, Math.max(plan.visibility, copy.visibility, merge.visibility));
     this.deadLetterQueues = { plan: plan.dlq, copy: copy.dlq, merge: merge.dlq };
 
     const f = this.functions;
@@ -164,6 +165,7 @@ export class Ferry extends Construct {
       g.addEnvironment("FERRY_QUEUE_PLAN_URL", plan.q.queueUrl);
       g.addEnvironment("FERRY_QUEUE_COPY_URL", copy.q.queueUrl);
       g.addEnvironment("FERRY_QUEUE_MERGE_URL", merge.q.queueUrl);
+      g.addEnvironment("FERRY_STUCK_AFTER", String(stuckAfter));
     }
     for (const g of workers) {
       Validations.of(g).acknowledge({
@@ -346,7 +348,7 @@ export class Ferry extends Construct {
       new cloudwatch.Metric({ namespace: "ferry", metricName: name, dimensionsMap: { service: "ferry" }, statistic: stat, period });
     const agePeriod = Duration.minutes(Math.max(5, reconcileMinutes));
     const healthyJob = SIZING.plan.timeout.toSeconds() + SIZING.copy.timeout.toSeconds() + SIZING.merge.timeout.toSeconds();
-    const ageThreshold = oldestActiveJobAgeThreshold(config.pipeline, healthyJob);
+    const ageThreshold = oldestActiveJobAgeThreshold(config.pipeline, healthyJob, stuckAfter);
     const oldestActive = m("oldestActiveJobAgeSeconds", "Maximum", agePeriod);
     alarm("OldestActiveJobAlarm", {
       metric: oldestActive,

@@ -13,12 +13,13 @@ export function reconcileRateMinutes(pipeline: Pipeline): number {
 }
 
 /**
- * Seconds without progress before the reconciler re-drives a job. This mirrors the reconciler's
- * own rule (`stuckAfterSeconds` in lib/pipeline/recovery.ts; infra imports no pipeline code):
- * `stuckAfter` when set, else 2 × `visibilityTimeout`.
+ * Seconds without progress before the reconciler re-drives a job on AWS: `stuckAfter` when set,
+ * else 2 × the longest queue visibility timeout. Work in progress records heartbeats, so the
+ * only silent wait is a failed message waiting out its visibility before SQS delivers it again;
+ * re-driving sooner would only race SQS's own retries. The functions get it as FERRY_STUCK_AFTER.
  */
-export function stuckAfterSeconds(pipeline: Pipeline): number {
-  return pipeline.stuckAfter ?? 2 * pipeline.visibilityTimeout;
+export function stuckAfterSeconds(pipeline: Pipeline, longestVisibilitySeconds: number): number {
+  return pipeline.stuckAfter ?? 2 * longestVisibilitySeconds;
 }
 
 /**
@@ -29,9 +30,9 @@ export function stuckAfterSeconds(pipeline: Pipeline): number {
  * - healthy: a job that keeps moving may take its stages' longest runs (plan + copy + merge timeouts).
  * One more period covers the metric itself, which is one pass old at worst.
  */
-export function oldestActiveJobAgeThreshold(pipeline: Pipeline, healthyJobSeconds: number): number {
+export function oldestActiveJobAgeThreshold(pipeline: Pipeline, healthyJobSeconds: number, stuckAfter: number): number {
   const period = reconcileRateMinutes(pipeline) * 60;
-  const stuck = (pipeline.maxRedrives + 1) * (stuckAfterSeconds(pipeline) + period);
+  const stuck = (pipeline.maxRedrives + 1) * (stuckAfter + period);
   return Math.max(stuck, healthyJobSeconds) + period;
 }
 

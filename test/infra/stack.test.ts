@@ -301,6 +301,15 @@ describe("alarms", () => {
     }
   });
 
+  it("every function gets the stuck threshold: 2 × the longest visibility, or the config's stuckAfter", () => {
+    const envOf = (t: ReturnType<typeof templateOf>) =>
+      resourcesOf(t, "AWS::Lambda::Function").map(([, r]) => (r.Properties.Environment as { Variables: Record<string, unknown> }).Variables.FERRY_STUCK_AFTER);
+    const defaults = envOf(templateOf(withConfig("")));
+    assert.ok(defaults.length >= 7);
+    assert.ok(defaults.every((v) => v === "10800"), JSON.stringify(defaults));
+    assert.ok(envOf(templateOf(withConfig("pipeline: { stuckAfter: 600 }"))).every((v) => v === "600"));
+  });
+
   it("the oldest unfinished job: ferry/oldestActiveJobAgeSeconds above the reconciler's bound", () => {
     const a = alarm("OldestActiveJobAlarm");
     assert.equal(a.Namespace, "ferry");
@@ -308,9 +317,9 @@ describe("alarms", () => {
     assert.deepEqual(a.Dimensions, [{ Name: "service", Value: "ferry" }]);
     assert.equal(a.Statistic, "Maximum");
     assert.equal(a.ComparisonOperator, "GreaterThanThreshold");
-    // Defaults: a healthy job's plan + copy + merge timeouts (120 + 900 + 180) outweigh the stuck
-    // bound (3 + 1) × (stuckAfter 2 × 30 + 60); one reconcile period (60) on top.
-    assert.equal(a.Threshold, 1260);
+    // Defaults: stuckAfter is 2 × the longest visibility (copy: 6 × 900 s), so the stuck bound
+    // (3 + 1) × (10800 + 60) outweighs a healthy job; one reconcile period (60) on top.
+    assert.equal(a.Threshold, 4 * 10_860 + 60);
     const custom = resourcesOf(templateOf(withConfig("pipeline: { stuckAfter: 600, maxRedrives: 2, reconcileEvery: 120 }")), "AWS::CloudWatch::Alarm");
     // (2 + 1) × (600 + 120) + 120
     assert.equal(custom.find(([k]) => k.includes("OldestActiveJobAlarm"))?.[1].Properties.Threshold, 2280);

@@ -22,24 +22,24 @@ describe("reconcileRateMinutes", () => {
 });
 
 describe("stuckAfterSeconds", () => {
-  it("is stuckAfter when set", () => assert.equal(stuckAfterSeconds(pipeline({ stuckAfter: 500, visibilityTimeout: 30 })), 500));
-  it("else 2 × visibilityTimeout", () => {
-    assert.equal(stuckAfterSeconds(pipeline()), 60);
-    assert.equal(stuckAfterSeconds(pipeline({ visibilityTimeout: 90 })), 180);
+  it("is stuckAfter when set", () => assert.equal(stuckAfterSeconds(pipeline({ stuckAfter: 500, visibilityTimeout: 30 }), 5400), 500));
+  it("else 2 × the longest queue visibility (a failed message's silent wait)", () => {
+    assert.equal(stuckAfterSeconds(pipeline(), 5400), 10_800);
+    assert.equal(stuckAfterSeconds(pipeline({ visibilityTimeout: 90 }), 720), 1440);
   });
 });
 
 describe("oldestActiveJobAgeThreshold", () => {
   it("the stuck bound plus one period, when it outweighs a healthy job", () => {
     // (maxRedrives 3 + 1) × (stuckAfter 300 + period 120) + 120
-    assert.equal(oldestActiveJobAgeThreshold(pipeline({ stuckAfter: 300, reconcileEvery: 120 }), 1200), 4 * 420 + 120);
+    assert.equal(oldestActiveJobAgeThreshold(pipeline({ reconcileEvery: 120 }), 1200, 300), 4 * 420 + 120);
   });
   it("a healthy job's longest run plus one period, when that is longer", () => {
-    // defaults: stuck bound 4 × (60 + 60) = 480 < 1200
-    assert.equal(oldestActiveJobAgeThreshold(pipeline(), 1200), 1260);
+    // stuck bound 4 × (60 + 60) = 480 < 1200
+    assert.equal(oldestActiveJobAgeThreshold(pipeline(), 1200, 60), 1260);
   });
   it("maxRedrives 0: one round before the reconciler fails the job", () => {
-    assert.equal(oldestActiveJobAgeThreshold(pipeline({ maxRedrives: 0, stuckAfter: 3000 }), 1200), 3060 + 60);
+    assert.equal(oldestActiveJobAgeThreshold(pipeline({ maxRedrives: 0 }), 1200, 3000), 3060 + 60);
   });
 });
 
