@@ -15,13 +15,13 @@ function newestSource(dir) {
   return newest;
 }
 
-// lib/ and functions/ (which `ferry serve` runs) are both in the bundle.
-const sourceDirs = ["lib", "functions"].map((d) => fileURLToPath(new URL(d, root))).filter((d) => existsSync(d));
+// bin/cli.ts, lib/ and functions/ (which `ferry serve` runs) are all in the bundle.
+const sourceDirs = ["bin", "lib", "functions"].map((d) => fileURLToPath(new URL(d, root))).filter((d) => existsSync(d));
 const useBuilt = existsSync(built) && sourceDirs.every((d) => statSync(built).mtimeMs >= newestSource(d));
 if (useBuilt) {
   await import(built.href);
 } else {
   const { register } = await import("tsx/esm/api");
   register();
-  await import(new URL("lib/cli/run.ts", root).href);
+  await import(new URL("bin/cli.ts", root).href);
 }

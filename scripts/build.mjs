@@ -5,7 +5,7 @@
 import { build } from "esbuild";
 
 await build({
-  entryPoints: ["lib/cli/run.ts"],
+  entryPoints: ["bin/cli.ts"],
   outdir: "dist",
   entryNames: "ferry",
   chunkNames: "chunks/[name]-[hash]",

@@ -1,5 +1,6 @@
 /** `ferry` command-line entry: dispatches to subcommands; exit 0 ok, 1 failure, 2 usage. */
 import { FerryError } from "../errors.ts";
+import type { LocalHandlers, LocalRuntimeSettings } from "../local/serve.ts";
 import { runCopy } from "./copy.ts";
 import { runInspect } from "./inspect.ts";
 
@@ -20,8 +21,13 @@ Commands:
 Run 'ferry <command> --help' for a command's options.
 `;
 
+/** What the process entry (bin/cli.ts) gives the CLI: the pipeline's handlers for `ferry serve`. */
+export interface CliApp {
+  serveHandlers?: (settings: LocalRuntimeSettings) => Promise<LocalHandlers>;
+}
+
 /** Runs the CLI with `argv` (without node and script); resolves to the exit status. */
-export async function main(argv: string[]): Promise<number> {
+export async function main(argv: string[], app: CliApp = {}): Promise<number> {
   const [cmd, ...rest] = argv;
   try {
     switch (cmd) {
@@ -44,7 +50,7 @@ export async function main(argv: string[]): Promise<number> {
       case "serve":
         // Loaded on demand: the pipeline brings the AWS SDK, middy and Powertools, which
         // `ferry copy` should not pay for at start-up.
-        return await (await import("./serve.ts")).runServe(rest);
+        return await (await import("./serve.ts")).runServe(rest, app.serveHandlers);
       default:
         process.stderr.write(`ferry: unknown command ${JSON.stringify(cmd)}\n\n${HELP}`);
         return 2;

@@ -2,7 +2,7 @@
 import { parseArgs } from "node:util";
 import { FerryError } from "../errors.ts";
 import { defaultDataDir } from "../local/data-dir.ts";
-import { startLocal } from "../local/serve.ts";
+import { type LocalHandlers, type LocalRuntimeSettings, startLocal } from "../local/serve.ts";
 
 export const SERVE_HELP = `Usage: ferry serve --config FILE [--port N] [--data-dir DIR | --in-memory] [--log-level LEVEL]
 
@@ -36,7 +36,7 @@ Routes:
 Prints 'listening on http://127.0.0.1:PORT' when ready; stops cleanly on SIGINT/SIGTERM.
 `;
 
-export async function runServe(argv: string[]): Promise<number> {
+export async function runServe(argv: string[], handlers?: (settings: LocalRuntimeSettings) => Promise<LocalHandlers>): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -64,8 +64,11 @@ export async function runServe(argv: string[]): Promise<number> {
     port,
     dataDir,
     ...(values["log-level"] ? { logLevel: values["log-level"].toUpperCase() } : {}),
-    // The composition root: the Lambda entry points themselves (functions/), loaded lazily.
-    loadHandlers: async (settings) => (await import("../../functions/local.ts")).createLocalHandlers(settings),
+    // The Lambda entry points themselves (functions/), given by the process entry.
+    loadHandlers: async (settings) => {
+      if (!handlers) throw new FerryError("INVALID_CONFIG", "this build of ferry has no pipeline handlers");
+      return handlers(settings);
+    },
     onError: (e) => process.stderr.write(`ferry serve: ${(e as Error).message}\n`),
   });
   const b = server.backends.kind;
