@@ -22,7 +22,7 @@ import { openBlobStream } from "./blob-download.ts";
 import { type BodyOpener, putBlobBytes, type UploadOutcome, uploadBlob } from "./blob-upload.ts";
 import type { Readable } from "node:stream";
 import { abortError, DEFAULT_RETRY, isNetworkError, nextDelay, type RetryOptions, sleep } from "./retry.ts";
-import { callScope } from "./deadline.ts";
+import { callScope, untilAborted } from "./deadline.ts";
 import { resolveTransfer, stallGuard, type TransferSettings } from "./stall.ts";
 import {
   createAgent,
@@ -283,11 +283,11 @@ export class RegistryClient {
     let url = start;
     const forBody = r.stream !== undefined || (r.body !== undefined && r.body.length > 0);
     for (let hop = 0; ; hop++) {
-      if (hop === 0) await this.options.rateBudget?.take();
+      if (hop === 0 && this.options.rateBudget) await untilAborted(this.options.rateBudget.take(), r.signal);
       const headers: Record<string, string> = { "user-agent": this.userAgent, ...r.headers };
       // Credentials go only to the registry's own host, never to a redirect or upload target elsewhere.
       if (url.host === this.host) {
-        const a = await this.auth.authorization(scopes, { forBody, ...(r.signal ? { signal: r.signal } : {}) });
+        const a = await untilAborted(this.auth.authorization(scopes, { forBody, ...(r.signal ? { signal: r.signal } : {}) }), r.signal);
         if (a) headers.authorization = a;
       }
       if (r.body !== undefined) headers["content-length"] ??= String(Buffer.byteLength(r.body));

@@ -4,6 +4,7 @@
  * in reserve to record the outcome (and the pipeline's queue delivers the work again).
  */
 import { FerryError } from "../errors.ts";
+import { abortError } from "./retry.ts";
 
 /** The signal for one call and a `dispose()` to run when the call is over (body consumed). */
 export interface CallScope {
@@ -41,4 +42,18 @@ export function callScope(signal: AbortSignal | undefined, deadline: number | un
       signal?.removeEventListener("abort", follow);
     },
   };
+}
+
+/**
+ * Waits for `p` (a shared wait: a token fetch, the rate budget) until `signal` aborts; then
+ * rejects with the abort's error and leaves `p` to settle for whoever else waits on it.
+ */
+export function untilAborted<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return p;
+  if (signal.aborted) return Promise.reject(abortError(signal));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(abortError(signal));
+    signal.addEventListener("abort", onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
 }

@@ -258,6 +258,15 @@ describe("deadline", () => {
     assert.ok(put && put.bodyLength < data.byteLength, "the PUT never carried the whole blob");
   });
 
+  it("stops waiting for a token at the deadline", { timeout: 15_000 }, async () => {
+    // The guard would stop the token fetch after 3 s; the deadline comes first.
+    const { client } = await h.setup(
+      { auth: { kind: "bearer" }, hook: (req) => (req.url ?? "").startsWith("/token") },
+      { side: "source", transfer: { ...quick, stallTimeout: 3 }, retry: { maxAttempts: 1 } },
+    );
+    await rejectsWithCode(client.manifestHead("r", "t", { deadline: Date.now() + 1000 }), "DEADLINE");
+  });
+
   it("fails a request at once when the deadline has passed", async () => {
     const { fake, client } = await h.setup();
     await rejectsWithCode(client.manifestHead("r", "t", { deadline: Date.now() - 1 }), "DEADLINE");
