@@ -1,7 +1,10 @@
 /**
- * A copy worker that dies mid-blob: `ferry serve` (a real process) is killed with SIGKILL while a
- * layer is half transferred, then started again on the same queues and table (stand-ins run by
- * this test). SQS redelivers the copy message after its visibility timeout; the job succeeds.
+ * `ferry serve` (a real process) killed with SIGKILL:
+ * - a copy worker that dies mid-blob, started again on the same queues and table (stand-ins run
+ *   by this test): SQS redelivers the copy message after its visibility timeout; the job succeeds;
+ * - on its own durable defaults (embedded SQS in memory, DynamoDB in the data directory): 20
+ *   accepted replications, killed half a second after the last 202, restarted on the same data
+ *   directory: every job is known and every one is replicated.
  */
 import assert from "node:assert/strict";
 import type { ChildProcess } from "node:child_process";
@@ -81,5 +84,41 @@ it("a copy worker killed mid-blob is redelivered and the job still succeeds", { 
   assert.equal(job.status, "succeeded", JSON.stringify(job));
   assert.deepEqual(await skopeoInspectRaw(`${dst.host}/big/app:v1`), image.bytes);
   // and `ferry serve` stops cleanly on SIGTERM
+  assert.equal(await stopServe(second), 0);
+});
+
+it("kill -9 half a second after 20 accepted replications: after a restart on the same data dir, all 20 are known and replicated", { timeout: 240_000 }, async () => {
+  const images = Array.from({ length: 20 }, (_, i) => randomIndex({ platforms: 2, layers: 1, layerSize: 300_000, seed: `durable-${i}` }));
+  const srcClient = new RegistryClient({ host: src.host });
+  for (const [i, image] of images.entries()) await pushImage(srcClient, `durable/app${i}`, "v1", image);
+  await srcClient.close();
+  const port = await freePort();
+  const config = await writeConfig(join(dir, "durable.yml"), `version: 1\napi: { token: test-token }\npipeline: { copyConcurrency: 2 }\n`);
+  const dataDir = join(dir, "durable-state");
+  const base = `http://127.0.0.1:${port}`;
+  // the embedded stand-ins: no FERRY_* endpoints in the environment
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("FERRY_")));
+  const first = await spawnServe(BIN, config, port, { env, args: ["--data-dir", dataDir] });
+  procs.push(first);
+  const ids: string[] = [];
+  for (const [i] of images.entries()) {
+    // through the throttled proxy, so most are still under way at the kill
+    const r = await api(base, "POST", "/replications", { source: `${proxy.host}/durable/app${i}:v1`, destinations: [`${dst.host}/durable/app${i}`] });
+    assert.equal(r.status, 202);
+    ids.push(String(r.body.id));
+  }
+  await new Promise((r) => setTimeout(r, 500));
+  first.kill("SIGKILL");
+  await new Promise((r) => first.once("exit", r));
+  const dstClient = new RegistryClient({ host: dst.host });
+  const before = (await Promise.all(images.map((img, i) => dstClient.manifestHead(`durable/app${i}`, "v1")))).filter((h) => h).length;
+
+  const second = await spawnServe(BIN, config, port, { env, args: ["--data-dir", dataDir] });
+  procs.push(second);
+  const jobs = await Promise.all(ids.map((id) => waitForJob(base, id, undefined, 180_000)));
+  assert.deepEqual(jobs.map((j) => j.status), ids.map(() => "succeeded"), JSON.stringify(jobs.filter((j) => j.status !== "succeeded")));
+  for (const [i, image] of images.entries()) assert.equal((await dstClient.manifestHead(`durable/app${i}`, "v1"))?.digest, image.digest, `app${i}`);
+  await dstClient.close();
+  assert.ok(before < images.length, `the kill came while work was under way (${before} of ${images.length} done before it)`);
   assert.equal(await stopServe(second), 0);
 });
