@@ -14,8 +14,9 @@ export const createMergeHandler = (ctx: HandlerContext) =>
       runtime.metrics.add("mergeAttemptsFailed", "Count", 1);
       throw e;
     }
+    if (status === "deferred") runtime.metrics.add("mergeDeferred", "Count", 1);
+    else if (status) runtime.metrics.add(`jobs_${status}`, "Count", 1);
     if (status === "failed") runtime.metrics.add("mergeFailed", "Count", 1);
-    if (status) runtime.metrics.add(`jobs_${status}`, "Count", 1);
   });
 
 export const handler = createMergeHandler(lambda);
