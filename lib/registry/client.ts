@@ -228,7 +228,8 @@ export class RegistryClient {
   private async send(r: RegistryRequest): Promise<RegistryResponse> {
     if (r.signal?.aborted) throw abortError(r.signal);
     await this.ensureBase(r).catch((e: unknown) => {
-      throw r.signal?.aborted ? abortError(r.signal) : e;
+      // A refused or reset TLS probe is a network error on this side, like any request's.
+      throw r.signal?.aborted ? abortError(r.signal) : this.wrap(e, r.method, new URL(`https://${this.host}/`), r.signal);
     });
     const scopes = this.scopes(r);
     const replayable = r.stream === undefined;

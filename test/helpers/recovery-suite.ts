@@ -1,10 +1,12 @@
 /**
- * The recovery use-cases on the DynamoDB adapter (dynalite), a real distribution registry and a
- * scripted queue port that records what is sent and can refuse a send: plan's ordering (a crash
- * between the plan and its copy messages strands nothing), the reconciler's re-drives and its
- * STUCK verdict, and start-up recovery after the queues were lost.
+ * The recovery use-cases on the DynamoDB adapter, a real distribution registry and a scripted
+ * queue port that records what is sent and can refuse a send: plan's ordering (a crash between
+ * the plan and its copy messages strands nothing), the reconciler's re-drives and its STUCK
+ * verdict, and start-up recovery after the queues were lost. Registered on dynalite and on
+ * DynamoDB Local, like the job-store suite.
  */
 import assert from "node:assert/strict";
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { after, before, beforeEach, describe, it } from "node:test";
 import { parseConfig } from "../../lib/config.ts";
 import { FerryError } from "../../lib/errors.ts";
@@ -15,9 +17,8 @@ import { poolFromConfig } from "../../lib/pipeline/registries.ts";
 import type { AnyMessage, QueueName, QueuePort } from "../../lib/queue/messages.ts";
 import { RegistryClient } from "../../lib/registry/client.ts";
 import { DynamoJobStore, ensureTable } from "../../lib/state/dynamodb.ts";
-import { type Distribution, startDistribution } from "../helpers/distribution.ts";
-import { type DynamoStandIn, startDynalite } from "../helpers/dynamo.ts";
-import { pushImage, randomIndex } from "../helpers/images.ts";
+import { type Distribution, startDistribution } from "./distribution.ts";
+import { pushImage, randomIndex } from "./images.ts";
 
 /** Records messages per queue; `failNext` refuses the next send to a queue once. */
 class ScriptedQueues implements QueuePort {
@@ -33,25 +34,27 @@ class ScriptedQueues implements QueuePort {
   }
 }
 
+/** Registers the use-cases; `client()` is called lazily, after the stand-in has started. */
+export function recoverySuite(name: string, client: () => DynamoDBClient): void {
 let src: Distribution;
-let ddb: DynamoStandIn;
 let now = Date.parse("2026-11-30T12:00:00Z");
 let deps: PipelineDeps & { queues: ScriptedQueues; store: DynamoJobStore };
 let table = 0;
 const image = randomIndex({ platforms: 3, seed: "usecases" });
 
+describe(`recovery use-cases on ${name}`, () => {
 before(async () => {
-  [src, ddb] = await Promise.all([startDistribution(), startDynalite()]);
+  src = await startDistribution();
   await pushImage(new RegistryClient({ host: src.host }), "app", "v1", image);
 });
 after(async () => {
-  await Promise.all([src?.stop(), ddb?.stop()]);
+  await src?.stop();
 });
 beforeEach(async () => {
   const tableName = `usecases-${table++}`;
-  await ensureTable(ddb.client, tableName);
+  await ensureTable(client(), tableName);
   const config = parseConfig({ version: 1, pipeline: { stuckAfter: 60, maxRedrives: 2 } });
-  deps = { config, store: new DynamoJobStore(ddb.client, { tableName, now: () => now }), queues: new ScriptedQueues(), registries: poolFromConfig(config), log: silentLog };
+  deps = { config, store: new DynamoJobStore(client(), { tableName, now: () => now }), queues: new ScriptedQueues(), registries: poolFromConfig(config), log: silentLog };
 });
 
 const request = () => ({ source: `${src.host}/app:v1`, destinations: [`${src.host}/mirror/app`], trigger: "api" as const, eventTime: new Date(now).toISOString() });
@@ -158,3 +161,5 @@ describe("reconciler", () => {
     assert.deepEqual(deps.queues.sent.merge.map((m) => m.jobId), ["m1"]);
   });
 });
+});
+}
