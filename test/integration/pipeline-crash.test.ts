@@ -111,7 +111,7 @@ it("kill -9 half a second after 20 accepted replications: after a restart on the
   first.kill("SIGKILL");
   await new Promise((r) => first.once("exit", r));
   const dstClient = new RegistryClient({ host: dst.host });
-  const before = (await Promise.all(images.map((img, i) => dstClient.manifestHead(`durable/app${i}`, "v1")))).filter((h) => h).length;
+  const before = (await Promise.all(images.map((_, i) => dstClient.manifestHead(`durable/app${i}`, "v1")))).filter((h) => h).length;
 
   const second = await spawnServe(BIN, config, port, { env, args: ["--data-dir", dataDir] });
   procs.push(second);
