@@ -258,6 +258,9 @@ export class Ferry extends Construct {
     const replications = new HttpLambdaIntegration("Replications", f.api);
     this.api.addRoutes({ path: "/replications", methods: [HttpMethod.POST, HttpMethod.GET], integration: replications, authorizer: iam });
     this.api.addRoutes({ path: "/replications/{id}", methods: [HttpMethod.GET], integration: replications, authorizer: iam });
+    // The operator's actions on a job: re-drive it, or fail it with a reason.
+    this.api.addRoutes({ path: "/replications/{id}/redrive", methods: [HttpMethod.POST], integration: replications, authorizer: iam });
+    this.api.addRoutes({ path: "/replications/{id}/fail", methods: [HttpMethod.POST], integration: replications, authorizer: iam });
     const stage = this.api.defaultStage?.node.defaultChild as CfnStage;
     const accessLogs = new LogGroup(this, "ApiAccessLogs", { retention: RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
     stage.defaultRouteSettings = { throttlingRateLimit: props.apiRateLimit ?? 50, throttlingBurstLimit: props.apiBurstLimit ?? 100 };

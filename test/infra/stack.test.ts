@@ -140,7 +140,14 @@ describe("template wiring", () => {
 
   it("webhooks need no gateway auth; /replications uses IAM; the stage is throttled", () => {
     const routes = res("AWS::ApiGatewayV2::Route").map((r) => [r.Properties.RouteKey, r.Properties.AuthorizationType]);
-    assert.deepEqual(routes.sort(), [["GET /replications", "AWS_IAM"], ["GET /replications/{id}", "AWS_IAM"], ["POST /replications", "AWS_IAM"], ["POST /webhooks/{provider}/{id}", "NONE"]].sort());
+    assert.deepEqual(routes.sort(), [
+        ["GET /replications", "AWS_IAM"],
+        ["GET /replications/{id}", "AWS_IAM"],
+        ["POST /replications", "AWS_IAM"],
+        ["POST /replications/{id}/redrive", "AWS_IAM"],
+        ["POST /replications/{id}/fail", "AWS_IAM"],
+        ["POST /webhooks/{provider}/{id}", "NONE"],
+      ].sort());
     t.hasResourceProperties("AWS::ApiGatewayV2::Stage", { DefaultRouteSettings: { ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 } });
   });
 
