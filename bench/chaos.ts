@@ -5,7 +5,8 @@
  * a tag regressed.
  *
  *   node --import tsx bench/chaos.ts [--seed N] [--jobs N] [--restarts N] [--contended-tags N]
- *     [--per-tag N] [--fault-scale X] [--stall S] [--settle S] [--serve-log FILE] [--in-memory]
+ *     [--per-tag N] [--fault-scale X] [--outages N] [--stall S] [--window S] [--settle S]
+ *     [--serve-log FILE] [--in-memory]
  */
 import { parseArgs } from "node:util";
 import { runChaos } from "../test/helpers/chaos.ts";
@@ -20,7 +21,11 @@ const { values } = parseArgs({
     "per-tag": { type: "string", default: "15" },
     /** Multiplies the default rates (503 5%, 429 4%, reset 4%, cut 4%, stall 2% per request). */
     "fault-scale": { type: "string", default: "1" },
+    /** Registry outages (every request fails) of 3–15 s. */
+    outages: { type: "string", default: "6" },
     stall: { type: "string", default: "3" },
+    /** Seconds the faults last at least (default: about what the kills take). */
+    window: { type: "string" },
     settle: { type: "string", default: "300" },
     "serve-log": { type: "string" },
     "in-memory": { type: "boolean", default: false },
@@ -39,7 +44,10 @@ const r = await runChaos({
   contendedTags: Number(values["contended-tags"]),
   jobsPerContendedTag: Number(values["per-tag"]),
   rates,
+  outages: Number(values.outages),
+  outageMs: [3000, 15_000],
   stallSeconds: Number(values.stall),
+  ...(values.window ? { windowMs: Number(values.window) * 1000 } : {}),
   killAfterMs: [1000, 5000],
   settleMs: Number(values.settle) * 1000,
   dataDir: !values["in-memory"],

@@ -48,10 +48,20 @@ export interface ChaosOptions {
   duplicates?: number;
   /** Fault rates of each proxy while the chaos lasts. */
   rates?: FaultRates;
+  /**
+   * Outages: a registry (the destination and the source in turn) fails every request (503, 429
+   * or reset) for a while, so handlers fail, messages are redelivered and may reach their last
+   * delivery (default 2).
+   */
+  outages?: number;
+  /** Milliseconds an outage lasts: [min, max] (default [3000, 8000]). */
+  outageMs?: [number, number];
   /** Seconds a stall holds an answer (default 3, above the 2 s stallTimeout ferry is given). */
   stallSeconds?: number;
   /** Milliseconds from a (re)start to the next kill: [min, max] (default [1500, 4000]). */
   killAfterMs?: [number, number];
+  /** Milliseconds the submissions are spread over and the faults last, at least (default: about what the kills take). */
+  windowMs?: number;
   /** How long, faults off, every job may take to become final (default 180 s). */
   settleMs?: number;
   /** Runs ferry serve with `--data-dir` (default true); false runs it `--in-memory`, to check the harness itself. */
@@ -77,6 +87,8 @@ export interface ChaosResult {
   restarts: number;
   /** One line per kill: when, and how much was going on. */
   kills: string[];
+  /** One line per outage. */
+  outages: string[];
   /** ferry serve exits nobody asked for. */
   crashes: number;
   /** 202s for a dedupKey after its first (each must name the same job). */
@@ -275,6 +287,8 @@ export async function runChaos(opts: ChaosOptions = {}): Promise<ChaosResult> {
   const rates = opts.rates ?? { "503": 0.03, "429": 0.02, reset: 0.02, cut: 0.02, stall: 0.01 };
   const [killMin, killMax] = opts.killAfterMs ?? [1500, 4000];
   const settleMs = opts.settleMs ?? 180_000;
+  const nOutages = opts.outages ?? 2;
+  const [outageMin, outageMax] = opts.outageMs ?? [3000, 8000];
   const log = opts.log ?? (() => {});
   const entry = opts.entry ?? fileURLToPath(new URL("../../bin/ferry.js", import.meta.url));
   const random = seededRandom(seed);
@@ -374,7 +388,7 @@ export async function runChaos(opts: ChaosOptions = {}): Promise<ChaosResult> {
     // The schedule: every job once (some delivered twice at once), contended jobs in bursts in a
     // known order, later duplicates, spread over the time the kills take.
     const actions = schedule(specs, nDuplicates, random);
-    const window = restarts * ((killMin + killMax) / 2 + 1000);
+    const window = opts.windowMs ?? restarts * ((killMin + killMax) / 2 + 1000);
     const meanGap = Math.max(20, window / Math.max(1, actions.length));
     const byKey = new Map<string, Set<string>>();
     let duplicates = 0;
@@ -441,11 +455,28 @@ export async function runChaos(opts: ChaosOptions = {}): Promise<ChaosResult> {
         }
       }
     };
+    const outageLog: string[] = [];
+    const outager = async () => {
+      const starts = Array.from({ length: nOutages }, () => between(0.1, 0.8) * window).sort((a, b) => a - b);
+      for (const [i, at] of starts.entries()) {
+        await sleep(at - (Date.now() - chaosStart));
+        if (stopChaos) break;
+        const [name, proxy] = i % 2 === 0 ? (["destination", dstProxy] as const) : (["source", srcProxy] as const);
+        const ms = between(outageMin, outageMax);
+        proxy.setRates({ "503": 0.6, "429": 0.2, reset: 0.2 });
+        await sleep(ms);
+        proxy.setRates(rates);
+        const line = `outage #${i + 1}: the ${name} registry failed every request for ${(ms / 1000).toFixed(1)} s from ${(at / 1000).toFixed(1)} s`;
+        outageLog.push(line);
+        log(`chaos: ${line}`);
+      }
+    };
     srcProxy.setRates(rates);
     dstProxy.setRates(rates);
     const chaosStart = Date.now();
     try {
-      await Promise.all([submitter(), killer()]);
+      await Promise.all([submitter(), killer(), outager()]);
+      await sleep(window - (Date.now() - chaosStart));
     } finally {
       stopChaos = true;
     }
@@ -525,6 +556,11 @@ export async function runChaos(opts: ChaosOptions = {}): Promise<ChaosResult> {
       const got = await registry.manifestDigest(`chaos/race-${c}`, "latest");
       const owner = racers.find((s) => s.image.digest === got);
       const who = (s: JobSpec | undefined) => (s ? `job #${s.race?.order} ${s.id} (${statusOf(s)})` : "no job of this race");
+      const superseded = racers.filter((s) => {
+        const result = views.get(s.id as string)?.body.result as { destinations?: Array<{ superseded?: boolean }> } | undefined;
+        return result?.destinations?.some((d) => d.superseded);
+      }).length;
+      log(`chaos: race for ${tag}: ${racers.length} jobs, ${winners.length} succeeded, ${superseded} left the tag to a newer event; the tag is at ${who(owner)}`);
       if (!newest) {
         notes.push(`${tag}: no racing job succeeded; the tag is ${got ?? "absent"} (${who(owner)})`);
         continue;
@@ -551,6 +587,7 @@ export async function runChaos(opts: ChaosOptions = {}): Promise<ChaosResult> {
       jobs: ids.length,
       restarts: sup.kills,
       kills: killLog,
+      outages: outageLog,
       crashes: sup.crashes.length,
       duplicates,
       contended: specs.filter((s) => s.race).length,
@@ -643,9 +680,16 @@ async function prepareJobs(x: {
   for (let k = 0; k < x.nImages; k++) {
     images.push(randomIndex({ platforms: k % 3 === 0 ? 3 : 2, layers: 1 + (k % 2), layerSize: 1024 + 512 * k, seed: `chaos-${x.seed}-img-${k}` }));
   }
+  // Older racers are bigger (more platforms, larger layers), so they tend to reach their merge
+  // after newer ones: the ordering guard, not the arrival order, must decide the tag.
   const racers: ManifestSpec[][] = [];
   for (let c = 0; c < x.contendedTags; c++) {
-    racers.push(Array.from({ length: x.perTag }, (_, m) => randomIndex({ platforms: 2, layers: 1, layerSize: 1024, seed: `chaos-${x.seed}-race-${c}-${m}` })));
+    racers.push(
+      Array.from({ length: x.perTag }, (_, m) => {
+        const older = (x.perTag - 1 - m) / Math.max(1, x.perTag - 1); // 1 for the first, 0 for the last
+        return randomIndex({ platforms: 1 + Math.round(3 * older), layers: 2, layerSize: 1024 + Math.round(60_000 * older), seed: `chaos-${x.seed}-race-${c}-${m}` });
+      }),
+    );
   }
   const pushes: Array<() => Promise<void>> = [
     ...images.map((img, k) => () => pushImage(client, `chaos/img-${k}`, "v1", img)),

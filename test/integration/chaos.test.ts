@@ -1,8 +1,8 @@
 /**
  * Accepted means replicated (issue 9), the short chaos run: 60 replications of multi-platform
  * images through `ferry serve` on a data directory, killed with SIGKILL and restarted 5 times
- * while they run, a fault proxy (503, 429, resets, cut bodies, stalls) on both registries,
- * duplicate deliveries and 10 jobs racing for one tag. Every accepted job must end final, every
+ * while they run, a fault proxy (503, 429, resets, cut bodies, stalls) on both registries with
+ * two outages, duplicate deliveries and 10 jobs racing for one tag. Every accepted job must end final, every
  * succeeded job's destination must hold the source's manifests and blobs, and the raced tag
  * must point at the newest job that succeeded. The long run is bench/chaos.ts.
  */
