@@ -192,6 +192,30 @@ export function chaosLine(r: Omit<ChaosResult, "line">): string {
   );
 }
 
+/** Ends the chaos: pending pauses return at once and loops see `stopped`. */
+class Stopper {
+  stopped = false;
+  private readonly wakers = new Set<() => void>();
+
+  sleep(ms: number): Promise<void> {
+    if (this.stopped || ms <= 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(t);
+        this.wakers.delete(wake);
+        resolve();
+      };
+      const t = setTimeout(wake, ms);
+      this.wakers.add(wake);
+    });
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const w of [...this.wakers]) w();
+  }
+}
+
 /** ferry serve under supervision: kill -9 on demand, restarts, and exits nobody asked for. */
 class ServeSupervisor {
   child: ChildProcess | undefined;
@@ -203,6 +227,8 @@ class ServeSupervisor {
   armed: (() => void) | undefined;
   private starting: Promise<void> | undefined;
   private killing = false;
+  /** Stopped for good: no more starts. */
+  private closed = false;
   private tail = "";
 
   constructor(private readonly spawnOnce: (onStderr: (c: Buffer) => void) => Promise<ChildProcess>, private readonly logStream: WriteStream) {}
@@ -236,6 +262,7 @@ class ServeSupervisor {
   }
 
   private async start(): Promise<void> {
+    if (this.closed) throw new Error("ferry serve: the chaos run is over");
     this.logStream.write(`\n===== chaos: ferry serve starting at ${new Date().toISOString()} =====\n`);
     let child: ChildProcess;
     try {
@@ -247,6 +274,10 @@ class ServeSupervisor {
       if (!this.killing) this.crashes.push(`exit code ${code} signal ${signal} at ${new Date().toISOString()}`);
     });
     this.child = child;
+    if (this.closed) {
+      await this.terminate();
+      throw new Error("ferry serve: the chaos run is over");
+    }
   }
 
   /** SIGKILL, and wait until it is gone. */
@@ -262,8 +293,14 @@ class ServeSupervisor {
     this.logStream.write(`\n===== chaos: SIGKILL at ${new Date().toISOString()} =====\n`);
   }
 
-  /** SIGTERM, then SIGKILL after 5 s. */
+  /** Stops serve for good (a start under way included): SIGTERM, then SIGKILL after 5 s. */
   async stop(): Promise<void> {
+    this.closed = true;
+    await this.starting?.catch(() => undefined);
+    await this.terminate();
+  }
+
+  private async terminate(): Promise<void> {
     const c = this.child;
     if (!c || !this.running()) return;
     this.killing = true;
@@ -291,8 +328,16 @@ export async function runChaos(opts: ChaosOptions = {}): Promise<ChaosResult> {
   const [outageMin, outageMax] = opts.outageMs ?? [3000, 8000];
   const log = opts.log ?? (() => {});
   const entry = opts.entry ?? fileURLToPath(new URL("../../bin/ferry.js", import.meta.url));
+  // One stream per concern, so the schedule and each kind of moment replay for a seed whatever
+  // the timing of the others.
+  const stream = (salt: number) => {
+    const r = seededRandom(seed * 7919 + salt);
+    return (a: number, b: number) => a + r() * (b - a);
+  };
   const random = seededRandom(seed);
-  const between = (a: number, b: number) => a + random() * (b - a);
+  const [gapAt, killAt, outageAt, postKillAt] = [stream(1), stream(2), stream(3), stream(4)];
+  const stopper = new Stopper();
+  const pause = (ms: number) => stopper.sleep(ms);
   if (totalJobs < contendedTags * perTag) throw new Error(`jobs (${totalJobs}) < contended jobs (${contendedTags * perTag})`);
 
   const cleanups: Array<() => Promise<unknown>> = [];
@@ -301,7 +346,6 @@ export async function runChaos(opts: ChaosOptions = {}): Promise<ChaosResult> {
   const logStream = createWriteStream(opts.serveLog ?? join(dir, "serve.log"), { flags: "a" });
   cleanups.push(() => new Promise((r) => logStream.end(r)));
   let supervisor: ServeSupervisor | undefined;
-  let stopChaos = false;
   try {
     // Registries and proxies.
     const [src, dst] = await Promise.all([startDistribution(), startDistribution()]);
@@ -370,7 +414,7 @@ export async function runChaos(opts: ChaosOptions = {}): Promise<ChaosResult> {
         const fire = sup.armed;
         if (fire) {
           sup.armed = undefined;
-          setTimeout(fire, between(0, 20));
+          setTimeout(fire, postKillAt(0, 20));
         }
         try {
           r = await callApi("POST", "/replications", body);
@@ -406,20 +450,20 @@ export async function runChaos(opts: ChaosOptions = {}): Promise<ChaosResult> {
           for (const spec of a.specs) {
             const ids = await Promise.all(Array.from({ length: a.copies }, () => submit(spec)));
             for (const id of ids) accepted(spec, id);
-            if (a.gapMs) await sleep(a.gapMs);
+            if (a.gapMs) await pause(a.gapMs);
           }
         } else {
           accepted(a.spec, await submit(a.spec));
         }
-        await sleep(between(0, 2 * meanGap));
+        await pause(gapAt(0, 2 * meanGap));
       }
     };
     const killLog: string[] = [];
     const killer = async () => {
       const t0 = Date.now();
-      while (sup.kills < restarts && !stopChaos) {
-        await sleep(between(killMin, killMax));
-        if (stopChaos) break;
+      while (sup.kills < restarts && !stopper.stopped) {
+        await pause(killAt(killMin, killMax));
+        if (stopper.stopped) break;
         let nonFinal = "?";
         try {
           const r = await callApi("GET", "/replications?limit=100");
@@ -447,7 +491,7 @@ export async function runChaos(opts: ChaosOptions = {}): Promise<ChaosResult> {
         const line = `kill -9 #${sup.kills} at ${((Date.now() - t0) / 1000).toFixed(1)} s${atPost ? " (a POST in flight)" : ""}: ${acceptedSoFar} jobs accepted so far, ${nonFinal} non-final of the latest 100`;
         killLog.push(line);
         log(`chaos: ${line}`);
-        await sleep(between(100, 1000));
+        await pause(killAt(100, 1000));
         try {
           await sup.up();
         } finally {
@@ -457,16 +501,17 @@ export async function runChaos(opts: ChaosOptions = {}): Promise<ChaosResult> {
     };
     const outageLog: string[] = [];
     const outager = async () => {
-      const starts = Array.from({ length: nOutages }, () => between(0.1, 0.8) * window).sort((a, b) => a - b);
+      const starts = Array.from({ length: nOutages }, () => outageAt(0.1, 0.8) * window).sort((a, b) => a - b);
       for (const [i, at] of starts.entries()) {
-        await sleep(at - (Date.now() - chaosStart));
-        if (stopChaos) break;
+        await pause(at - (Date.now() - chaosStart));
+        if (stopper.stopped) break;
         const [name, proxy] = i % 2 === 0 ? (["destination", dstProxy] as const) : (["source", srcProxy] as const);
-        const ms = between(outageMin, outageMax);
+        const ms = outageAt(outageMin, outageMax);
+        const from = Date.now() - chaosStart; // later than planned when the previous outage ran long
         proxy.setRates({ "503": 0.6, "429": 0.2, reset: 0.2 });
-        await sleep(ms);
+        await pause(ms);
         proxy.setRates(rates);
-        const line = `outage #${i + 1}: the ${name} registry failed every request for ${(ms / 1000).toFixed(1)} s from ${(at / 1000).toFixed(1)} s`;
+        const line = `outage #${i + 1}: the ${name} registry failed every request for ${(ms / 1000).toFixed(1)} s from ${(from / 1000).toFixed(1)} s`;
         outageLog.push(line);
         log(`chaos: ${line}`);
       }
@@ -476,9 +521,9 @@ export async function runChaos(opts: ChaosOptions = {}): Promise<ChaosResult> {
     const chaosStart = Date.now();
     try {
       await Promise.all([submitter(), killer(), outager()]);
-      await sleep(window - (Date.now() - chaosStart));
+      await pause(window - (Date.now() - chaosStart));
     } finally {
-      stopChaos = true;
+      stopper.stop();
     }
     srcProxy.setRates({});
     dstProxy.setRates({});
@@ -608,7 +653,7 @@ export async function runChaos(opts: ChaosOptions = {}): Promise<ChaosResult> {
     report(result, sup, log);
     return result;
   } finally {
-    stopChaos = true;
+    stopper.stop();
     await supervisor?.stop().catch(() => undefined);
     for (const c of cleanups.reverse()) await c().catch(() => undefined);
   }
