@@ -3,17 +3,16 @@
  * shortly before the function's timeout; a cursor in the table lets the next run resume.
  */
 import middy from "@middy/core";
-import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
 import type { Context } from "aws-lambda";
 import { FerryError } from "../lib/errors.ts";
 import { backfillRule } from "../lib/pipeline/backfill.ts";
 import { submitReplication } from "../lib/pipeline/ingress.ts";
-import { type HandlerContext, lambda } from "./runtime.ts";
+import { forInvocation, type HandlerContext, lambda } from "./runtime.ts";
 
 export const createBackfillHandler = (ctx: HandlerContext) => {
   const handler = middy(async (event: { rule?: string }, context: Context) => {
-    const { deps, metrics } = await ctx.runtime();
+    const { deps, metrics } = forInvocation(await ctx.runtime(), ctx.logger, context).runtime;
     const rule = deps.config.rules.find((r) => r.name === event.rule);
     if (!rule) throw new FerryError("INVALID_CONFIG", `no rule named ${String(event.rule)}`);
     const { counts, complete } = await backfillRule(
@@ -25,7 +24,7 @@ export const createBackfillHandler = (ctx: HandlerContext) => {
     );
     metrics.add("backfillEnqueued", "Count", counts.enqueued);
     return { rule: rule.name, complete, ...counts };
-  }).use(injectLambdaContext(ctx.logger, { resetKeys: true }));
+  });
   return ctx.powertoolsMetrics ? handler.use(logMetrics(ctx.powertoolsMetrics)) : handler;
 };
 

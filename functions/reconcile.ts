@@ -4,21 +4,21 @@
  * the age of the oldest job not yet final is a metric with an alarm on it.
  */
 import middy from "@middy/core";
-import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
+import type { Context } from "aws-lambda";
 import { reconcile } from "../lib/pipeline/recovery.ts";
-import { type HandlerContext, lambda } from "./runtime.ts";
+import { forInvocation, type HandlerContext, lambda } from "./runtime.ts";
 
 export const createReconcileHandler = (ctx: HandlerContext) => {
-  const handler = middy(async (event: { startup?: boolean } | undefined) => {
-    const { deps, metrics } = await ctx.runtime();
+  const handler = middy(async (event: { startup?: boolean } | undefined, context: Context) => {
+    const { deps, metrics } = forInvocation(await ctx.runtime(), ctx.logger, context).runtime;
     const report = await reconcile(deps, { startup: event?.startup === true });
     metrics.add("oldestActiveJobAgeSeconds", "Seconds", report.oldestAgeSeconds);
     metrics.add("activeJobs", "Count", report.active);
     metrics.add("jobsRedriven", "Count", report.redriven);
     metrics.add("jobsFailedStuck", "Count", report.failed);
     return report;
-  }).use(injectLambdaContext(ctx.logger, { resetKeys: true }));
+  });
   return ctx.powertoolsMetrics ? handler.use(logMetrics(ctx.powertoolsMetrics)) : handler;
 };
 

@@ -21,7 +21,8 @@ import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import { ecrCredentials } from "../lib/registry/ecr-credentials.ts";
 import { type FerryConfig, loadConfigFile, parseConfigText } from "../lib/config.ts";
 import { FerryError } from "../lib/errors.ts";
-import { type MetricSink, noMetrics, type PipelineDeps } from "../lib/pipeline/deps.ts";
+import type { Context } from "aws-lambda";
+import { type Log, type MetricSink, noMetrics, type PipelineDeps } from "../lib/pipeline/deps.ts";
 import { poolFromConfig } from "../lib/pipeline/registries.ts";
 import type { QueueName } from "../lib/queue/messages.ts";
 import { SqsQueues } from "../lib/queue/sqs.ts";
@@ -91,11 +92,7 @@ export async function createRuntime(s: RuntimeSettings, logger: Logger, metrics:
         return { authorizationToken: d.authorizationToken, expiresAt: d.expiresAt };
       }),
     ),
-    log: {
-      info: (m, f) => logger.info(m, f ?? {}),
-      warn: (m, f) => logger.warn(m, f ?? {}),
-      error: (m, f) => logger.error(m, f ?? {}),
-    },
+    log: logOf(logger),
   };
   await resolveWebhookSecrets(config, secretValue);
   return { deps, maxReceiveCount: config.pipeline.maxReceiveCount, metrics };
@@ -108,6 +105,26 @@ async function resolveWebhookSecrets(config: FerryConfig, secretValue: (arn: str
       hook.secret = raw.trim().startsWith("{") ? ((JSON.parse(raw) as { secret?: string }).secret ?? raw) : raw;
     }
   }
+}
+
+/** Powertools' logger as the pipeline's log sink. */
+export function logOf(logger: Logger): Log {
+  return {
+    info: (m, f) => logger.info(m, f ?? {}),
+    warn: (m, f) => logger.warn(m, f ?? {}),
+    error: (m, f) => logger.error(m, f ?? {}),
+  };
+}
+
+/**
+ * One invocation's view of the runtime: a child logger carrying this invocation's Lambda context.
+ * Nothing shared is mutated, so invocations that overlap in one process (`ferry serve`) never
+ * label each other's log lines.
+ */
+export function forInvocation(runtime: Runtime, base: Logger, context: Context): { runtime: Runtime; logger: Logger } {
+  const logger = base.createChild();
+  logger.addContext(context);
+  return { runtime: { ...runtime, deps: { ...runtime.deps, log: logOf(logger) } }, logger };
 }
 
 function required(env: NodeJS.ProcessEnv, name: string): string {

@@ -146,7 +146,10 @@ export async function reconcile(deps: PipelineDeps, opts: { startup?: boolean; n
     const fresh = await deps.store.getJob(id);
     if (fresh && (await driveJob(deps, fresh))) {
       report.redriven++;
-      deps.log.warn("job re-driven", { jobId: id, status: fresh.status, redrives: fresh.redrives, idleSeconds: Math.round(idle / 1000) });
+      // After a restart every unfinished job is re-driven: expected, so not a warning.
+      const fields = { jobId: id, status: fresh.status, redrives: fresh.redrives, idleSeconds: Math.round(idle / 1000) };
+      if (opts.startup) deps.log.info("job re-driven after a restart", fields);
+      else deps.log.warn("job re-driven", fields);
     }
   });
   return report;
