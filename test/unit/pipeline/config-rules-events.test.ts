@@ -18,8 +18,11 @@ rules: [{ name: mirror, source: "127.0.0.1:5001/**", destinations: ["127.0.0.1:5
 api: { token: local-token }
 `);
     assert.equal(c.rules[0]?.name, "mirror");
-    assert.equal(c.pipeline.maxReceiveCount, 3);
+    assert.equal(c.pipeline.maxReceiveCount, 5, "AWS's advice for Lambda consumers");
     assert.equal(c.pipeline.visibilityTimeout, 30);
+    assert.equal(c.pipeline.stuckAfter, undefined, "derived: 2 × visibility locally, from the queues on AWS");
+    assert.deepEqual([c.pipeline.maxRedrives, c.pipeline.reconcileEvery, c.pipeline.tagLease, c.pipeline.tagWait], [3, 30, 30, 900]);
+    assert.deepEqual(c.transfer, { stallTimeout: 30, speedLimit: 1024, speedTime: 30 });
   });
   it("names the path of a bad field", () => {
     invalid("version: 2", /^ferry\.yml: version/);
