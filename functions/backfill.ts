@@ -3,16 +3,15 @@
  * shortly before the function's timeout; a cursor in the table lets the next run resume.
  */
 import middy from "@middy/core";
-import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
 import type { Context } from "aws-lambda";
 import { FerryError } from "../lib/errors.ts";
 import { backfillRule } from "../lib/pipeline/backfill.ts";
 import { submitReplication } from "../lib/pipeline/ingress.ts";
-import { forInvocation, type HandlerContext, lambda } from "./runtime.ts";
+import { forInvocation, type HandlerContext, lambda, withMiddleware } from "./runtime.ts";
 
 export const createBackfillHandler = (ctx: HandlerContext) => {
   const handler = middy(async (event: { rule?: string }, context: Context) => {
-    const { deps, metrics } = forInvocation(await ctx.runtime(), ctx.logger, context).runtime;
+    const { deps, metrics } = forInvocation(await ctx.runtime(), ctx, context);
     const rule = deps.config.rules.find((r) => r.name === event.rule);
     if (!rule) throw new FerryError("INVALID_CONFIG", `no rule named ${String(event.rule)}`);
     const { counts, complete } = await backfillRule(
@@ -25,7 +24,7 @@ export const createBackfillHandler = (ctx: HandlerContext) => {
     metrics.add("backfillEnqueued", "Count", counts.enqueued);
     return { rule: rule.name, complete, ...counts };
   });
-  return ctx.powertoolsMetrics ? handler.use(logMetrics(ctx.powertoolsMetrics)) : handler;
+  return withMiddleware(handler, ctx);
 };
 
 export const handler = createBackfillHandler(lambda);

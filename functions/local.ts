@@ -16,7 +16,8 @@ import { createRuntime, type HandlerContext } from "./runtime.ts";
 export async function createLocalHandlers(s: LocalRuntimeSettings): Promise<LocalHandlers> {
   const logger = new Logger({ serviceName: "ferry", logLevel: (s.logLevel ?? "WARN") as "WARN" });
   const runtime = await createRuntime({ ...s, region: "us-east-1" }, logger, s.metrics);
-  const ctx: HandlerContext = { runtime: async () => runtime, logger };
+  // Handlers overlap in this process: nothing per invocation may be set on the shared logger.
+  const ctx: HandlerContext = { runtime: async () => runtime, logger, overlapping: true };
   const api = createApiHandler(ctx);
   const plan = createPlanHandler(ctx);
   const copy = createCopyHandler(ctx);

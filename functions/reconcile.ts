@@ -4,14 +4,13 @@
  * the age of the oldest job not yet final is a metric with an alarm on it.
  */
 import middy from "@middy/core";
-import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
 import type { Context } from "aws-lambda";
 import { reconcile } from "../lib/pipeline/recovery.ts";
-import { forInvocation, type HandlerContext, lambda } from "./runtime.ts";
+import { forInvocation, type HandlerContext, lambda, withMiddleware } from "./runtime.ts";
 
 export const createReconcileHandler = (ctx: HandlerContext) => {
   const handler = middy(async (event: { startup?: boolean } | undefined, context: Context) => {
-    const { deps, metrics } = forInvocation(await ctx.runtime(), ctx.logger, context).runtime;
+    const { deps, metrics } = forInvocation(await ctx.runtime(), ctx, context);
     const report = await reconcile(deps, { startup: event?.startup === true });
     metrics.add("oldestActiveJobAgeSeconds", "Seconds", report.oldestAgeSeconds);
     metrics.add("activeJobs", "Count", report.active);
@@ -19,7 +18,7 @@ export const createReconcileHandler = (ctx: HandlerContext) => {
     metrics.add("jobsFailedStuck", "Count", report.failed);
     return report;
   });
-  return ctx.powertoolsMetrics ? handler.use(logMetrics(ctx.powertoolsMetrics)) : handler;
+  return withMiddleware(handler, ctx);
 };
 
 export const handler = createReconcileHandler(lambda);

@@ -17,6 +17,9 @@ import { SQSClient } from "@aws-sdk/client-sqs";
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { ECRClient, GetAuthorizationTokenCommand } from "@aws-sdk/client-ecr";
 import { Logger } from "@aws-lambda-powertools/logger";
+import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
+import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
+import type { MiddyfiedHandler } from "@middy/core";
 import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import { ecrCredentials } from "../lib/registry/ecr-credentials.ts";
 import { type FerryConfig, loadConfigFile, parseConfigText } from "../lib/config.ts";
@@ -53,6 +56,8 @@ export interface RuntimeSettings {
 export interface HandlerContext {
   runtime: () => Promise<Runtime>;
   logger: Logger;
+  /** Invocations overlap in this process (`ferry serve`): nothing may be set per invocation on shared objects. */
+  overlapping?: boolean;
   /** Powertools metrics, flushed per invocation (Lambda only). */
   powertoolsMetrics?: Metrics;
 }
@@ -117,14 +122,31 @@ export function logOf(logger: Logger): Log {
 }
 
 /**
- * One invocation's view of the runtime: a child logger carrying this invocation's Lambda context.
- * Nothing shared is mutated, so invocations that overlap in one process (`ferry serve`) never
- * label each other's log lines.
+ * One invocation's view of the runtime. On Lambda (one invocation at a time per process) the
+ * shared logger carries the invocation's context (`withLambdaContext`). Where invocations overlap
+ * (`ferry serve`), nothing shared is mutated: this invocation's log adds its function and request
+ * id to each line itself, so overlapping handlers never label each other's lines.
  */
-export function forInvocation(runtime: Runtime, base: Logger, context: Context): { runtime: Runtime; logger: Logger } {
-  const logger = base.createChild();
-  logger.addContext(context);
-  return { runtime: { ...runtime, deps: { ...runtime.deps, log: logOf(logger) } }, logger };
+export function forInvocation(runtime: Runtime, ctx: HandlerContext, context: Context): Runtime {
+  if (!ctx.overlapping) return runtime;
+  const tag = { function_name: context.functionName, function_request_id: context.awsRequestId };
+  const { logger } = ctx;
+  const log: Log = {
+    info: (m, f) => logger.info(m, { ...tag, ...f }),
+    warn: (m, f) => logger.warn(m, { ...tag, ...f }),
+    error: (m, f) => logger.error(m, { ...tag, ...f }),
+  };
+  return { ...runtime, deps: { ...runtime.deps, log } };
+}
+
+/**
+ * The middleware every handler gets: Powertools' Lambda context on the shared logger where that
+ * is safe (Lambda, one invocation at a time), and Powertools metrics flushed per invocation.
+ */
+export function withMiddleware<E, R>(handler: MiddyfiedHandler<E, R, Error, Context>, ctx: HandlerContext): MiddyfiedHandler<E, R, Error, Context> {
+  if (!ctx.overlapping) handler.use(injectLambdaContext(ctx.logger, { resetKeys: true }));
+  if (ctx.powertoolsMetrics) handler.use(logMetrics(ctx.powertoolsMetrics));
+  return handler;
 }
 
 function required(env: NodeJS.ProcessEnv, name: string): string {

@@ -7,13 +7,11 @@
  */
 import middy from "@middy/core";
 import { BatchProcessor, EventType, processPartialResponse } from "@aws-lambda-powertools/batch";
-import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
 import type { Context, SQSEvent, SQSRecord } from "aws-lambda";
 import type { z } from "zod";
 import { formatIssues } from "../lib/config.ts";
 import { errorOf, FerryError } from "../lib/errors.ts";
-import type { Logger } from "@aws-lambda-powertools/logger";
-import { forInvocation, type HandlerContext, type Runtime } from "./runtime.ts";
+import { forInvocation, type HandlerContext, type Runtime, withMiddleware } from "./runtime.ts";
 
 /** Stop this long before the Lambda's own timeout, to record outcomes cleanly. */
 export const SAFETY_MARGIN_MS = 10_000;
@@ -32,7 +30,8 @@ export interface RecordContext {
  * on its last delivery its reason is recorded on the job (if the body names one) before the DLQ.
  */
 export function sqsConsumer<S extends z.ZodType>(ctx: HandlerContext, schema: S, process: (msg: z.infer<S>, rc: RecordContext) => Promise<void>) {
-  const recordHandler = (runtime: Runtime, logger: Logger, context: Context, signal: AbortSignal) => async (record: SQSRecord) => {
+  const recordHandler = (runtime: Runtime, context: Context, signal: AbortSignal) => async (record: SQSRecord) => {
+    const log = runtime.deps.log;
     const receiveCount = Number(record.attributes?.ApproximateReceiveCount ?? 1);
     const maxReceiveCount = runtime.maxReceiveCount;
     let body: unknown;
@@ -44,7 +43,7 @@ export function sqsConsumer<S extends z.ZodType>(ctx: HandlerContext, schema: S,
     const parsed = schema.safeParse(body);
     if (!parsed.success) {
       const reason = `poison message ${record.messageId}: ${body === undefined ? "body is not JSON" : formatIssues(parsed.error.issues)}`;
-      logger.error(reason, { receiveCount });
+      log.error(reason, { receiveCount });
       const jobId = (body as { jobId?: unknown } | undefined)?.jobId;
       if (typeof jobId === "string" && receiveCount >= maxReceiveCount) {
         await runtime.deps.store.updateJob(jobId, { status: "failed", error: errorOf("POISON_MESSAGE", reason) }, ["queued", "planning", "copying", "merging"]);
@@ -64,15 +63,15 @@ export function sqsConsumer<S extends z.ZodType>(ctx: HandlerContext, schema: S,
     } catch (e) {
       // The batch processor only reports the failure to SQS: say what it was.
       const jobId = (parsed.data as { jobId?: unknown }).jobId;
-      logger.error("record failed; SQS will deliver it again", { messageId: record.messageId, jobId, receiveCount, error: (e as Error).message });
+      log.error("record failed; SQS will deliver it again", { messageId: record.messageId, jobId, receiveCount, error: (e as Error).message });
       throw e;
     }
   };
   const handler = middy(async (event: SQSEvent, context: Context, opts?: { signal: AbortSignal }) => {
-    const { runtime, logger } = forInvocation(await ctx.runtime(), ctx.logger, context);
+    const runtime = forInvocation(await ctx.runtime(), ctx, context);
     const processor = new BatchProcessor(EventType.SQS);
-    const run = recordHandler(runtime, logger, context, opts?.signal ?? new AbortController().signal);
+    const run = recordHandler(runtime, context, opts?.signal ?? new AbortController().signal);
     return processPartialResponse(event, run, processor, { context, throwOnFullBatchFailure: false });
   });
-  return ctx.powertoolsMetrics ? handler.use(logMetrics(ctx.powertoolsMetrics)) : handler;
+  return withMiddleware(handler, ctx);
 }

@@ -31,15 +31,18 @@ export async function runMerge(
   d: DeliveryInfo,
 ): Promise<JobStatus | "deferred" | undefined> {
   const jobId = msg.jobId;
-  const job = await deps.store.getJob(jobId, { withTasks: true });
+  const job = await deps.store.getJob(jobId);
   if (!job || (await reopenIfRedriven(deps, job)) || FINAL_STATUSES.includes(job.status)) return undefined;
   if (!(await deps.store.claimMerge(jobId, claimant, MERGE_LEASE_MS))) {
     deps.log.info("merge: another delivery owns this job's merge", { jobId });
     return undefined;
   }
-  const failedTasks = (job.tasks ?? []).filter((t) => t.state === "failed");
-  if (failedTasks.length > 0 || !job.plan) {
-    const error = failedTasks.length ? tasksFailed(failedTasks) : errorOf("INTERNAL", "no plan recorded", { retryable: true });
+  // The job's own sets say whether a task failed; the task items (with their errors) are read only then.
+  const done = new Set(job.done);
+  const failedIds = new Set(job.failed.filter((t) => !done.has(t)));
+  const failedTasks = failedIds.size ? ((await deps.store.getJob(jobId, { withTasks: true }))?.tasks ?? []).filter((t) => failedIds.has(t.id)) : [];
+  if (failedIds.size > 0 || !job.plan) {
+    const error = failedIds.size ? tasksFailed(failedTasks) : errorOf("INTERNAL", "no plan recorded", { retryable: true });
     await deps.store.updateJob(jobId, { status: "failed", error });
     deps.log.error("job failed: tasks failed, no tag moved", { jobId, code: error.code, error: error.message });
     return "failed";
@@ -73,7 +76,7 @@ export async function runMerge(
 /** One record for the failed tasks: their common code (or the first one's), every reason listed. */
 function tasksFailed(tasks: Task[]): ErrorRecord {
   const errors = tasks.map((t) => t.error ?? errorOf("INTERNAL", "failed", { retryable: true }));
-  const first = errors[0] as ErrorRecord;
+  const first = errors[0] ?? errorOf("INTERNAL", "a task failed", { retryable: true });
   const message = tasks.map((t, i) => `${t.platform || t.digest} → ${t.destination}: ${errors[i]?.message}`).join("; ");
   return { ...first, message, retryable: errors.every((e) => e.retryable) };
 }

@@ -26,38 +26,48 @@ export async function planJob(deps: PipelineDeps, jobId: string, d: DeliveryInfo
     return "ignored";
   }
   if (await reopenIfRedriven(deps, job)) return "ignored";
-  if (!(await deps.store.updateJob(jobId, { status: "planning" }, ["queued", "planning"]))) {
+  // A fresh job becomes `planning` when its plan is recorded (one write); a resumed one now.
+  const ready = job.status === "queued" || job.status === "planning";
+  if (!ready || (job.plan && !(await deps.store.updateJob(jobId, { status: "planning" }, ["queued", "planning"])))) {
     deps.log.info("plan: job already past planning, nothing to do", { jobId, status: job.status });
     return "ignored";
   }
   const opts: CallOptions = { ...(d.deadline ? { deadline: d.deadline } : {}), ...(d.signal ? { signal: d.signal } : {}) };
   const stopHeartbeat = heartbeat(deps, jobId);
   try {
-    if (!job.plan) {
-      const plan = await resolvePlan(deps, job, opts);
-      const tasks = tasksOf(plan);
+    let plan = job.plan;
+    let resumed = plan !== undefined;
+    if (!plan) {
+      const resolved = await resolvePlan(deps, job, opts);
+      const tasks = tasksOf(resolved);
       if (tasks.length === 0) {
-        await deps.store.updateJob(jobId, { status: "skipped", plan, taskCount: 0, result: upToDateResult(plan) }, ["planning"]);
-        deps.log.info("plan: every destination is up to date", { jobId, src: plan.source, digest: plan.root.digest });
+        await deps.store.updateJob(jobId, { status: "skipped", plan: resolved, taskCount: 0, result: upToDateResult(resolved) }, ["queued", "planning"]);
+        deps.log.info("plan: every destination is up to date", { jobId, src: resolved.source, digest: resolved.root.digest });
         return "skipped";
       }
       // Recorded once: a concurrent plan run (a duplicate message) uses the winner's plan.
-      await deps.store.recordPlan(jobId, plan, tasks.length);
-      job = await deps.store.getJob(jobId);
-      if (!job?.plan) return "ignored";
+      if (await deps.store.recordPlan(jobId, resolved, tasks.length)) plan = resolved;
+      else {
+        job = await deps.store.getJob(jobId);
+        if (!job?.plan) return "ignored";
+        plan = job.plan;
+        resumed = true;
+      }
     }
-    const plan = job.plan;
     const tasks = tasksOf(plan);
-    const recorded = new Set(((await deps.store.getJob(jobId, { withTasks: true }))?.tasks ?? []).map((t) => t.id));
-    const missing = tasks.filter((t) => !recorded.has(t.id));
+    // A first run puts every task; a run that resumes a recorded plan puts only what is missing
+    // and sends only what has not finished.
+    const recorded = resumed ? await deps.store.getJob(jobId, { withTasks: true }) : undefined;
+    const have = new Set((recorded?.tasks ?? []).map((t) => t.id));
+    const missing = tasks.filter((t) => !have.has(t.id));
     if (missing.length) await deps.store.putTasks(jobId, missing);
-    const finished = new Set([...job.done, ...job.failed]);
+    const finished = new Set([...(recorded?.done ?? []), ...(recorded?.failed ?? [])]);
     await deps.queues.send("copy", copyMessages(jobId, plan, tasks.filter((t) => !finished.has(t.id))));
     await deps.store.updateJob(jobId, { status: "copying" }, ["planning"]);
-    deps.log.info("plan: tasks sent", { jobId, src: plan.source, digest: plan.root.digest, tasks: tasks.length, platforms: plan.platforms });
+    deps.log.info("plan: tasks sent", { jobId, src: plan.source, digest: plan.root.digest, tasks: tasks.length, platforms: plan.platforms, resumed });
     return "planned";
   } catch (e) {
-    return failOnLastDelivery(deps, jobId, e, d, "plan", ["planning"]);
+    return failOnLastDelivery(deps, jobId, e, d, "plan", ["queued", "planning"]);
   } finally {
     stopHeartbeat();
   }

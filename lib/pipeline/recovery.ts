@@ -45,12 +45,12 @@ export function stuckAfterSeconds(p: PipelineDeps["config"]["pipeline"]): number
 }
 
 /**
- * Touches the job now and every third of the stuck threshold until stopped, so the reconciler
- * leaves a job alone while one of its deliveries is at work (a long copy, registry retries).
+ * Touches the job every third of the stuck threshold until stopped, so the reconciler leaves a
+ * job alone while one of its deliveries is at work (a long copy, registry retries). Short work
+ * writes nothing: its outcome is its progress.
  */
 export function heartbeat(deps: PipelineDeps, jobId: string): () => void {
   const touch = () => deps.store.touchJob(jobId).catch((e: unknown) => deps.log.warn("heartbeat not recorded", { jobId, error: (e as Error).message }));
-  void touch();
   const t = setInterval(touch, Math.max(1000, (stuckAfterSeconds(deps.config.pipeline) * 1000) / 3));
   t.unref();
   return () => clearInterval(t);

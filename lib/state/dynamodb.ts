@@ -279,14 +279,15 @@ export class DynamoJobStore implements JobStore {
       new UpdateItemCommand({
         TableName: this.table,
         Key: this.key(id),
-        UpdateExpression: "SET #p = :p, taskCount = :n, updatedAt = :u",
-        ConditionExpression: "attribute_not_exists(#p) AND #s = :planning",
+        UpdateExpression: "SET #p = :p, taskCount = :n, updatedAt = :u, #s = :planning",
+        ConditionExpression: "attribute_not_exists(#p) AND #s IN (:queued, :planning)",
         ExpressionAttributeNames: { "#p": "plan", "#s": "status" },
         ExpressionAttributeValues: {
           ":p": S(JSON.stringify(plan)),
           ":n": N(taskCount),
           ":u": S(new Date(this.now()).toISOString()),
           ":planning": S("planning"),
+          ":queued": S("queued"),
         },
       }),
     );
@@ -318,8 +319,10 @@ export class DynamoJobStore implements JobStore {
   }
 
   async completeTask(jobId: string, taskId: string, outcome: { state: "done" | "failed"; error?: ErrorRecord }): Promise<TaskCompletion> {
-    // The task item: a failure never overwrites a success (then the condition fails, and that is fine).
-    await this.applied(
+    // The task item (for display) and the job (the count) are written at once: the caller acts on
+    // the count only after both landed. A failure never overwrites a success (then the task's
+    // condition fails, and that is fine).
+    const taskWritten = this.applied(
       new UpdateItemCommand({
         TableName: this.table,
         Key: this.key(jobId, `TASK#${taskId}`),
@@ -334,7 +337,7 @@ export class DynamoJobStore implements JobStore {
       }),
     );
     // The job: ADD to a string set is idempotent, so a redelivered completion counts once.
-    const out = await this.db.send(
+    const jobWritten = this.db.send(
       new UpdateItemCommand({
         TableName: this.table,
         Key: this.key(jobId),
@@ -344,6 +347,7 @@ export class DynamoJobStore implements JobStore {
         ReturnValues: "ALL_NEW",
       }),
     );
+    const [, out] = await Promise.all([taskWritten, jobWritten]);
     const item = out.Attributes ?? {};
     const done = new Set(item.done?.SS ?? []);
     const failed = (item.failed?.SS ?? []).filter((t) => !done.has(t)).length;

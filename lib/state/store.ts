@@ -124,8 +124,8 @@ export interface JobStore {
   /** Records progress on a job not yet final (its `updatedAt`): the reconciler leaves it alone. */
   touchJob(id: string): Promise<void>;
   /**
-   * Records the plan (once: a concurrent plan run loses and must use the winner's). True when
-   * this call recorded it.
+   * Records the plan and moves the job from `queued` (or `planning`) to `planning`, once: a
+   * concurrent plan run loses and must use the winner's. True when this call recorded it.
    */
   recordPlan(id: string, plan: JobPlan, taskCount: number): Promise<boolean>;
   /** Applies `patch` when the job's status is one of `from` (any when omitted). True when applied. */

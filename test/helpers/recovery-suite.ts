@@ -96,7 +96,7 @@ describe("plan", () => {
     // a registry that does not answer: retryable, so only the last delivery records it
     await deps.store.createJob({ id: "j4", request: { ...request(), source: "127.0.0.1:9/app:v1" } });
     await assert.rejects(planJob(deps, "j4", { receiveCount: 1, maxReceiveCount: 2 }));
-    assert.equal((await deps.store.getJob("j4"))?.status, "planning");
+    assert.equal((await deps.store.getJob("j4"))?.status, "queued", "not failed before its last delivery");
     await assert.rejects(planJob(deps, "j4", { receiveCount: 2, maxReceiveCount: 2 }), "the last delivery still goes to the DLQ");
     const failed = await deps.store.getJob("j4");
     assert.equal(failed?.status, "failed");

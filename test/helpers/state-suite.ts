@@ -154,9 +154,11 @@ export function jobStoreSuite(name: string, client: () => DynamoDBClient): void 
       const s = await setup();
       await s.createJob({ id: "rp", request: request() });
       const plan = { source: "r/s", sourceDigest: "sha256:a", root: { bytes: "e30=", digest: "sha256:a", mediaType: "m", rebuilt: false }, destinations: [{ repository: "r/d", tag: "v1" }], merge: false, platforms: [] };
-      assert.equal(await s.recordPlan("rp", plan, 2), false, "only while planning");
-      await s.updateJob("rp", { status: "planning" }, ["queued"]);
+      await s.createJob({ id: "rp-late", request: request() });
+      await s.updateJob("rp-late", { status: "copying" });
+      assert.equal(await s.recordPlan("rp-late", plan, 2), false, "only while queued or planning");
       assert.equal(await s.recordPlan("rp", plan, 2), true);
+      assert.equal((await s.getJob("rp"))?.status, "planning", "recording the plan starts planning");
       assert.equal(await s.recordPlan("rp", { ...plan, sourceDigest: "sha256:b" }, 3), false, "a second plan run loses");
       assert.equal((await s.getJob("rp"))?.plan?.sourceDigest, "sha256:a");
       now += 1000;
