@@ -1,6 +1,6 @@
 /**
  * The queues and table `ferry serve` runs on: fauxqs and dynalite in this process (loopback
- * only; dynalite keeps its LevelDB store in `dataDir` when one is given, in memory otherwise), or
+ * only; dynalite journals its writes in `dataDir` when one is given, see journaled-dynamodb.ts), or
  * real endpoints/resources when the environment names them:
  *   FERRY_SQS_ENDPOINT, FERRY_DYNAMODB_ENDPOINT        other stand-ins (or AWS endpoints)
  *   FERRY_QUEUE_PLAN_URL/_COPY_URL/_MERGE_URL, FERRY_TABLE   existing resources (e.g. on AWS)
@@ -11,6 +11,7 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from "@aws-sdk/client-sqs";
 import type { QueueName } from "../queue/messages.ts";
 import { ensureTable } from "../state/dynamodb.ts";
+import { startJournaledDynamo } from "./journaled-dynamodb.ts";
 
 const require = createRequire(import.meta.url);
 
@@ -30,7 +31,7 @@ export interface Backends {
 export interface BackendOptions {
   maxReceiveCount: number;
   visibilityTimeout: number;
-  /** Where the embedded DynamoDB keeps its data (a LevelDB store); in memory when undefined. */
+  /** Where the embedded DynamoDB keeps its journal; in memory only when undefined. */
   dataDir?: string;
   env?: NodeJS.ProcessEnv;
 }
@@ -57,12 +58,19 @@ export async function startBackends(opts: BackendOptions): Promise<Backends> {
   let ddbEndpoint = env.FERRY_DYNAMODB_ENDPOINT;
   let ddbKind: Backends["kind"]["dynamodb"] = ddbEndpoint ? "endpoint" : "aws";
   if (!ddbEndpoint && !env.FERRY_TABLE) {
-    const dynalite = require("dynalite") as (o: { createTableMs: number; updateTableMs: number; path?: string }) => import("node:http").Server;
-    const server = dynalite({ createTableMs: 0, updateTableMs: 0, ...(opts.dataDir ? { path: opts.dataDir } : {}) });
-    await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
-    ddbEndpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    if (opts.dataDir) {
+      // Durable: in-memory dynalite with a journal of its writes in the data directory.
+      const store = await startJournaledDynamo(opts.dataDir);
+      ddbEndpoint = store.endpoint;
+      stops.push(() => store.stop());
+    } else {
+      const dynalite = require("dynalite") as (o: { createTableMs: number; updateTableMs: number }) => import("node:http").Server;
+      const server = dynalite({ createTableMs: 0, updateTableMs: 0 });
+      await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+      ddbEndpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      stops.push(() => new Promise<void>((r) => server.close(() => r())));
+    }
     ddbKind = "embedded";
-    stops.push(() => new Promise<void>((r) => server.close(() => r())));
   }
   const sqs = new SQSClient({ region, ...(sqsEndpoint ? { endpoint: sqsEndpoint, credentials: LOCAL_CREDS } : {}) });
   const ddb = new DynamoDBClient({ region, ...(ddbEndpoint ? { endpoint: ddbEndpoint, credentials: LOCAL_CREDS } : {}) });

@@ -5,7 +5,7 @@
  * and on a timer. Handlers are passed in (they live in functions/), so lib/ stays free of Lambda
  * code; they get their settings as a value, never through process.env.
  *
- * Durable by default: the embedded DynamoDB keeps its data in `dataDir`. The embedded SQS is
+ * Durable by default: the embedded DynamoDB journals its writes in `dataDir`. The embedded SQS is
  * memory only, so after a restart the reconciler re-derives every unfinished job's pending work
  * from the store and sends it again.
  */
@@ -97,6 +97,7 @@ export async function startLocal(opts: LocalOptions): Promise<LocalServer> {
     mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
     unlock = lockDataDir(opts.dataDir);
     dbDir = join(opts.dataDir, "dynamodb");
+    mkdirSync(dbDir, { recursive: true, mode: 0o700 });
   }
   let backends: Backends;
   try {
