@@ -14,7 +14,7 @@ dynalite) unless the environment names others:
   FERRY_SQS_ENDPOINT, FERRY_DYNAMODB_ENDPOINT          other stand-ins or endpoints
   FERRY_QUEUE_PLAN_URL/_COPY_URL/_MERGE_URL, FERRY_TABLE   existing queues and table (e.g. on AWS)
 
-Durable by default: the embedded DynamoDB keeps every job on disk in the data directory, and
+Durable by default: the embedded DynamoDB journals every job to the data directory, and
 after a restart (even kill -9) every accepted job is picked up again and finishes.
 
 Options:
