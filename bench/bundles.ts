@@ -25,7 +25,7 @@ export async function benchBundles(log: (s: string) => void): Promise<string> {
     for (const [id, r] of Object.entries(template.Resources)) {
       const asset = r.Type === "AWS::Lambda::Function" ? r.Metadata?.["aws:asset:path"] : undefined;
       if (!asset) continue;
-      const name = /(Api|Webhook|Plan|Copy|Merge|Backfill)Function/.exec(id)?.[1]?.toLowerCase() ?? id;
+      const name = /(Api|Webhook|Plan|Copy|Merge|Backfill|Reconcile)Function/.exec(id)?.[1]?.toLowerCase() ?? id;
       const file = join(out, asset, "index.mjs");
       const size = statSync(file).size;
       const times: number[] = [];

@@ -6,7 +6,7 @@
  *   reopenIfRedriven  a message for a job that failed with a retryable error (a DLQ redrive)
  *                   re-opens it
  *   reconcile       the watcher: jobs that stopped moving are re-driven; after `maxRedrives`
- *                   with nothing waiting in their stage's queue they fail with STUCK
+ *                   with nothing waiting or in flight in their stage's queue they fail with STUCK
  *   redriveJobNow / failJobNow   the operator's actions (HTTP API, `ferry serve` and AWS alike)
  */
 import { errorOf, errorRecord, FerryError } from "../errors.ts";

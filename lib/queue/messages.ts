@@ -65,6 +65,9 @@ export type AnyMessage = PlanMessage | CopyMessage | MergeMessage;
 export interface QueuePort {
   /** Sends every message (in batches); `delaySeconds` holds them back (at most 900). */
   send(queue: QueueName, messages: AnyMessage[], opts?: { delaySeconds?: number }): Promise<void>;
-  /** Messages waiting to be received (SQS's approximate count of visible messages). */
+  /**
+   * Messages waiting to be received or in flight (SQS's approximate counts): while any are, a
+   * quiet job may only be waiting its turn or between retries, which end with a coded reason.
+   */
   backlog(queue: QueueName): Promise<number>;
 }

@@ -30,7 +30,10 @@ export class SqsQueues implements QueuePort {
   }
 
   async backlog(queue: QueueName): Promise<number> {
-    const out = await this.client.send(new GetQueueAttributesCommand({ QueueUrl: this.urls[queue], AttributeNames: ["ApproximateNumberOfMessages"] }));
-    return Number(out.Attributes?.ApproximateNumberOfMessages ?? 0);
+    const out = await this.client.send(
+      new GetQueueAttributesCommand({ QueueUrl: this.urls[queue], AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"] }),
+    );
+    const a = out.Attributes ?? {};
+    return Number(a.ApproximateNumberOfMessages ?? 0) + Number(a.ApproximateNumberOfMessagesNotVisible ?? 0);
   }
 }

@@ -141,38 +141,40 @@ export class DynamoJobStore implements JobStore {
     return job;
   }
 
-  private async tasks(jobId: string): Promise<Task[]> {
-    const tasks: Task[] = [];
+  /** Every item a query matches, following its pages. */
+  private async queryAll(input: Omit<ConstructorParameters<typeof QueryCommand>[0], "TableName" | "ExclusiveStartKey">): Promise<Item[]> {
+    const items: Item[] = [];
     let start: Item | undefined;
     do {
-      const out = await this.db.send(
-        new QueryCommand({
-          TableName: this.table,
-          KeyConditionExpression: "pk = :pk AND begins_with(sk, :t)",
-          ExpressionAttributeValues: { ":pk": S(`JOB#${jobId}`), ":t": S("TASK#") },
-          ConsistentRead: true,
-          ...(start ? { ExclusiveStartKey: start } : {}),
-        }),
-      );
-      for (const it of out.Items ?? []) {
-        const t: Task = {
-          id: str(it.taskId) ?? "",
-          platform: str(it.platform) ?? "",
-          digest: str(it.digest) ?? "",
-          mediaType: str(it.mediaType) ?? "",
-          size: num(it.size) ?? 0,
-          destination: str(it.destination) ?? "",
-          state: (str(it.state) ?? "pending") as Task["state"],
-        };
-        const error = errorAttr(it.error);
-        if (error) t.error = error;
-        const attempts = num(it.attempts);
-        if (attempts !== undefined) t.attempts = attempts;
-        tasks.push(t);
-      }
+      const out = await this.db.send(new QueryCommand({ TableName: this.table, ...input, ...(start ? { ExclusiveStartKey: start } : {}) }));
+      items.push(...(out.Items ?? []));
       start = out.LastEvaluatedKey;
     } while (start);
-    return tasks;
+    return items;
+  }
+
+  private async tasks(jobId: string): Promise<Task[]> {
+    const items = await this.queryAll({
+      KeyConditionExpression: "pk = :pk AND begins_with(sk, :t)",
+      ExpressionAttributeValues: { ":pk": S(`JOB#${jobId}`), ":t": S("TASK#") },
+      ConsistentRead: true,
+    });
+    return items.map((it) => {
+      const t: Task = {
+        id: str(it.taskId) ?? "",
+        platform: str(it.platform) ?? "",
+        digest: str(it.digest) ?? "",
+        mediaType: str(it.mediaType) ?? "",
+        size: num(it.size) ?? 0,
+        destination: str(it.destination) ?? "",
+        state: (str(it.state) ?? "pending") as Task["state"],
+      };
+      const error = errorAttr(it.error);
+      if (error) t.error = error;
+      const attempts = num(it.attempts);
+      if (attempts !== undefined) t.attempts = attempts;
+      return t;
+    });
   }
 
   async listJobs(limit: number): Promise<Job[]> {
@@ -240,26 +242,14 @@ export class DynamoJobStore implements JobStore {
 
   async listActive(): Promise<Array<{ id: string; createdAt: string }>> {
     const shards = await Promise.all(
-      Array.from({ length: ACTIVE_SHARDS }, async (_, i) => {
-        const found: Array<{ id: string; createdAt: string }> = [];
-        let start: Item | undefined;
-        do {
-          const out = await this.db.send(
-            new QueryCommand({
-              TableName: this.table,
-              IndexName: "active",
-              KeyConditionExpression: "activeShard = :s",
-              ExpressionAttributeValues: { ":s": S(`A#${i}`) },
-              ...(start ? { ExclusiveStartKey: start } : {}),
-            }),
-          );
-          for (const it of out.Items ?? []) found.push({ id: (str(it.pk) ?? "").slice("JOB#".length), createdAt: str(it.createdAt) ?? "" });
-          start = out.LastEvaluatedKey;
-        } while (start);
-        return found;
-      }),
+      Array.from({ length: ACTIVE_SHARDS }, (_, i) =>
+        this.queryAll({ IndexName: "active", KeyConditionExpression: "activeShard = :s", ExpressionAttributeValues: { ":s": S(`A#${i}`) } }),
+      ),
     );
-    return shards.flat().sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+    return shards
+      .flat()
+      .map((it) => ({ id: (str(it.pk) ?? "").slice("JOB#".length), createdAt: str(it.createdAt) ?? "" }))
+      .sort((a, b) => a.createdAt.localeCompare(b.createdAt));
   }
 
   async touchJob(id: string): Promise<void> {
