@@ -20,8 +20,8 @@ import type { DeliveryInfo, PipelineDeps } from "./deps.ts";
 import { failOnLastDelivery, heartbeat, reopenIfRedriven } from "./recovery.ts";
 import { storeFor } from "./stores.ts";
 
-/** How long a merge claim holds: the merge function's timeout (a merge cannot outlive it). */
-export const MERGE_LEASE_MS = 120_000;
+/** How long a merge claim holds: the longest merge function timeout (180 s on AWS, 120 s locally); no merge outlives it. */
+export const MERGE_LEASE_MS = 180_000;
 
 /** Merges a job; resolves to the status it set, "deferred" when it waits for a tag, or undefined. */
 export async function runMerge(
