@@ -95,11 +95,7 @@ export function dockerConfigCredentials(opts: { files?: string[]; env?: NodeJS.P
         if (cred) return cred;
       }
       if (cfg.credsStore) {
-        const c = await runHelper(cfg.credsStore, host, opts.helperTimeoutMs).catch((e: unknown) => {
-          // a store that has nothing for this host answers "credentials not found": anonymous
-          if (e instanceof FerryError && /not found/i.test(e.message)) return undefined;
-          throw e;
-        });
+        const c = await runHelper(cfg.credsStore, host, opts.helperTimeoutMs);
         if (c) return c;
       }
     }
@@ -140,7 +136,13 @@ function fromAuthEntry(
   return undefined;
 }
 
-/** Runs `docker-credential-<name> get` with the host on stdin (docker-credential-helpers protocol). */
+/**
+ * The docker-credential-helpers protocol's answer when a store has nothing for a host
+ * (`ErrCredentialsNotFound`): anonymous access, not a failure.
+ */
+const HELPER_NOT_FOUND = "credentials not found in native keychain";
+
+/** Runs `docker-credential-<name> get` with the host on stdin (docker-credential-helpers protocol); undefined when it has nothing. */
 export function runHelper(name: string, host: string, timeoutMs = 10_000): Promise<Credential | undefined> {
   const serverUrl = host === DOCKER_HUB_HOST ? "https://index.docker.io/v1/" : host;
   return new Promise((resolve, reject) => {
@@ -150,6 +152,10 @@ export function runHelper(name: string, host: string, timeoutMs = 10_000): Promi
       { timeout: timeoutMs, maxBuffer: 64 * 1024 },
       (err, stdout, stderr) => {
         if (err) {
+          if (stdout.trim() === HELPER_NOT_FOUND) {
+            resolve(undefined);
+            return;
+          }
           const said = `${stdout}${stderr}`.trim().slice(0, 200);
           reject(new FerryError("CREDENTIALS", `credential helper docker-credential-${name} failed for ${host}${said ? `: ${said}` : ""}`));
           return;

@@ -12,7 +12,7 @@ before(async () => {
   // a fake docker-credential helper on PATH, speaking the helper protocol
   await writeFile(
     join(dir, "docker-credential-fake"),
-    `#!/bin/sh\nread host\nif [ "$host" = "helped.example.com" ]; then echo '{"ServerURL":"helped.example.com","Username":"hu","Secret":"hs"}'; exit 0; fi\nif [ "$host" = "token.example.com" ]; then echo '{"Username":"<token>","Secret":"refresh-xyz"}'; exit 0; fi\necho "credentials not found in native keychain"; exit 1\n`,
+    `#!/bin/sh\nread host\nif [ "$host" = "helped.example.com" ]; then echo '{"ServerURL":"helped.example.com","Username":"hu","Secret":"hs"}'; exit 0; fi\nif [ "$host" = "token.example.com" ]; then echo '{"Username":"<token>","Secret":"refresh-xyz"}'; exit 0; fi\nif [ "$host" = "broken.example.com" ]; then echo "keychain locked" >&2; exit 1; fi\necho "credentials not found in native keychain"; exit 1\n`,
   );
   await chmod(join(dir, "docker-credential-fake"), 0o755);
   process.env.PATH = `${dir}:${process.env.PATH}`;
@@ -49,6 +49,7 @@ describe("credentials", () => {
     assert.deepEqual(await p("helped.example.com"), { kind: "basic", username: "hu", password: "hs" });
     assert.deepEqual(await p("token.example.com"), { kind: "identity-token", identityToken: "refresh-xyz" });
     assert.equal(await p("unknown.example.com"), undefined, "a store without an entry means anonymous");
+    await rejectsWithCode(p("broken.example.com"), "CREDENTIALS"); // any other failure of the helper is one
   });
 
   it("reads REGISTRY_AUTH_FILE first, skips missing files, and rejects malformed ones", async () => {
