@@ -51,13 +51,16 @@ export class FerryError extends Error {
   readonly code: ErrorCode;
   readonly retryable: boolean;
   side: Side | undefined;
+  /** For bad input: the path of the field at fault (`destinations[1]`), as data, never cut from the message. */
+  readonly field: string | undefined;
 
-  constructor(code: ErrorCode, message: string, opts: { retryable?: boolean; side?: Side; cause?: unknown } = {}) {
+  constructor(code: ErrorCode, message: string, opts: { retryable?: boolean; side?: Side; cause?: unknown; field?: string } = {}) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = "FerryError";
     this.code = code;
     this.retryable = opts.retryable ?? false;
     this.side = opts.side;
+    this.field = opts.field;
     Object.defineProperty(this, FERRY_ERROR, { value: true });
   }
 

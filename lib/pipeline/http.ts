@@ -111,7 +111,7 @@ async function createReplication(deps: PipelineDeps, req: HttpRequest): Promise<
     return json(202, { id, status: "queued", statusUrl: `/replications/${id}`, created });
   } catch (e) {
     if (e instanceof FerryError && (e.code === "INVALID_REFERENCE" || e.code === "USAGE")) {
-      return json(400, { error: e.message, field: e.message.split(":")[0] });
+      return json(400, { error: e.message, code: e.code, ...(e.field ? { field: e.field } : {}) });
     }
     throw e;
   }
@@ -208,7 +208,8 @@ async function handleWebhook(deps: PipelineDeps, providerName: string, id: strin
       try {
         validateRequest(request);
       } catch (e) {
-        return json(400, { error: `event ${i}: ${(e as Error).message}` });
+        const field = e instanceof FerryError && e.field ? `events[${i}].${e.field}` : `events[${i}]`;
+        return json(400, { error: `event ${i}: ${(e as Error).message}`, field });
       }
       planned.push({ request, jobId: deliveryJobId(providerName, id, ev.deliveryId, m.rule.name) });
     }

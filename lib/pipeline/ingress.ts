@@ -14,13 +14,13 @@ export function deliveryJobId(...parts: string[]): string {
   return createHash("sha256").update(parts.join("\u0000")).digest("hex").slice(0, 32);
 }
 
-/** Checks references and platforms; INVALID_REFERENCE / USAGE name the field at fault. */
+/** Checks references and platforms; INVALID_REFERENCE / USAGE carry the field at fault (`field`). */
 export function validateRequest(r: ReplicationRequest): void {
   const field = (name: string, fn: () => void) => {
     try {
       fn();
     } catch (e) {
-      throw new FerryError(e instanceof FerryError ? e.code : "USAGE", `${name}: ${(e as Error).message}`);
+      throw new FerryError(e instanceof FerryError ? e.code : "USAGE", `${name}: ${(e as Error).message}`, { field: name });
     }
   };
   field("source", () => parseReference(r.source, { defaultTag: false }));
