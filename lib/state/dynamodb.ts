@@ -23,7 +23,7 @@ import {
   DeleteItemCommand,
   ResourceNotFoundException,
 } from "@aws-sdk/client-dynamodb";
-import type { ErrorRecord } from "../errors.ts";
+import { type ErrorRecord, FerryError } from "../errors.ts";
 import type { ReplicationRequest } from "../queue/messages.ts";
 import {
   FINAL_STATUSES,
@@ -47,6 +47,9 @@ const json = <T>(v: AttributeValue | undefined): T | undefined => (v?.S ? (JSON.
 /** An error attribute: a JSON record (a plain string from before records had codes). */
 const errorAttr = (v: AttributeValue | undefined): ErrorRecord | undefined =>
   v?.S === undefined ? undefined : v.S.startsWith("{") ? (JSON.parse(v.S) as ErrorRecord) : { code: "INTERNAL", message: v.S, retryable: false };
+
+/** Batch writes of one page of tasks before unprocessed items are an error (about 5 s of back-off). */
+const BATCH_WRITE_ATTEMPTS = 8;
 
 /** Partitions of the `active` index: enough to spread writes, few enough to read in one pass. */
 export const ACTIVE_SHARDS = 8;
@@ -299,8 +302,12 @@ export class DynamoJobStore implements JobStore {
           },
         },
       }));
-      // Unprocessed items come back under throttling: send them again.
+      // Unprocessed items come back under throttling: send them again, a bounded number of times
+      // (then the caller's delivery fails and SQS brings it back; writing tasks is idempotent).
       for (let attempt = 0; requests.length > 0; attempt++) {
+        if (attempt === BATCH_WRITE_ATTEMPTS) {
+          throw new FerryError("INTERNAL", `${requests.length} task items still unprocessed after ${attempt} batch writes (throttled)`, { retryable: true });
+        }
         const out = await this.db.send(new BatchWriteItemCommand({ RequestItems: { [this.table]: requests } }));
         requests = (out.UnprocessedItems?.[this.table] ?? []) as typeof requests;
         if (requests.length > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 50 * 2 ** attempt)));
