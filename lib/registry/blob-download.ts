@@ -21,7 +21,7 @@ export const MAX_STALL_RESUMES = 1;
 export const STALL_RESUME_MIN_BYTES = 1024 * 1024;
 
 /** Opens a verified, resumable stream of a blob. Rejects at once for 404 and other errors. */
-export async function openBlobStream(
+export async function blobGet(
   client: RegistryClient,
   repo: string,
   desc: { digest: string; size: number },

@@ -42,7 +42,7 @@ export interface UploadOutcome {
  * Uploads a blob of known digest and size. `location` is an upload session already open (from a
  * mount answered 202); it is used for the first attempt only.
  */
-export async function uploadBlob(
+export async function blobPut(
   client: RegistryClient,
   repo: string,
   desc: { digest: string; size: number },
@@ -265,7 +265,7 @@ async function uploadStatus(client: RegistryClient, repo: string, location: stri
  * Uploads a small blob held in memory. With `singlePostUpload`, tries the one-request form
  * (`POST ?digest=` with the body); a 202 means unsupported and the bytes go to the Location.
  */
-export async function putBlobBytes(client: RegistryClient, repo: string, bytes: Buffer, opts: CallOptions = {}): Promise<string> {
+export async function blobPutBytes(client: RegistryClient, repo: string, bytes: Buffer, opts: CallOptions = {}): Promise<string> {
   const digest = digestOf(bytes);
   if (client.options.singlePostUpload) {
     const res = await client.request({
@@ -286,6 +286,6 @@ export async function putBlobBytes(client: RegistryClient, repo: string, bytes: 
       return digest;
     }
   }
-  await uploadBlob(client, repo, { digest, size: bytes.byteLength }, async () => Readable.from([bytes]), opts);
+  await blobPut(client, repo, { digest, size: bytes.byteLength }, async () => Readable.from([bytes]), opts);
   return digest;
 }

@@ -18,8 +18,9 @@ import type { CredentialProvider } from "./credentials.ts";
 import type { RateBudget } from "./rate.ts";
 import { redactUrl } from "./redact.ts";
 import { resolveLocation } from "./location.ts";
-import { openBlobStream } from "./blob-download.ts";
-import { type BodyOpener, putBlobBytes, type UploadOutcome, uploadBlob } from "./blob-upload.ts";
+import * as download from "./blob-download.ts";
+import * as upload from "./blob-upload.ts";
+import type { BodyOpener, UploadOutcome } from "./blob-upload.ts";
 import type { Readable } from "node:stream";
 import { abortError, DEFAULT_RETRY, isNetworkError, nextDelay, type RetryOptions, sleep } from "./retry.ts";
 import { callScope, untilAborted } from "./deadline.ts";
@@ -551,22 +552,22 @@ export class RegistryClient {
 
   /** A verified, resumable stream of a blob (see blob-download.ts). */
   blobGet(repo: string, desc: { digest: string; size: number }, opts: CallOptions = {}): Promise<Readable> {
-    return openBlobStream(this, repo, desc, opts);
+    return download.blobGet(this, repo, desc, opts);
   }
 
   /** Uploads a blob from a re-openable body (see blob-upload.ts). */
-  blobUpload(
+  blobPut(
     repo: string,
     desc: { digest: string; size: number },
     open: BodyOpener,
     opts: CallOptions & { location?: string } = {},
   ): Promise<UploadOutcome> {
-    return uploadBlob(this, repo, desc, open, opts);
+    return upload.blobPut(this, repo, desc, open, opts);
   }
 
   /** Uploads a small in-memory blob; returns its digest. */
   blobPutBytes(repo: string, bytes: Buffer, opts: CallOptions = {}): Promise<string> {
-    return putBlobBytes(this, repo, bytes, opts);
+    return upload.blobPutBytes(this, repo, bytes, opts);
   }
 
   /** Cancels an upload session; failures are ignored (the registry purges stale sessions). */

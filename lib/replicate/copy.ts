@@ -153,7 +153,7 @@ export class CopySession {
   }
 
   private async openCounted(desc: Descriptor) {
-    const stream = await onSide(this.source.blobOpen(desc, this.call()), "source");
+    const stream = await onSide(this.source.blobGet(desc, this.call()), "source");
     if (!this.opts.onEvent) return stream;
     let n = 0;
     const emit = (bytes: number) => this.emit({ type: "bytes", digest: desc.digest, bytes });
@@ -315,7 +315,7 @@ export async function imagePlatform(source: ImageSource, raw: RawManifest, call:
   const cfg = raw.manifest.config;
   if (!/container\.image\.v1\+json|image\.config\.v1\+json/.test(cfg.mediaType) || cfg.size > 4 * 1024 * 1024) return "";
   const chunks: Buffer[] = [];
-  for await (const c of await onSide(source.blobOpen(cfg, call), "source")) chunks.push(c as Buffer);
+  for await (const c of await onSide(source.blobGet(cfg, call), "source")) chunks.push(c as Buffer);
   try {
     const j = JSON.parse(Buffer.concat(chunks).toString("utf8")) as { os?: string; architecture?: string; variant?: string };
     return j.os && j.architecture ? [j.os, j.architecture, j.variant].filter(Boolean).join("/") : "";

@@ -100,7 +100,7 @@ export class OciLayoutStore implements ImageSource, ImageSink {
     }
   }
 
-  async blobOpen(desc: Descriptor): Promise<Readable> {
+  async blobGet(desc: Descriptor): Promise<Readable> {
     const path = this.blobPath(desc.digest);
     const size = await this.blobHead(desc.digest);
     if (size === undefined) throw new FerryError("NOT_FOUND", `${this.name}: blob ${desc.digest} is missing`);

@@ -13,7 +13,7 @@ export interface ImageSource {
   manifestHead(ref: string, opts?: CallOptions): Promise<Descriptor | undefined>;
   manifestGet(ref: string, opts?: CallOptions): Promise<RawManifest>;
   /** A verified stream of the blob's bytes (size and digest checked while streaming). */
-  blobOpen(desc: Descriptor, opts?: CallOptions): Promise<Readable>;
+  blobGet(desc: Descriptor, opts?: CallOptions): Promise<Readable>;
   /** Size of the blob, or undefined when this source does not hold it. */
   blobHead(digest: string, opts?: CallOptions): Promise<number | undefined>;
 }

@@ -29,7 +29,7 @@ export class RegistryStore implements ImageSource, ImageSink {
     return this.client.manifestGet(this.repository, ref, opts);
   }
 
-  blobOpen(desc: Descriptor, opts?: CallOptions): Promise<Readable> {
+  blobGet(desc: Descriptor, opts?: CallOptions): Promise<Readable> {
     return this.client.blobGet(this.repository, desc, opts);
   }
 
@@ -38,7 +38,7 @@ export class RegistryStore implements ImageSource, ImageSink {
   }
 
   async blobPut(desc: Descriptor, open: () => Promise<Readable>, opts?: CallOptions & { location?: string }): Promise<void> {
-    await this.client.blobUpload(this.repository, desc, open, opts);
+    await this.client.blobPut(this.repository, desc, open, opts);
   }
 
   manifestPut(ref: string, bytes: Buffer, mediaType: string, opts?: CallOptions): Promise<string> {

@@ -234,7 +234,7 @@ export async function pushImage(client: RegistryClient, repo: string, tag: strin
     while (next < blobs.length) {
       const b = blobs[next++] as BlobSpec;
       if ((await client.blobHead(repo, b.digest)) !== undefined) continue;
-      await client.blobUpload(repo, b, async () => b.open());
+      await client.blobPut(repo, b, async () => b.open());
     }
   };
   await Promise.all(Array.from({ length: 4 }, worker));

@@ -69,10 +69,10 @@ describe("plain HTTP distribution", () => {
     const dst = c.withSide("destination");
     clients.push(src, dst);
     const b = randomBlob(3_000_000, "stream");
-    await dst.blobUpload("src/repo", b, async () => b.open());
+    await dst.blobPut("src/repo", b, async () => b.open());
     const copy = bytesBlob(Buffer.from("unused"), "x"); // a second blob to mount
-    await dst.blobUpload("src/repo", copy, async () => copy.open());
-    await dst.blobUpload("dst/repo", b, () => src.blobGet("src/repo", b));
+    await dst.blobPut("src/repo", copy, async () => copy.open());
+    await dst.blobPut("dst/repo", b, () => src.blobGet("src/repo", b));
     assert.equal(await dst.blobHead("dst/repo", b.digest), b.size);
     assert.deepEqual(await dst.blobMount("other/repo", "src/repo", copy.digest), { mounted: true });
     assert.equal(await dst.blobHead("other/repo", copy.digest), copy.size);

@@ -65,7 +65,7 @@ async function proxy(opts: FaultProxyOptions): Promise<FaultProxy> {
 before(async () => {
   registry = await startDistribution();
   const direct = new RegistryClient({ host: registry.host });
-  await direct.blobUpload("fp/app", blob, async () => blob.open());
+  await direct.blobPut("fp/app", blob, async () => blob.open());
   const chunks: Buffer[] = [];
   for await (const c of blob.open()) chunks.push(c as Buffer);
   blobBytes = Buffer.concat(chunks);

@@ -149,7 +149,7 @@ describe("corrupt sources", () => {
     src.fake.blobs.set(digest, corrupt);
     const dst = await h.setup({}, { side: "destination" });
     const desc = { digest, size: data.byteLength };
-    await rejectsWithCode(dst.client.blobUpload("r", desc, () => src.client.blobGet("r", desc)), "DIGEST_MISMATCH", (e) =>
+    await rejectsWithCode(dst.client.blobPut("r", desc, () => src.client.blobGet("r", desc)), "DIGEST_MISMATCH", (e) =>
       assert.equal(e.side, "source"),
     );
     assert.equal(dst.fake.blobs.has(digest), false);
@@ -200,7 +200,7 @@ describe("connection hygiene (matrix case 25)", () => {
         const desc = { digest, size: layers[i]?.byteLength ?? 0 };
         assert.equal(await dst.client.blobHead("dst", digest), undefined);
         assert.deepEqual(await dst.client.blobMount("dst", "other", digest), { mounted: false });
-        await dst.client.blobUpload("dst", desc, () => src.client.blobGet("src", desc));
+        await dst.client.blobPut("dst", desc, () => src.client.blobGet("src", desc));
         assert.equal(await dst.client.blobHead("dst", digest), desc.size);
       }),
     );

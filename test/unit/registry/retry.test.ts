@@ -92,7 +92,7 @@ describe("429 and Retry-After (matrix case 17)", () => {
     const data = Buffer.from("x");
     const { Readable } = await import("node:stream");
     const { digestOf } = await import("../../../lib/oci/digest.ts");
-    await rejectsWithRegistryError(client.blobUpload("r", { digest: digestOf(data), size: 1 }, async () => Readable.from([data])), 503);
+    await rejectsWithRegistryError(client.blobPut("r", { digest: digestOf(data), size: 1 }, async () => Readable.from([data])), 503);
     // two upload attempts (the unit retry), each a single PUT
     assert.equal(fake.count("PUT"), 2);
     assert.equal(fake.count("POST"), 2);

@@ -159,7 +159,7 @@ describe("stall guard", () => {
       { side: "destination", transfer: quick },
     );
     await rejectsWithCode(
-      client.blobUpload("r", { digest: digestOf(data), size: data.byteLength }, async () => Readable.from([data])),
+      client.blobPut("r", { digest: digestOf(data), size: data.byteLength }, async () => Readable.from([data])),
       "STALL",
       stallOn("destination"),
     );
@@ -249,7 +249,7 @@ describe("deadline", () => {
       }
     }
     await rejectsWithCode(
-      client.blobUpload("r", { digest, size: data.byteLength }, async () => Readable.from(slow()), { deadline: Date.now() + 1000 }),
+      client.blobPut("r", { digest, size: data.byteLength }, async () => Readable.from(slow()), { deadline: Date.now() + 1000 }),
       "DEADLINE",
     );
     await delay(200);

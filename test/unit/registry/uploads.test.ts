@@ -35,7 +35,7 @@ describe("cross-repository mount (matrix case 4)", () => {
     const r = await client.blobMount("dst", "elsewhere", b.desc.digest);
     assert.equal(r.mounted, false);
     assert.ok(!r.mounted && r.location);
-    await client.blobUpload("dst", b.desc, b.open, { location: !r.mounted ? r.location : undefined });
+    await client.blobPut("dst", b.desc, b.open, { location: !r.mounted ? r.location : undefined });
     assert.equal(fake.count("POST"), 1);
     assert.deepEqual(fake.blobs.get(b.desc.digest), b.data);
   });
@@ -51,7 +51,7 @@ describe("cross-repository mount (matrix case 4)", () => {
     });
     const b = blob(10);
     assert.deepEqual(await client.blobMount("dst", "src", b.desc.digest), { mounted: false });
-    await client.blobUpload("dst", b.desc, b.open);
+    await client.blobPut("dst", b.desc, b.open);
     assert.deepEqual(fake.blobs.get(b.desc.digest), b.data);
   });
 });
@@ -60,7 +60,7 @@ describe("upload Locations (matrix case 12)", () => {
   it("keeps an existing query verbatim and appends &digest= raw; follows each new Location", async () => {
     const { fake, client } = await h.setup({}, { uploadMode: "patch" });
     const b = blob(5000);
-    await client.blobUpload("r", b.desc, b.open);
+    await client.blobPut("r", b.desc, b.open);
     const patch = fake.requests.find((r) => r.method === "PATCH");
     const put = fake.requests.find((r) => r.method === "PUT");
     assert.match(patch?.url ?? "", /\?_state=[0-9a-f-]+%3D%3D$/, "PATCH went to the POST's Location, query untouched");
@@ -95,7 +95,7 @@ describe("upload Locations (matrix case 12)", () => {
         return false;
       },
     }, { credentials: async () => ({ kind: "basic", username: "u", password: "p" }) });
-    await client.blobUpload("r", b.desc, b.open);
+    await client.blobPut("r", b.desc, b.open);
     assert.equal(seen.length, 1);
     assert.equal(seen[0]?.url, `/upload/abc?sig=s%2Bx&digest=${b.desc.digest}`);
     assert.equal(seen[0]?.auth, undefined, "credentials never go to another host");
@@ -117,7 +117,7 @@ describe("upload Locations (matrix case 12)", () => {
         return false;
       },
     });
-    await rel.client.blobUpload("r", b.desc, b.open);
+    await rel.client.blobPut("r", b.desc, b.open);
     assert.equal(rel.fake.requests.find((r) => r.method === "PUT")?.url, `/v2/r/blobs/uploads/uploads/relative-id?_state=q&digest=${b.desc.digest}`);
   });
 });
@@ -126,7 +126,7 @@ describe("upload forms (matrix cases 13, 15)", () => {
   it("monolithic PUT carries Content-Length and no Content-Range", async () => {
     const { fake, client } = await h.setup();
     const b = blob(200_000);
-    await client.blobUpload("r", b.desc, streamed(b.data));
+    await client.blobPut("r", b.desc, streamed(b.data));
     const put = fake.requests.find((r) => r.method === "PUT");
     assert.equal(put?.headers["content-length"], "200000");
     assert.equal(put?.headers["content-range"], undefined);
@@ -137,7 +137,7 @@ describe("upload forms (matrix cases 13, 15)", () => {
   it("streamed PATCH has Content-Length, no Content-Range; the commit PUT is empty", async () => {
     const { fake, client } = await h.setup({}, { uploadMode: "patch" });
     const b = blob(200_000);
-    await client.blobUpload("r", b.desc, streamed(b.data));
+    await client.blobPut("r", b.desc, streamed(b.data));
     const patch = fake.requests.find((r) => r.method === "PATCH");
     const put = fake.requests.find((r) => r.method === "PUT");
     assert.equal(patch?.headers["content-length"], "200000");
@@ -166,7 +166,7 @@ describe("chunked uploads (matrix case 14)", () => {
   it("sends Content-Range chunks without a bytes prefix and commits with an empty PUT", async () => {
     const { fake, client } = await h.setup({}, { uploadMode: "chunked", chunkSize: 1 * MiB });
     const b = blob(2.5 * MiB);
-    await client.blobUpload("r", b.desc, streamed(b.data));
+    await client.blobPut("r", b.desc, streamed(b.data));
     const ranges = fake.requests.filter((r) => r.method === "PATCH").map((r) => r.headers["content-range"]);
     assert.deepEqual(ranges, [`0-${MiB - 1}`, `${MiB}-${2 * MiB - 1}`, `${2 * MiB}-${2.5 * MiB - 1}`]);
     assert.deepEqual(fake.blobs.get(b.desc.digest), b.data);
@@ -174,7 +174,7 @@ describe("chunked uploads (matrix case 14)", () => {
   it("ECR: PATCH answered 201 with a Range that stops advancing; the offset is tracked locally", async () => {
     const { fake, client } = await h.setup({ quirks: { patchStatus: 201, stuckRange: true } }, { uploadMode: "chunked", chunkSize: 1 * MiB });
     const b = blob(3 * MiB + 7);
-    await client.blobUpload("r", b.desc, streamed(b.data));
+    await client.blobPut("r", b.desc, streamed(b.data));
     assert.equal(fake.count("PATCH"), 4);
     assert.deepEqual(fake.blobs.get(b.desc.digest), b.data);
   });
@@ -186,7 +186,7 @@ describe("chunked uploads (matrix case 14)", () => {
   it("GHCR: a chunk over the 4 MiB cap gets 416; smaller chunks then succeed", async () => {
     const { fake, client } = await h.setup({ quirks: { maxChunk: 4 * MiB } }, { uploadMode: "chunked", chunkSize: 8 * MiB });
     const b = blob(10 * MiB);
-    await client.blobUpload("r", b.desc, streamed(b.data));
+    await client.blobPut("r", b.desc, streamed(b.data));
     const patches = fake.requests.filter((r) => r.method === "PATCH");
     assert.ok(patches.length >= 3);
     assert.equal(patches[0]?.bodyLength, 8 * MiB, "first try at the configured size");
@@ -196,7 +196,7 @@ describe("chunked uploads (matrix case 14)", () => {
   it("honours OCI-Chunk-Min-Length", async () => {
     const { fake, client } = await h.setup({ quirks: { chunkMinLength: 3 * MiB } }, { uploadMode: "chunked", chunkSize: 1 * MiB });
     const b = blob(7 * MiB);
-    await client.blobUpload("r", b.desc, streamed(b.data));
+    await client.blobPut("r", b.desc, streamed(b.data));
     const sizes = fake.requests.filter((r) => r.method === "PATCH").map((r) => r.bodyLength);
     assert.deepEqual(sizes, [3 * MiB, 3 * MiB, 1 * MiB]);
     assert.deepEqual(fake.blobs.get(b.desc.digest), b.data);
@@ -204,7 +204,7 @@ describe("chunked uploads (matrix case 14)", () => {
   it("416 → GET <location> 204 + Range → resumes from what the server holds", async () => {
     const { fake, client } = await h.setup({ quirks: { partialPatch: 2 } }, { uploadMode: "chunked", chunkSize: 1 * MiB });
     const b = blob(3 * MiB);
-    await client.blobUpload("r", b.desc, streamed(b.data));
+    await client.blobPut("r", b.desc, streamed(b.data));
     assert.equal(fake.count("GET", /\/blobs\/uploads\//), 1, "asked the upload status once");
     const ranges = fake.requests.filter((r) => r.method === "PATCH").map((r) => r.headers["content-range"]);
     assert.deepEqual(ranges, [`0-${MiB - 1}`, `${MiB}-${2 * MiB - 1}`, `${1.5 * MiB}-${2 * MiB - 1}`, `${2 * MiB}-${3 * MiB - 1}`]);
@@ -227,7 +227,7 @@ describe("upload retries (matrix case 16)", () => {
     });
     const b = blob(4000);
     let opened = 0;
-    await client.blobUpload("r", b.desc, async () => {
+    await client.blobPut("r", b.desc, async () => {
       opened++;
       return Readable.from([b.data]);
     });
@@ -238,7 +238,7 @@ describe("upload retries (matrix case 16)", () => {
   it("DIGEST_INVALID is not retried", async () => {
     const { fake, client } = await h.setup({}, { side: "destination" });
     const b = blob(100);
-    const e = await rejectsWithRegistryError(client.blobUpload("r", { ...b.desc, digest: `sha256:${"0".repeat(64)}` }, b.open), 400, "DIGEST_INVALID");
+    const e = await rejectsWithRegistryError(client.blobPut("r", { ...b.desc, digest: `sha256:${"0".repeat(64)}` }, b.open), 400, "DIGEST_INVALID");
     assert.equal(e.side, "destination");
     assert.equal(fake.count("POST"), 1);
     assert.equal(fake.count("PUT"), 1);
