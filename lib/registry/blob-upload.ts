@@ -9,7 +9,7 @@ import { Readable } from "node:stream";
 import { FerryError, RegistryError } from "../errors.ts";
 import { digestOf } from "../oci/digest.ts";
 import type { CallOptions, RegistryClient, UploadMode } from "./client.ts";
-import { appendQuery, resolveLocation } from "./location.ts";
+import { appendQuery, resolveLocation } from "./upload-location.ts";
 import { isRetryable, nextDelay, sleep } from "./retry.ts";
 import { drain, header } from "./transport.ts";
 

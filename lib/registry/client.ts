@@ -17,7 +17,7 @@ import { parseChallenges, pickChallenge } from "./challenge.ts";
 import type { CredentialProvider } from "./credentials.ts";
 import type { RateBudget } from "./rate.ts";
 import { redactUrl } from "./redact.ts";
-import { resolveLocation } from "./location.ts";
+import { resolveLocation } from "./upload-location.ts";
 import * as download from "./blob-download.ts";
 import * as upload from "./blob-upload.ts";
 import type { BodyOpener, UploadOutcome } from "./blob-upload.ts";
