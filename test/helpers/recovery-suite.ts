@@ -1,9 +1,9 @@
 /**
- * The recovery use-cases on the DynamoDB adapter, a real distribution registry and a scripted
+ * The recovery use-cases on a job-store adapter, a real distribution registry and a scripted
  * queue port that records what is sent and can refuse a send: plan's ordering (a crash between
  * the plan and its copy messages strands nothing), the reconciler's re-drives and its STUCK
- * verdict, and start-up recovery after the queues were lost. Registered on dynalite and on
- * DynamoDB Local, like the job-store suite.
+ * verdict, and start-up recovery after the queues were lost. Registered on dynalite, on
+ * DynamoDB Local and in memory, like the job-store suite.
  */
 import assert from "node:assert/strict";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
@@ -18,6 +18,7 @@ import type { AnyMessage, QueueName, QueuePort } from "../../lib/queue/messages.
 import { RegistryClient } from "../../lib/registry/client.ts";
 import { DynamoJobStore, ensureTable } from "../../lib/state/dynamodb.ts";
 import { type Distribution, startDistribution } from "./distribution.ts";
+import type { JobStoreFactory } from "./state-suite.ts";
 import { pushImage, randomIndex } from "./images.ts";
 
 /** Records messages per queue; `failNext` refuses the next send to a queue once. */
@@ -34,12 +35,21 @@ class ScriptedQueues implements QueuePort {
   }
 }
 
-/** Registers the use-cases; `client()` is called lazily, after the stand-in has started. */
+/** Registers the use-cases on DynamoDB; `client()` is called lazily, after the stand-in has started. */
 export function recoverySuite(name: string, client: () => DynamoDBClient): void {
+  let table = 0;
+  recoverySuiteOn(name, async ({ now }) => {
+    const tableName = `usecases-${table++}`;
+    await ensureTable(client(), tableName);
+    return new DynamoJobStore(client(), { tableName, now });
+  });
+}
+
+/** Registers the use-cases on any adapter: `open` is called before each test, for an empty store. */
+export function recoverySuiteOn(name: string, open: JobStoreFactory): void {
 let src: Distribution;
 let now = Date.parse("2026-11-30T12:00:00Z");
-let deps: PipelineDeps & { queues: ScriptedQueues; store: DynamoJobStore };
-let table = 0;
+let deps: PipelineDeps & { queues: ScriptedQueues };
 const image = randomIndex({ platforms: 3, seed: "usecases" });
 
 describe(`recovery use-cases on ${name}`, () => {
@@ -51,10 +61,8 @@ after(async () => {
   await src?.stop();
 });
 beforeEach(async () => {
-  const tableName = `usecases-${table++}`;
-  await ensureTable(client(), tableName);
   const config = parseConfig({ version: 1, pipeline: { stuckAfter: 60, maxRedrives: 2 } });
-  deps = { config, store: new DynamoJobStore(client(), { tableName, now: () => now }), queues: new ScriptedQueues(), registries: poolFromConfig(config), log: silentLog };
+  deps = { config, store: await open({ now: () => now }), queues: new ScriptedQueues(), registries: poolFromConfig(config), log: silentLog };
 });
 
 const request = () => ({ source: `${src.host}/app:v1`, destinations: [`${src.host}/mirror/app`], trigger: "api" as const, eventTime: new Date(now).toISOString() });

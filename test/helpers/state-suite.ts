@@ -1,6 +1,6 @@
 /**
- * The job-store suite, run against dynalite (the embedded default) and DynamoDB Local (full
- * DynamoDB semantics) so the adapter stays honest on both.
+ * The job-store suite, run against dynalite (the embedded default), DynamoDB Local (full
+ * DynamoDB semantics) and the in-memory adapter, so every adapter keeps the same contract.
  */
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
@@ -10,7 +10,7 @@ import { GetItemCommand } from "@aws-sdk/client-dynamodb";
 import type { ReplicationRequest } from "../../lib/queue/messages.ts";
 import { DynamoJobStore, ensureTable } from "../../lib/state/dynamodb.ts";
 import { errorOf } from "../../lib/errors.ts";
-import type { Task } from "../../lib/state/store.ts";
+import type { JobStore, Task } from "../../lib/state/store.ts";
 
 const request = (source = "127.0.0.1:5000/app:v1"): ReplicationRequest => ({
   source,
@@ -21,15 +21,36 @@ const request = (source = "127.0.0.1:5000/app:v1"): ReplicationRequest => ({
 const tasks = (n: number): Task[] =>
   Array.from({ length: n }, (_, i) => ({ id: `t${i}`, platform: `linux/p${i}`, digest: `sha256:${String(i).padStart(64, "0")}`, mediaType: "m", size: i, destination: "d/r", state: "pending" }));
 
-/** Registers the suite; `client()` is called lazily, after the stand-in has started. */
+/** Opens an empty store whose clock is `now`; called lazily, after any stand-in has started. */
+export type JobStoreFactory = (opts: { now: () => number }) => Promise<JobStore>;
+
+/** What the port cannot say, read from the adapter: a job's expiry (epoch seconds), if it has one. */
+export interface JobStoreProbe {
+  ttlOf(jobId: string): Promise<number | undefined>;
+}
+
+/** Registers the suite on DynamoDB; `client()` is called lazily, after the stand-in has started. */
 export function jobStoreSuite(name: string, client: () => DynamoDBClient): void {
-  let store: DynamoJobStore;
-  let now = Date.now();
   const table = `ferry-${randomUUID().slice(0, 8)}`;
+  const open: JobStoreFactory = async ({ now }) => {
+    await ensureTable(client(), table);
+    return new DynamoJobStore(client(), { tableName: table, now });
+  };
+  // The raw item's `ttl` attribute: absent, or the number DynamoDB's TTL deletes on.
+  const ttlOf = async (jobId: string) => {
+    const ttl = (await client().send(new GetItemCommand({ TableName: table, Key: { pk: { S: `JOB#${jobId}` }, sk: { S: "JOB" } } }))).Item?.ttl;
+    return ttl === undefined ? undefined : Number(ttl.N);
+  };
+  jobStoreSuiteOn(name, open, { ttlOf });
+}
+
+/** Registers the suite on any adapter: `open` is called once, the store shared by every test. */
+export function jobStoreSuiteOn(name: string, open: JobStoreFactory, probe: JobStoreProbe): void {
+  let store: JobStore;
+  let now = Date.now();
   const setup = async () => {
     if (store) return store;
-    await ensureTable(client(), table);
-    store = new DynamoJobStore(client(), { tableName: table, now: () => now });
+    store = await open({ now: () => now });
     return store;
   };
 
@@ -62,10 +83,9 @@ export function jobStoreSuite(name: string, client: () => DynamoDBClient): void 
     it("sets a TTL when a job finishes", async () => {
       const s = await setup();
       await s.createJob({ id: "ttl", request: request() });
-      const item = async () => (await client().send(new GetItemCommand({ TableName: table, Key: { pk: { S: "JOB#ttl" }, sk: { S: "JOB" } } }))).Item;
-      assert.equal((await item())?.ttl, undefined);
+      assert.equal(await probe.ttlOf("ttl"), undefined);
       await s.updateJob("ttl", { status: "succeeded", result: { digest: "sha256:x", addressByDigest: "a@sha256:x", destinations: [] } });
-      const ttl = Number((await item())?.ttl?.N);
+      const ttl = Number(await probe.ttlOf("ttl"));
       assert.ok(ttl > now / 1000 + 13 * 86400 && ttl < now / 1000 + 15 * 86400);
       assert.equal((await s.getJob("ttl"))?.result?.digest, "sha256:x");
     });
