@@ -38,6 +38,8 @@ export const RegistrySettingsSchema = z
     /** On AWS: a Secrets Manager secret with {"username","password"}. */
     secretArn: z.string().optional(),
     uploadMode: z.enum(["monolithic", "patch", "chunked"]).optional(),
+    /** The registry's quirks by name, when its host name does not say (GHCR or ECR behind a domain of your own). */
+    profile: z.enum(["generic", "ecr", "ghcr", "dockerhub"]).optional(),
     /** Request budget for this host, e.g. to stay within Docker Hub's pull limits. */
     requestsPerSecond: z.number().positive().optional(),
   })

@@ -51,6 +51,7 @@ export function poolFromConfig(
       ...(r.insecure ? { insecure: true } : {}),
       ...(r.caFile ? { caFile: r.caFile } : {}),
       ...(r.uploadMode ? { uploadMode: r.uploadMode } : {}),
+      ...(r.profile ? { profile: r.profile } : {}),
       ...(r.requestsPerSecond ? { requestsPerSecond: r.requestsPerSecond } : {}),
       ...(credentials ? { credentials } : {}),
     };

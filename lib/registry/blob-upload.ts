@@ -11,10 +11,10 @@ import { digestOf } from "../oci/digest.ts";
 import type { CallOptions, RegistryClient, UploadMode } from "./client.ts";
 import { appendQuery, resolveLocation } from "./upload-location.ts";
 import { isRetryable, nextDelay, sleep } from "./retry.ts";
+import type { HostProfile } from "./host-profile.ts";
 import { drain, header } from "./transport.ts";
 
 export const DEFAULT_CHUNK_SIZE = 4 * 1024 * 1024;
-const GHCR_MAX_CHUNK = 4 * 1024 * 1024;
 const MAX_CHUNK = 256 * 1024 * 1024;
 /** Registries hash the whole blob before answering the commit PUT: give them time. */
 const COMMIT_HEADERS_TIMEOUT_MS = 15 * 60 * 1000;
@@ -22,15 +22,10 @@ const COMMIT_HEADERS_TIMEOUT_MS = 15 * 60 * 1000;
 /** Opens the blob's bytes; called again for each attempt. */
 export type BodyOpener = () => Promise<Readable | AsyncIterable<Uint8Array>>;
 
-/** True for ECR hosts, which must not get chunked uploads. */
-export function isEcrHost(host: string): boolean {
-  return /\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$/.test(host) || host === "public.ecr.aws";
-}
-
-/** Upload mode actually used for this host. */
-export function effectiveUploadMode(host: string, mode: UploadMode | undefined): UploadMode {
+/** Upload mode actually used for a host with this profile (ECR never gets chunked uploads). */
+export function effectiveUploadMode(profile: HostProfile, mode: UploadMode | undefined): UploadMode {
   const m = mode ?? "monolithic";
-  return m === "chunked" && isEcrHost(host) ? "monolithic" : m;
+  return m === "chunked" && profile.neverChunk ? "monolithic" : m;
 }
 
 /** Result of an upload attempt loop. */
@@ -49,7 +44,7 @@ export async function blobPut(
   open: BodyOpener,
   opts: CallOptions & { location?: string } = {},
 ): Promise<UploadOutcome> {
-  const mode = effectiveUploadMode(client.host, client.options.uploadMode);
+  const mode = effectiveUploadMode(client.profile, client.options.uploadMode);
   let location = opts.location;
   for (let attempt = 1; ; attempt++) {
     let session: string | undefined;
@@ -197,7 +192,7 @@ async function putChunked(
   opts: CallOptions,
 ): Promise<void> {
   let limit = Math.min(MAX_CHUNK, Math.max(client.options.chunkSize ?? DEFAULT_CHUNK_SIZE, minChunk ?? 0));
-  if (client.host === "ghcr.io") limit = Math.min(limit, GHCR_MAX_CHUNK);
+  if (client.profile.maxChunkBytes) limit = Math.min(limit, client.profile.maxChunkBytes);
   let loc = location;
   let offset = 0; // tracked here: ECR's Range stops advancing after the first PATCH
   for await (const chunk of fixedChunks(body, limit)) {

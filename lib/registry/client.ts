@@ -19,6 +19,7 @@ import type { RateBudget } from "./rate.ts";
 import { redactUrl } from "./redact.ts";
 import { resolveLocation } from "./upload-location.ts";
 import * as download from "./blob-download.ts";
+import { type HostProfile, type ProfileName, profileFor } from "./host-profile.ts";
 import * as upload from "./blob-upload.ts";
 import type { BodyOpener, UploadOutcome } from "./blob-upload.ts";
 import type { Readable } from "node:stream";
@@ -60,6 +61,8 @@ export interface RegistryClientOptions extends TransportOptions {
   retry?: Partial<RetryOptions>;
   /** Upload strategy. Default `monolithic`; ECR hosts never chunk. */
   uploadMode?: UploadMode;
+  /** The host's quirks by name (default: chosen by the host name, see host-profile.ts). */
+  profile?: ProfileName;
   /** Chunk size for `chunked` uploads. Default 4 MiB (GHCR's cap); raised to OCI-Chunk-Min-Length. */
   chunkSize?: number;
   /** Try `POST ?digest=` with the body for small blobs (capability-detected: 202 falls back). */
@@ -115,6 +118,8 @@ const MAX_REDIRECTS = 5;
 export class RegistryClient {
   readonly host: string;
   readonly side: Side | undefined;
+  /** What this registry does differently (chunk caps, no chunked uploads). */
+  readonly profile: HostProfile;
   readonly options: RegistryClientOptions;
   readonly retry: RetryOptions;
   /** The stall guard's settings, defaults filled in. */
@@ -131,6 +136,7 @@ export class RegistryClient {
   constructor(opts: RegistryClientOptions) {
     this.host = opts.host;
     this.side = opts.side;
+    this.profile = profileFor(opts.host, opts.profile);
     this.options = opts;
     this.retry = { ...DEFAULT_RETRY, ...opts.retry };
     this.transfer = resolveTransfer(opts.transfer);

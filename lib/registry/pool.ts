@@ -8,6 +8,7 @@ import { RegistryClient, type RegistryClientOptions, type UploadMode } from "./c
 import { type CredentialProvider, chainCredentials, dockerConfigCredentials } from "./credentials.ts";
 import { RateBudget } from "./rate.ts";
 import type { TransferSettings } from "./stall.ts";
+import type { ProfileName } from "./host-profile.ts";
 import { createAgent } from "./transport.ts";
 
 /** Settings for one registry host. */
@@ -17,6 +18,8 @@ export interface HostSettings {
   caFile?: string;
   credentials?: CredentialProvider;
   uploadMode?: UploadMode;
+  /** The host's quirks by name, when its name does not say (GHCR or ECR behind a domain of your own). */
+  profile?: ProfileName;
   chunkSize?: number;
   maxConnectionsPerHost?: number;
   /** Requests per second to this host (both sides together). */

@@ -180,8 +180,11 @@ describe("chunked uploads (matrix case 14)", () => {
   });
   it("never chunks to ECR hosts", async () => {
     const { effectiveUploadMode } = await import("../../../lib/registry/blob-upload.ts");
-    assert.equal(effectiveUploadMode("123456789012.dkr.ecr.eu-west-1.amazonaws.com", "chunked"), "monolithic");
-    assert.equal(effectiveUploadMode("ghcr.io", "chunked"), "chunked");
+    const { profileFor } = await import("../../../lib/registry/host-profile.ts");
+    assert.equal(effectiveUploadMode(profileFor("123456789012.dkr.ecr.eu-west-1.amazonaws.com"), "chunked"), "monolithic");
+    assert.equal(effectiveUploadMode(profileFor("public.ecr.aws"), "chunked"), "monolithic");
+    assert.equal(effectiveUploadMode(profileFor("ghcr.io"), "chunked"), "chunked");
+    assert.equal(effectiveUploadMode(profileFor("registry.example.com", "ecr"), "chunked"), "monolithic", "named in the config");
   });
   it("GHCR: a chunk over the 4 MiB cap gets 416; smaller chunks then succeed", async () => {
     const { fake, client } = await h.setup({ quirks: { maxChunk: 4 * MiB } }, { uploadMode: "chunked", chunkSize: 8 * MiB });
@@ -191,6 +194,15 @@ describe("chunked uploads (matrix case 14)", () => {
     assert.ok(patches.length >= 3);
     assert.equal(patches[0]?.bodyLength, 8 * MiB, "first try at the configured size");
     assert.ok(patches.slice(1).every((p) => p.bodyLength <= 4 * MiB));
+    assert.deepEqual(fake.blobs.get(b.desc.digest), b.data);
+  });
+  it("a host named as GHCR in the config (profile: ghcr) gets chunks within GHCR's cap from the first PATCH", async () => {
+    const { fake, client } = await h.setup({ quirks: { maxChunk: 4 * MiB } }, { uploadMode: "chunked", chunkSize: 8 * MiB, profile: "ghcr" });
+    const b = blob(10 * MiB);
+    await client.blobPut("r", b.desc, streamed(b.data));
+    const patches = fake.requests.filter((r) => r.method === "PATCH");
+    // every PATCH within the cap, the first included: no 8 MiB try and no 416 to learn from
+    assert.ok(patches.length >= 3 && patches.every((p) => p.bodyLength <= 4 * MiB), JSON.stringify(patches.map((p) => p.bodyLength)));
     assert.deepEqual(fake.blobs.get(b.desc.digest), b.data);
   });
   it("honours OCI-Chunk-Min-Length", async () => {
