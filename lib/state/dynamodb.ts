@@ -324,7 +324,7 @@ export class DynamoJobStore implements JobStore {
         TableName: this.table,
         Key: this.key(jobId, `TASK#${taskId}`),
         UpdateExpression: outcome.error ? "SET #st = :s, #e = :e" : "SET #st = :s REMOVE #e",
-        ConditionExpression: outcome.state === "failed" ? "#st <> :done" : "attribute_exists(pk)",
+        ConditionExpression: outcome.state === "failed" ? "attribute_exists(pk) AND #st <> :done" : "attribute_exists(pk)",
         ExpressionAttributeNames: { "#st": "state", "#e": "error" },
         ExpressionAttributeValues: {
           ":s": S(outcome.state),

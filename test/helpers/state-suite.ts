@@ -122,6 +122,9 @@ export function jobStoreSuiteOn(name: string, open: JobStoreFactory, probe: JobS
       // a late failure never overwrites a success
       await s.completeTask("tk", "t0", { state: "failed", error: errorOf("REGISTRY", "late") });
       assert.equal((await s.getJob("tk", { withTasks: true }))?.tasks?.find((t) => t.id === "t0")?.state, "done");
+      // a failure reported for a task the job does not have creates no task
+      await s.completeTask("tk", "ghost", { state: "failed", error: errorOf("REGISTRY", "stray") }).catch(() => undefined);
+      assert.equal((await s.getJob("tk", { withTasks: true }))?.tasks?.length, 30);
     });
 
     it("50 parallel completions with duplicates: the set completes, and exactly one task enqueues the merge", async () => {
