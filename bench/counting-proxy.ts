@@ -15,16 +15,13 @@ export async function startCountingProxy(target: string): Promise<CountingProxy>
   const counts: Record<string, number> = {};
   const server: Server = createServer((req, res) => {
     counts[req.method ?? "?"] = (counts[req.method ?? "?"] ?? 0) + 1;
-    const up = request(
-      { host: thost, port: Number(tport), method: req.method, path: req.url, headers: { ...req.headers, host: target } },
-      (r) => {
-        // Locations point at the target: rewrite them to the proxy so follow-ups are counted too.
-        const headers = { ...r.headers };
-        if (typeof headers.location === "string") headers.location = headers.location.replace(`//${target}`, `//${proxyHost}`);
-        res.writeHead(r.statusCode ?? 502, headers);
-        r.pipe(res);
-      },
-    );
+    const up = request({ host: thost, port: Number(tport), method: req.method, path: req.url, headers: { ...req.headers, host: target } }, (r) => {
+      // Locations point at the target: rewrite them to the proxy so follow-ups are counted too.
+      const headers = { ...r.headers };
+      if (typeof headers.location === "string") headers.location = headers.location.replace(`//${target}`, `//${proxyHost}`);
+      res.writeHead(r.statusCode ?? 502, headers);
+      r.pipe(res);
+    });
     up.on("error", () => {
       res.statusCode = 502;
       res.end();

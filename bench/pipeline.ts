@@ -76,7 +76,9 @@ api: { token: bench }
     // hundred clients polling at once (that load is on the store, durable or not).
     const pending = new Set(ids);
     while (pending.size > 0) {
-      const list = (await (await fetch(`${base}/replications?limit=100`, { headers: { authorization: "Bearer bench" } })).json()) as { jobs: Array<{ id: string; status: string }> };
+      const list = (await (await fetch(`${base}/replications?limit=100`, { headers: { authorization: "Bearer bench" } })).json()) as {
+        jobs: Array<{ id: string; status: string }>;
+      };
       for (const job of list.jobs) {
         if (!pending.has(job.id)) continue;
         if (job.status === "succeeded") pending.delete(job.id);

@@ -34,8 +34,18 @@ interface Scenario {
   target?: string;
 }
 const scenarios: Scenario[] = [
-  { id: "a", label: "4 platforms × 5 layers × 40 MB", image: () => randomIndex({ platforms: 4, layers: 5, layerSize: 40_000_000, seed: "bench-a" }), target: "≤ 1.0× skopeo wall time" },
-  { id: "b", label: "4 platforms × 30 layers × 100 KB", image: () => randomIndex({ platforms: 4, layers: 30, layerSize: 100_000, seed: "bench-b" }), target: "≤ 0.7× skopeo wall time" },
+  {
+    id: "a",
+    label: "4 platforms × 5 layers × 40 MB",
+    image: () => randomIndex({ platforms: 4, layers: 5, layerSize: 40_000_000, seed: "bench-a" }),
+    target: "≤ 1.0× skopeo wall time",
+  },
+  {
+    id: "b",
+    label: "4 platforms × 30 layers × 100 KB",
+    image: () => randomIndex({ platforms: 4, layers: 30, layerSize: 100_000, seed: "bench-b" }),
+    target: "≤ 0.7× skopeo wall time",
+  },
   { id: "c", label: "one 1 GiB layer", image: () => randomImage({ layers: 1, layerSize: 1024 ** 3, seed: "bench-c" }), target: "ferry peak RSS ≤ 150 MB" },
 ].filter((s) => !ONLY || ONLY.includes(s.id));
 
@@ -100,8 +110,16 @@ async function main(): Promise<void> {
           }
         }
       }
-      const f = { wall: median(results.ferry.map((u) => u.wallMs)), cpu: median(results.ferry.map((u) => u.cpuMs)), rss: Math.max(...results.ferry.map((u) => u.peakRssMB)) };
-      const k = { wall: median(results.skopeo.map((u) => u.wallMs)), cpu: median(results.skopeo.map((u) => u.cpuMs)), rss: Math.max(...results.skopeo.map((u) => u.peakRssMB)) };
+      const f = {
+        wall: median(results.ferry.map((u) => u.wallMs)),
+        cpu: median(results.ferry.map((u) => u.cpuMs)),
+        rss: Math.max(...results.ferry.map((u) => u.peakRssMB)),
+      };
+      const k = {
+        wall: median(results.skopeo.map((u) => u.wallMs)),
+        cpu: median(results.skopeo.map((u) => u.cpuMs)),
+        rss: Math.max(...results.skopeo.map((u) => u.peakRssMB)),
+      };
       rows.push(
         `| (${s.id}) ${s.label} | ${(f.wall / 1000).toFixed(2)} s | ${(k.wall / 1000).toFixed(2)} s | **${(f.wall / k.wall).toFixed(2)}×** | ${(f.cpu / 1000).toFixed(2)} s | ${(k.cpu / 1000).toFixed(2)} s | ${f.rss} MB | ${k.rss} MB | ${s.target ?? ""} |`,
       );
@@ -115,7 +133,11 @@ async function main(): Promise<void> {
           await measure(tool, `${src.host}/bench/${s.id}:v1`, `${dst.host}/bench/${s.id}:v1`, home);
           const [ps, pd] = await Promise.all([startCountingProxy(src.host), startCountingProxy(dst.host)]);
           await measure(tool, `${ps.host}/bench/${s.id}:v1`, `${pd.host}/bench/${s.id}:v1`, home);
-          const fmt = (c: Record<string, number>) => Object.entries(c).sort().map(([m, n]) => `${m} ${n}`).join(", ") || "none";
+          const fmt = (c: Record<string, number>) =>
+            Object.entries(c)
+              .sort()
+              .map(([m, n]) => `${m} ${n}`)
+              .join(", ") || "none";
           counts[tool] = `source: ${fmt(ps.counts)}; destination: ${fmt(pd.counts)}`;
           await Promise.all([ps.stop(), pd.stop()]);
         } finally {

@@ -7,13 +7,13 @@ import { forInvocation, type HandlerContext, lambda, withMiddleware } from "./ru
 export const createApiHandler = (ctx: HandlerContext) =>
   withMiddleware(
     middy(async (event: APIGatewayProxyEventV2, context: Context): Promise<APIGatewayProxyStructuredResultV2> => {
-    const { deps } = forInvocation(await ctx.runtime(), ctx, context);
-    const headers = Object.fromEntries(Object.entries(event.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v ?? ""]));
-    const body = event.body === undefined ? Buffer.alloc(0) : Buffer.from(event.body, event.isBase64Encoded ? "base64" : "utf8");
-    const query = Object.fromEntries(Object.entries(event.queryStringParameters ?? {}).map(([k, v]) => [k, v ?? ""]));
-    const res = await handleHttp(deps, { method: event.requestContext.http.method, path: event.rawPath, query, headers, body });
-    return { statusCode: res.status, headers: { "content-type": "application/json" }, body: JSON.stringify(res.body) };
-  }),
+      const { deps } = forInvocation(await ctx.runtime(), ctx, context);
+      const headers = Object.fromEntries(Object.entries(event.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v ?? ""]));
+      const body = event.body === undefined ? Buffer.alloc(0) : Buffer.from(event.body, event.isBase64Encoded ? "base64" : "utf8");
+      const query = Object.fromEntries(Object.entries(event.queryStringParameters ?? {}).map(([k, v]) => [k, v ?? ""]));
+      const res = await handleHttp(deps, { method: event.requestContext.http.method, path: event.rawPath, query, headers, body });
+      return { statusCode: res.status, headers: { "content-type": "application/json" }, body: JSON.stringify(res.body) };
+    }),
     ctx,
   );
 

@@ -179,8 +179,7 @@ export class Ferry extends Construct {
     plan.q.grantSendMessages(f.plan); // a duplicate of a queued job re-sends its plan
     copy.q.grantSendMessages(f.plan);
     merge.q.grantSendMessages(f.copy);
-    const source = (q: Queue, batchSize: number, maxConcurrency: number) =>
-      new SqsEventSource(q, { batchSize, reportBatchItemFailures: true, maxConcurrency });
+    const source = (q: Queue, batchSize: number, maxConcurrency: number) => new SqsEventSource(q, { batchSize, reportBatchItemFailures: true, maxConcurrency });
     f.plan.addEventSource(source(plan.q, 5, 5));
     f.copy.addEventSource(source(copy.q, 1, props.copyMaxConcurrency ?? 20));
     f.merge.addEventSource(source(merge.q, 5, 5));
@@ -199,7 +198,11 @@ export class Ferry extends Construct {
       new PolicyStatement({ effect: Effect.ALLOW, actions: ["dynamodb:Query"], resources: ["active", "gsi1"].map((i) => `${this.table.tableArn}/index/${i}`) }),
     );
     f.reconcile.addToRolePolicy(
-      new PolicyStatement({ effect: Effect.ALLOW, actions: ["sqs:SendMessage", "sqs:GetQueueAttributes"], resources: [plan.q.queueArn, copy.q.queueArn, merge.q.queueArn] }),
+      new PolicyStatement({
+        effect: Effect.ALLOW,
+        actions: ["sqs:SendMessage", "sqs:GetQueueAttributes"],
+        resources: [plan.q.queueArn, copy.q.queueArn, merge.q.queueArn],
+      }),
     );
     // The shared Lambda runtime (functions/runtime.ts) resolves webhook secrets at cold start, in
     // every function: until it does so only where webhooks are verified, the reconciler may read
@@ -236,13 +239,24 @@ export class Ferry extends Construct {
         g.addToRolePolicy(
           new PolicyStatement({
             effect: Effect.ALLOW,
-            actions: ["ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload", "ecr:PutImage", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+            actions: [
+              "ecr:BatchCheckLayerAvailability",
+              "ecr:InitiateLayerUpload",
+              "ecr:UploadLayerPart",
+              "ecr:CompleteLayerUpload",
+              "ecr:PutImage",
+              "ecr:BatchGetImage",
+              "ecr:GetDownloadUrlForLayer",
+            ],
             resources: [...new Set(ecrRepos)],
           }),
         );
         for (const arn of new Set(ecrRepos)) {
           if (arn.endsWith("*")) {
-            Validations.of(g).acknowledge({ id: `AwsSolutions-IAM5[Resource::${arn}]`, reason: "The rule's destination template ({repo}/{name}) names repositories under this prefix only." });
+            Validations.of(g).acknowledge({
+              id: `AwsSolutions-IAM5[Resource::${arn}]`,
+              reason: "The rule's destination template ({repo}/{name}) names repositories under this prefix only.",
+            });
           }
         }
         // GetAuthorizationToken has no resource-level permissions: AWS requires "*".
@@ -266,7 +280,13 @@ export class Ferry extends Construct {
     stage.defaultRouteSettings = { throttlingRateLimit: props.apiRateLimit ?? 50, throttlingBurstLimit: props.apiBurstLimit ?? 100 };
     stage.accessLogSettings = {
       destinationArn: accessLogs.logGroupArn,
-      format: JSON.stringify({ requestId: "$context.requestId", ip: "$context.identity.sourceIp", route: "$context.routeKey", status: "$context.status", latency: "$context.responseLatency" }),
+      format: JSON.stringify({
+        requestId: "$context.requestId",
+        ip: "$context.identity.sourceIp",
+        route: "$context.routeKey",
+        status: "$context.status",
+        latency: "$context.responseLatency",
+      }),
     };
 
     // A schedule per backfill rule: the backfill function with {"rule": name}.
@@ -303,10 +323,14 @@ export class Ferry extends Construct {
       removalPolicy: RemovalPolicy.DESTROY,
       pendingWindow: Duration.days(7),
     });
-    alarmKey.addToResourcePolicy(new PolicyStatement({ principals: [cw], actions: ["kms:Decrypt", "kms:GenerateDataKey*"], resources: ["*"], conditions: fromOurAlarms }));
+    alarmKey.addToResourcePolicy(
+      new PolicyStatement({ principals: [cw], actions: ["kms:Decrypt", "kms:GenerateDataKey*"], resources: ["*"], conditions: fromOurAlarms }),
+    );
     this.alarmTopic = new Topic(this, "AlarmTopic", { displayName: "ferry alarms", masterKey: alarmKey, enforceSSL: true });
     // The topic policy replaces SNS's default one, so CloudWatch's right to publish is stated here.
-    this.alarmTopic.addToResourcePolicy(new PolicyStatement({ principals: [cw], actions: ["sns:Publish"], resources: [this.alarmTopic.topicArn], conditions: fromOurAlarms }));
+    this.alarmTopic.addToResourcePolicy(
+      new PolicyStatement({ principals: [cw], actions: ["sns:Publish"], resources: [this.alarmTopic.topicArn], conditions: fromOurAlarms }),
+    );
     if (config.alarms.email) this.alarmTopic.addSubscription(new EmailSubscription(config.alarms.email));
     const notify = new SnsAction(this.alarmTopic);
     const alarm = (alarmId: string, props: cloudwatch.AlarmProps) => {
@@ -327,8 +351,18 @@ export class Ferry extends Construct {
       });
     }
     for (const [name, g] of Object.entries(f)) {
-      alarm(`${name}ErrorsAlarm`, { metric: g.metricErrors({ period: Duration.minutes(5) }), threshold: 1, evaluationPeriods: 1, alarmDescription: `ferry: ${name} function errors` });
-      alarm(`${name}ThrottlesAlarm`, { metric: g.metricThrottles({ period: Duration.minutes(5) }), threshold: 1, evaluationPeriods: 1, alarmDescription: `ferry: ${name} function throttled` });
+      alarm(`${name}ErrorsAlarm`, {
+        metric: g.metricErrors({ period: Duration.minutes(5) }),
+        threshold: 1,
+        evaluationPeriods: 1,
+        alarmDescription: `ferry: ${name} function errors`,
+      });
+      alarm(`${name}ThrottlesAlarm`, {
+        metric: g.metricThrottles({ period: Duration.minutes(5) }),
+        threshold: 1,
+        evaluationPeriods: 1,
+        alarmDescription: `ferry: ${name} function throttled`,
+      });
     }
 
     // A message older than any still within its retries has waited unreceived: a backlog, or a stalled consumer.
@@ -385,7 +419,10 @@ export class Ferry extends Construct {
     this.dashboard = new cloudwatch.Dashboard(this, "Dashboard", { dashboardName: `ferry-${id}` });
     this.dashboard.addWidgets(
       new cloudwatch.GraphWidget({ title: "Jobs by outcome", left: [m("jobs_succeeded"), m("jobs_failed"), m("jobsPlanned")] }),
-      new cloudwatch.GraphWidget({ title: "Failures by stage", left: [m("planFailed").with({ label: "plan" }), m("tasksFailed").with({ label: "copy" }), m("mergeFailed").with({ label: "merge" })] }),
+      new cloudwatch.GraphWidget({
+        title: "Failures by stage",
+        left: [m("planFailed").with({ label: "plan" }), m("tasksFailed").with({ label: "copy" }), m("mergeFailed").with({ label: "merge" })],
+      }),
       new cloudwatch.GraphWidget({ title: "Bytes copied", left: [m("bytesCopied")] }),
       new cloudwatch.GraphWidget({ title: "Copy duration (ms)", left: [m("copyDuration", "Average"), m("copyDuration", "p95")] }),
     );

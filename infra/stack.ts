@@ -28,7 +28,10 @@ export class FerryStack extends Stack {
     new CfnOutput(this, "AlarmTopicArn", { value: this.ferry.alarmTopic.topicArn, description: "Every ferry alarm notifies this SNS topic: subscribe to it" });
     // `aws sqs start-message-move-task --source-arn <DLQ ARN>` moves a DLQ's messages back to their queue.
     for (const [stage, dlq] of Object.entries(this.ferry.deadLetterQueues)) {
-      new CfnOutput(this, `${stage[0]?.toUpperCase()}${stage.slice(1)}DlqArn`, { value: dlq.queueArn, description: `The ${stage} queue's dead-letter queue (redrive source)` });
+      new CfnOutput(this, `${stage[0]?.toUpperCase()}${stage.slice(1)}DlqArn`, {
+        value: dlq.queueArn,
+        description: `The ${stage} queue's dead-letter queue (redrive source)`,
+      });
     }
     Validations.of(this).acknowledge({
       id: "AwsSolutions-APIG4",

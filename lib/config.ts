@@ -79,7 +79,10 @@ const semverRange = z.string().refine((s) => semver.validRange(s, { loose: true 
 /** EventBridge schedule expressions: rate(N unit) or cron(6 fields). */
 const schedule = z
   .string()
-  .regex(/^rate\(\d+ (minute|minutes|hour|hours|day|days)\)$|^cron\((\S+ ){5}\S+\)$/, "want rate(N minutes|hours|days) or cron(min hour day month weekday year)");
+  .regex(
+    /^rate\(\d+ (minute|minutes|hour|hours|day|days)\)$|^cron\((\S+ ){5}\S+\)$/,
+    "want rate(N minutes|hours|days) or cron(min hour day month weekday year)",
+  );
 
 export const RuleSchema = z
   .object({
@@ -115,7 +118,10 @@ export const ConfigSchema = z
     registries: z.array(RegistrySettingsSchema).default([]),
     webhooks: z.array(WebhookSchema).default([]),
     rules: z.array(RuleSchema).default([]),
-    api: z.object({ token: z.string().min(1).optional(), tokenEnv: z.string().optional() }).strict().default({}),
+    api: z
+      .object({ token: z.string().min(1).optional(), tokenEnv: z.string().optional() })
+      .strict()
+      .default({}),
     pipeline: z
       .object({
         /** Concurrent copy invocations (the fan-out) when served locally. */

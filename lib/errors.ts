@@ -112,9 +112,7 @@ export class RegistryError extends FerryError {
       : opts.bodyText
         ? truncate(opts.bodyText.trim().replace(/\s+/g, " "), 200)
         : "no error body";
-    const retryable =
-      RETRYABLE_STATUS.has(opts.status) ||
-      (codes.length > 0 && codes.every((c) => TEMPORARY_OCI_CODES.has(c.code)) && opts.status !== 404);
+    const retryable = RETRYABLE_STATUS.has(opts.status) || (codes.length > 0 && codes.every((c) => TEMPORARY_OCI_CODES.has(c.code)) && opts.status !== 404);
     super("REGISTRY", opts.message ?? `${opts.method} ${opts.url}: HTTP ${opts.status} (${what})`, {
       retryable,
       side: opts.side,

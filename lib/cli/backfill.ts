@@ -58,7 +58,14 @@ export async function runBackfill(argv: string[]): Promise<number> {
           const res = await fetch(`${server}/replications`, {
             method: "POST",
             headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
-            body: JSON.stringify({ source: request.source, destinations: request.destinations, platforms: request.platforms, merge: request.merge, rule: rule.name, dedupKey: jobId }),
+            body: JSON.stringify({
+              source: request.source,
+              destinations: request.destinations,
+              platforms: request.platforms,
+              merge: request.merge,
+              rule: rule.name,
+              dedupKey: jobId,
+            }),
           });
           const body = (await res.json()) as { created?: boolean; error?: string };
           if (res.status !== 202) throw new FerryError("REGISTRY", `ferry serve at ${server} refused a replication: HTTP ${res.status} ${body.error ?? ""}`);

@@ -52,7 +52,9 @@ function describe(e: CopyEvent): string | undefined {
     case "up-to-date":
       return `destination is up to date (${shortDigest(e.digest)})`;
     case "blob":
-      return e.action === "start" ? undefined : `blob ${shortDigest(e.digest)} ${formatBytes(e.size)}${e.platform ? ` [${e.platform}]` : ""}: ${LABEL[e.action] ?? e.action}`;
+      return e.action === "start"
+        ? undefined
+        : `blob ${shortDigest(e.digest)} ${formatBytes(e.size)}${e.platform ? ` [${e.platform}]` : ""}: ${LABEL[e.action] ?? e.action}`;
     case "manifest":
       return `manifest ${shortDigest(e.digest)} ${e.platform ? `[${e.platform}] ` : ""}${e.action === "pushed" ? "pushed" : e.action === "exists" ? "exists, skipped" : "would push"}`;
     case "warning":

@@ -73,7 +73,9 @@ export async function runServe(argv: string[], handlers?: (settings: LocalRuntim
   });
   const b = server.backends.kind;
   const state = b.dynamodb === "embedded" ? (dataDir ? `data in ${dataDir}` : "in memory: a restart forgets every job") : "external";
-  process.stderr.write(`ferry serve: SQS ${b.sqs}, DynamoDB ${b.dynamodb} (${state}); ${server.config.rules.length} rules, ${server.config.webhooks.length} webhooks\n`);
+  process.stderr.write(
+    `ferry serve: SQS ${b.sqs}, DynamoDB ${b.dynamodb} (${state}); ${server.config.rules.length} rules, ${server.config.webhooks.length} webhooks\n`,
+  );
   process.stdout.write(`listening on ${server.url}\n`);
   await new Promise<void>((resolve) => {
     const stop = () => resolve();

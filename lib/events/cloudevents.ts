@@ -80,7 +80,15 @@ export const zot: WebhookProvider = {
       if (!name) throw new BadPayloadError("data.name is missing");
       const registry = e.source.includes(".") || e.source.includes(":") ? hostOf(e.source) : undefined;
       const mediaType = str(e.data.mediaType);
-      out.push({ ...(registry && registry !== "zotregistry.dev" ? { registry } : {}), repository: name, tag, ...(digest ? { digest } : {}), ...(mediaType ? { mediaType } : {}), eventTime: eventTime(e.time), deliveryId: dedupe(e) });
+      out.push({
+        ...(registry && registry !== "zotregistry.dev" ? { registry } : {}),
+        repository: name,
+        tag,
+        ...(digest ? { digest } : {}),
+        ...(mediaType ? { mediaType } : {}),
+        eventTime: eventTime(e.time),
+        deliveryId: dedupe(e),
+      });
     }
     return out;
   },
@@ -96,7 +104,13 @@ export const cloudevents: WebhookProvider = {
       const d = e.data;
       let fields: { registry?: string; repository?: string; tag?: string; digest?: string } | undefined;
       if (str(d.reference)) fields = splitReference(String(d.reference));
-      else if (str(d.repository)) fields = { ...(str(d.registry) ? { registry: hostOf(d.registry) ?? "" } : {}), repository: String(d.repository), ...tagOrDigest(d.tag), ...(digestOf(d.digest) ? { digest: digestOf(d.digest) } : {}) };
+      else if (str(d.repository))
+        fields = {
+          ...(str(d.registry) ? { registry: hostOf(d.registry) ?? "" } : {}),
+          repository: String(d.repository),
+          ...tagOrDigest(d.tag),
+          ...(digestOf(d.digest) ? { digest: digestOf(d.digest) } : {}),
+        };
       if (!fields?.repository) throw new BadPayloadError("data needs repository or reference");
       if (!fields.tag) continue;
       const mediaType = str(d.mediaType);

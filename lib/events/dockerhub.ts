@@ -24,7 +24,9 @@ export const dockerhub: WebhookProvider = {
         repository: name.includes("/") ? name : `library/${name}`,
         tag,
         eventTime: eventTime(push.pushed_at),
-        deliveryId: createHash("sha256").update(`${name}:${tag}:${String(push.pushed_at)}`).digest("hex"),
+        deliveryId: createHash("sha256")
+          .update(`${name}:${tag}:${String(push.pushed_at)}`)
+          .digest("hex"),
       },
     ];
   },

@@ -75,7 +75,8 @@ function invoke(handler: Handler, headers: Record<string, string>, body: Buffer)
   });
 }
 
-const replay = (handler: Handler, target: string, body: string) => invoke(handler, { ...REPLAY_HEADERS, "x-amz-target": `${API}.${target}` }, Buffer.from(body));
+const replay = (handler: Handler, target: string, body: string) =>
+  invoke(handler, { ...REPLAY_HEADERS, "x-amz-target": `${API}.${target}` }, Buffer.from(body));
 
 /** Starts the store on 127.0.0.1, replaying (and compacting) the journal in `dir`. */
 export async function startJournaledDynamo(dir: string, opts: JournaledDynamoOptions = {}): Promise<JournaledDynamo> {
@@ -120,19 +121,25 @@ export async function startJournaledDynamo(dir: string, opts: JournaledDynamoOpt
         return;
       }
       // One write at a time, journaled before it is answered.
-      writes = writes.then(async () => {
-        const a = await invoke(handler, headers, body);
-        if (a.status === 200) {
-          try {
-            writeSync(fd, `${JSON.stringify({ t: target, b: body.toString("utf8") })}\n`);
-          } catch (e) {
-            // Not on disk: the caller must not take it as done (its retry meets the state in memory).
-            send({ status: 500, headers: { "content-type": "application/x-amz-json-1.0" }, body: JSON.stringify({ __type: "com.amazonaws.dynamodb.v20120810#InternalServerError", message: `journal: ${(e as Error).message}` }) });
-            return;
+      writes = writes
+        .then(async () => {
+          const a = await invoke(handler, headers, body);
+          if (a.status === 200) {
+            try {
+              writeSync(fd, `${JSON.stringify({ t: target, b: body.toString("utf8") })}\n`);
+            } catch (e) {
+              // Not on disk: the caller must not take it as done (its retry meets the state in memory).
+              send({
+                status: 500,
+                headers: { "content-type": "application/x-amz-json-1.0" },
+                body: JSON.stringify({ __type: "com.amazonaws.dynamodb.v20120810#InternalServerError", message: `journal: ${(e as Error).message}` }),
+              });
+              return;
+            }
           }
-        }
-        send(a);
-      }).catch(() => undefined); // a client gone mid-answer must not stop the writes after it
+          send(a);
+        })
+        .catch(() => undefined); // a client gone mid-answer must not stop the writes after it
     });
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
@@ -176,11 +183,20 @@ async function compact(handler: Handler, file: string, now: number): Promise<voi
       GlobalSecondaryIndexes?: Array<{ IndexName: string; KeySchema: unknown; Projection: unknown }>;
     };
     const gsis = t.GlobalSecondaryIndexes?.map((g) => ({ IndexName: g.IndexName, KeySchema: g.KeySchema, Projection: g.Projection }));
-    const create = { TableName: name, AttributeDefinitions: t.AttributeDefinitions, KeySchema: t.KeySchema, BillingMode: "PAY_PER_REQUEST", ...(gsis?.length ? { GlobalSecondaryIndexes: gsis } : {}) };
+    const create = {
+      TableName: name,
+      AttributeDefinitions: t.AttributeDefinitions,
+      KeySchema: t.KeySchema,
+      BillingMode: "PAY_PER_REQUEST",
+      ...(gsis?.length ? { GlobalSecondaryIndexes: gsis } : {}),
+    };
     lines.push(JSON.stringify({ t: "CreateTable", b: JSON.stringify(create) }));
     let start: unknown;
     do {
-      const page = (await call("Scan", { TableName: name, ...(start ? { ExclusiveStartKey: start } : {}) })) as { Items?: Array<Record<string, { N?: string }>>; LastEvaluatedKey?: unknown };
+      const page = (await call("Scan", { TableName: name, ...(start ? { ExclusiveStartKey: start } : {}) })) as {
+        Items?: Array<Record<string, { N?: string }>>;
+        LastEvaluatedKey?: unknown;
+      };
       for (const item of page.Items ?? []) {
         const ttl = Number(item.ttl?.N);
         if (Number.isFinite(ttl) && ttl * 1000 < now) continue;

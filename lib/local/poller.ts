@@ -6,13 +6,7 @@
  * Unlike Lambda (whose visibility timeout must be ≥ 6 × the function's), a batch that runs long
  * keeps its messages invisible until it ends, so a slow copy is never delivered twice at once.
  */
-import {
-  ChangeMessageVisibilityBatchCommand,
-  DeleteMessageBatchCommand,
-  type Message,
-  ReceiveMessageCommand,
-  type SQSClient,
-} from "@aws-sdk/client-sqs";
+import { ChangeMessageVisibilityBatchCommand, DeleteMessageBatchCommand, type Message, ReceiveMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import { type LocalSqsEvent, type LocalSqsRecord, localContext, type SqsHandler } from "./lambda.ts";
 
 export interface PollerOptions {

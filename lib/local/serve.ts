@@ -118,9 +118,33 @@ export async function startLocal(opts: LocalOptions): Promise<LocalServer> {
   });
   const pollerBase = { sqs: backends.sqs, visibilityTimeout: p.visibilityTimeout, ...(opts.onError ? { onError: opts.onError } : {}) };
   const pollers = [
-    new SqsPoller({ ...pollerBase, name: "plan", queueUrl: backends.queues.plan, handler: handlers.plan, batchSize: 5, concurrency: 2, functionTimeoutMs: TIMEOUTS_MS.plan }),
-    new SqsPoller({ ...pollerBase, name: "copy", queueUrl: backends.queues.copy, handler: handlers.copy, batchSize: 1, concurrency: p.copyConcurrency, functionTimeoutMs: p.copyTimeout * 1000 }),
-    new SqsPoller({ ...pollerBase, name: "merge", queueUrl: backends.queues.merge, handler: handlers.merge, batchSize: 5, concurrency: 2, functionTimeoutMs: TIMEOUTS_MS.merge }),
+    new SqsPoller({
+      ...pollerBase,
+      name: "plan",
+      queueUrl: backends.queues.plan,
+      handler: handlers.plan,
+      batchSize: 5,
+      concurrency: 2,
+      functionTimeoutMs: TIMEOUTS_MS.plan,
+    }),
+    new SqsPoller({
+      ...pollerBase,
+      name: "copy",
+      queueUrl: backends.queues.copy,
+      handler: handlers.copy,
+      batchSize: 1,
+      concurrency: p.copyConcurrency,
+      functionTimeoutMs: p.copyTimeout * 1000,
+    }),
+    new SqsPoller({
+      ...pollerBase,
+      name: "merge",
+      queueUrl: backends.queues.merge,
+      handler: handlers.merge,
+      batchSize: 5,
+      concurrency: 2,
+      functionTimeoutMs: TIMEOUTS_MS.merge,
+    }),
   ];
   let http: { server: Server; url: string };
   try {

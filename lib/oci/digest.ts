@@ -31,10 +31,7 @@ export function parseDigest(s: string): Digest {
   const encoded = s.slice(i + 1);
   const known = KNOWN[algorithm];
   if (known && !new RegExp(`^[a-f0-9]{${known.hexLength}}$`).test(encoded)) {
-    throw new FerryError(
-      "INVALID_DIGEST",
-      `invalid ${algorithm} digest ${JSON.stringify(s)}: want ${known.hexLength} lowercase hex characters`,
-    );
+    throw new FerryError("INVALID_DIGEST", `invalid ${algorithm} digest ${JSON.stringify(s)}: want ${known.hexLength} lowercase hex characters`);
   }
   return Object.freeze({ algorithm, encoded, toString: () => s });
 }
@@ -83,20 +80,14 @@ export class DigestVerifier {
   update(chunk: Uint8Array): void {
     this.count += chunk.byteLength;
     if (this.expectedSize !== undefined && this.count > this.expectedSize) {
-      throw new FerryError(
-        "SIZE_MISMATCH",
-        `${this.expected}: received more than the expected ${this.expectedSize} bytes`,
-      );
+      throw new FerryError("SIZE_MISMATCH", `${this.expected}: received more than the expected ${this.expectedSize} bytes`);
     }
     this.hash.update(chunk);
   }
 
   finish(): void {
     if (this.expectedSize !== undefined && this.count !== this.expectedSize) {
-      throw new FerryError(
-        "SIZE_MISMATCH",
-        `${this.expected}: size mismatch: expected ${this.expectedSize} bytes, got ${this.count}`,
-      );
+      throw new FerryError("SIZE_MISMATCH", `${this.expected}: size mismatch: expected ${this.expectedSize} bytes, got ${this.count}`);
     }
     const got = `${parseDigest(this.expected).algorithm}:${this.hash.digest("hex")}`;
     if (got !== this.expected) {

@@ -90,11 +90,7 @@ export function descriptorOf(raw: RawManifest): Descriptor {
  * Parses manifest bytes. `contentType` is the server's header (parameters ignored); when the JSON
  * has a `mediaType` it must agree. Without either, the type is sniffed from the shape.
  */
-export function parseManifest(
-  bytes: Buffer,
-  contentType?: string,
-  opts: { maxBytes?: number } = {},
-): RawManifest {
+export function parseManifest(bytes: Buffer, contentType?: string, opts: { maxBytes?: number } = {}): RawManifest {
   const max = opts.maxBytes ?? DEFAULT_MAX_MANIFEST_BYTES;
   if (bytes.byteLength > max) {
     throw new FerryError("MANIFEST_TOO_LARGE", `manifest of ${bytes.byteLength} bytes exceeds the ${max}-byte cap`);
@@ -109,10 +105,7 @@ export function parseManifest(
   const header = bareMediaType(contentType);
   const field = typeof json.mediaType === "string" ? json.mediaType : undefined;
   if (field && header && field !== header && header !== "application/json" && header !== "application/octet-stream") {
-    throw new FerryError(
-      "MEDIA_TYPE_MISMATCH",
-      `manifest mediaType ${field} does not match Content-Type ${header}`,
-    );
+    throw new FerryError("MEDIA_TYPE_MISMATCH", `manifest mediaType ${field} does not match Content-Type ${header}`);
   }
   const mediaType = field ?? (header && header !== "application/json" && header !== "application/octet-stream" ? header : sniff(json));
   const manifest = toManifest(json, mediaType);

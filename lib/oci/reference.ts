@@ -176,10 +176,7 @@ function validateRepository(input: string, repository: string): void {
   for (const part of repository.split("/")) {
     if (part !== part.toLowerCase()) throw invalidReference(input, "repository name must be lowercase");
     if (!PATH_COMPONENT_RE.test(part)) {
-      throw invalidReference(
-        input,
-        `invalid repository path component ${JSON.stringify(part)}: want [a-z0-9]+ separated by '.', '_', '__' or '-'`,
-      );
+      throw invalidReference(input, `invalid repository path component ${JSON.stringify(part)}: want [a-z0-9]+ separated by '.', '_', '__' or '-'`);
     }
   }
 }

@@ -62,7 +62,13 @@ async function repositoriesOf(pool: RegistryPool, rule: RuleConfig, opts: CallOp
   return out;
 }
 
-export async function backfillRule(pool: RegistryPool, rule: RuleConfig, enqueue: Enqueue, log: Log, opts: BackfillOptions = {}): Promise<{ counts: BackfillCounts; complete: boolean }> {
+export async function backfillRule(
+  pool: RegistryPool,
+  rule: RuleConfig,
+  enqueue: Enqueue,
+  log: Log,
+  opts: BackfillOptions = {},
+): Promise<{ counts: BackfillCounts; complete: boolean }> {
   const counts: BackfillCounts = { repositories: 0, listed: 0, upToDate: 0, enqueued: 0, alreadyQueued: 0, skippedByFilter: 0 };
   const call: CallOptions = { ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.deadline ? { deadline: opts.deadline } : {}) };
   const cursorKey = `backfill/${rule.name}`;

@@ -121,7 +121,10 @@ async function createReplication(deps: PipelineDeps, req: HttpRequest): Promise<
 async function operatorAction(deps: PipelineDeps, id: string, action: "redrive" | "fail", req: HttpRequest): Promise<HttpResponse> {
   let reason = "failed by an operator";
   if (action === "fail" && req.body.byteLength > 0) {
-    const r = z.object({ reason: z.string().min(1).max(1000) }).strict().safeParse(safeJson(req.body));
+    const r = z
+      .object({ reason: z.string().min(1).max(1000) })
+      .strict()
+      .safeParse(safeJson(req.body));
     if (!r.success) return json(400, { error: formatIssues(r.error.issues), field: r.error.issues[0]?.path.join(".") || undefined });
     reason = r.data.reason;
   }
@@ -156,7 +159,15 @@ export function jobView(job: Job) {
     updatedAt: job.updatedAt,
     ...(job.taskCount !== undefined ? { progress: { total: job.taskCount, done: job.done.length, failed: job.failed.length } } : {}),
     ...(job.tasks
-      ? { tasks: job.tasks.map((t) => ({ platform: t.platform, digest: t.digest, destination: t.destination, state: t.state, ...(t.error ? { error: t.error } : {}) })) }
+      ? {
+          tasks: job.tasks.map((t) => ({
+            platform: t.platform,
+            digest: t.digest,
+            destination: t.destination,
+            state: t.state,
+            ...(t.error ? { error: t.error } : {}),
+          })),
+        }
       : {}),
     ...(job.result ? { result: job.result } : {}),
     ...(job.error ? { error: job.error } : {}),
@@ -232,5 +243,9 @@ function verifyOptions(hook: WebhookConfig): VerifyOptions {
       jwksCache.set(hook.jwksFile, jwks);
     }
   }
-  return { ...(hook.audience ? { audience: hook.audience } : {}), ...(hook.serviceAccount ? { serviceAccount: hook.serviceAccount } : {}), ...(jwks ? { jwks } : {}) };
+  return {
+    ...(hook.audience ? { audience: hook.audience } : {}),
+    ...(hook.serviceAccount ? { serviceAccount: hook.serviceAccount } : {}),
+    ...(jwks ? { jwks } : {}),
+  };
 }

@@ -24,12 +24,7 @@ import { storeFor } from "./stores.ts";
 export const MERGE_LEASE_MS = 180_000;
 
 /** Merges a job; resolves to the status it set, "deferred" when it waits for a tag, or undefined. */
-export async function runMerge(
-  deps: PipelineDeps,
-  msg: MergeMessage,
-  claimant: string,
-  d: DeliveryInfo,
-): Promise<JobStatus | "deferred" | undefined> {
+export async function runMerge(deps: PipelineDeps, msg: MergeMessage, claimant: string, d: DeliveryInfo): Promise<JobStatus | "deferred" | undefined> {
   const jobId = msg.jobId;
   const job = await deps.store.getJob(jobId);
   if (!job || (await reopenIfRedriven(deps, job)) || FINAL_STATUSES.includes(job.status)) return undefined;
@@ -86,7 +81,10 @@ async function waitForTag(deps: PipelineDeps, msg: MergeMessage, claimant: strin
   const since = msg.waitingSince ?? Date.now();
   const waited = Date.now() - since;
   if (waited > deps.config.pipeline.tagWait * 1000) {
-    const error = errorOf("TAG_BUSY", `a destination tag stayed leased by other jobs for ${Math.round(waited / 1000)} s`, { side: "destination", retryable: true });
+    const error = errorOf("TAG_BUSY", `a destination tag stayed leased by other jobs for ${Math.round(waited / 1000)} s`, {
+      side: "destination",
+      retryable: true,
+    });
     await deps.store.updateJob(msg.jobId, { status: "failed", error }, ["merging"]);
     deps.log.error("job failed: tag busy", { jobId: msg.jobId, code: error.code });
     return "failed";
@@ -113,7 +111,13 @@ async function pushAndTag(
   const warnings: string[] = [];
   for (const d of plan.destinations) {
     if (d.upToDate) {
-      results.push({ destination: d.repository, digest: root.digest, upToDate: true, ...(d.tag ? { addressByTag: `${d.repository}:${d.tag}` } : {}), addressByDigest: `${d.repository}@${root.digest}` });
+      results.push({
+        destination: d.repository,
+        digest: root.digest,
+        upToDate: true,
+        ...(d.tag ? { addressByTag: `${d.repository}:${d.tag}` } : {}),
+        addressByDigest: `${d.repository}@${root.digest}`,
+      });
       continue;
     }
     const sink = storeFor(deps.registries, d.repository, "destination");
@@ -160,7 +164,14 @@ async function pushAndTag(
  * Runs `put` while renewing the tag's lease every third of its length; aborts it when the lease
  * cannot be renewed before it runs out, so no PUT can land after another job took the tag.
  */
-async function underLease<T>(deps: PipelineDeps, key: string, jobId: string, leaseMs: number, opts: CallOptions, put: (o: CallOptions) => Promise<T>): Promise<T> {
+async function underLease<T>(
+  deps: PipelineDeps,
+  key: string,
+  jobId: string,
+  leaseMs: number,
+  opts: CallOptions,
+  put: (o: CallOptions) => Promise<T>,
+): Promise<T> {
   const lost = new AbortController();
   let validUntil = Date.now() + leaseMs;
   const margin = Math.min(1000, leaseMs / 4);

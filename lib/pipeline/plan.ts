@@ -62,7 +62,14 @@ export async function planJob(deps: PipelineDeps, jobId: string, d: DeliveryInfo
     const missing = tasks.filter((t) => !have.has(t.id));
     if (missing.length) await deps.store.putTasks(jobId, missing);
     const finished = new Set([...(recorded?.done ?? []), ...(recorded?.failed ?? [])]);
-    await deps.queues.send("copy", copyMessages(jobId, plan, tasks.filter((t) => !finished.has(t.id))));
+    await deps.queues.send(
+      "copy",
+      copyMessages(
+        jobId,
+        plan,
+        tasks.filter((t) => !finished.has(t.id)),
+      ),
+    );
     await deps.store.updateJob(jobId, { status: "copying" }, ["planning"]);
     deps.log.info("plan: tasks sent", { jobId, src: plan.source, digest: plan.root.digest, tasks: tasks.length, platforms: plan.platforms, resumed });
     return "planned";
@@ -122,5 +129,10 @@ function upToDateResult(plan: JobPlan) {
     addressByDigest: `${d.repository}@${plan.root.digest}`,
   }));
   const first = destinations[0];
-  return { digest: plan.root.digest, destinations, addressByDigest: first?.addressByDigest ?? "", ...(first?.addressByTag ? { addressByTag: first.addressByTag } : {}) };
+  return {
+    digest: plan.root.digest,
+    destinations,
+    addressByDigest: first?.addressByDigest ?? "",
+    ...(first?.addressByTag ? { addressByTag: first.addressByTag } : {}),
+  };
 }

@@ -135,7 +135,9 @@ export async function reconcile(deps: PipelineDeps, opts: { startup?: boolean; n
     if (!opts.startup && idle < stuckMs) return;
     const queue = STAGE_QUEUE[job.status];
     if (!opts.startup && (job.redrives ?? 0) >= p.maxRedrives && queue && (await backlog(queue)) === 0) {
-      const error = errorOf("STUCK", `no progress for ${Math.round(idle / 1000)} s while ${job.status}, after ${job.redrives ?? 0} re-drives`, { retryable: true });
+      const error = errorOf("STUCK", `no progress for ${Math.round(idle / 1000)} s while ${job.status}, after ${job.redrives ?? 0} re-drives`, {
+        retryable: true,
+      });
       if (await deps.store.updateJob(id, { status: "failed", error }, [job.status])) {
         report.failed++;
         deps.log.error("job failed: stuck", { jobId: id, status: job.status, code: error.code });

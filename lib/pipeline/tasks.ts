@@ -19,7 +19,9 @@ function childrenOf(plan: JobPlan): Descriptor[] {
     return m.manifests.filter((c) => !seen.has(c.digest) && seen.add(c.digest));
   }
   const platform = plan.platforms[0];
-  return [{ mediaType: plan.root.mediaType, digest: plan.root.digest, size: bytes.byteLength, ...(platform ? { platform: parsePlatformLoose(platform) } : {}) }];
+  return [
+    { mediaType: plan.root.mediaType, digest: plan.root.digest, size: bytes.byteLength, ...(platform ? { platform: parsePlatformLoose(platform) } : {}) },
+  ];
 }
 
 /** The tasks of a plan, derived from it alone: every run of plan (or a re-drive) gets the same ids. */
@@ -27,13 +29,25 @@ export function tasksOf(plan: JobPlan): Task[] {
   const children = childrenOf(plan);
   const platformOf = new Map(children.filter((c) => c.platform && !isAttestation(c)).map((c) => [c.digest, formatPlatform(c.platform)]));
   const label = (c: Descriptor) =>
-    isAttestation(c) ? `attestation ${platformOf.get(c.annotations?.["vnd.docker.reference.digest"] ?? "") ?? ""}`.trim() : c.platform ? formatPlatform(c.platform) : "";
+    isAttestation(c)
+      ? `attestation ${platformOf.get(c.annotations?.["vnd.docker.reference.digest"] ?? "") ?? ""}`.trim()
+      : c.platform
+        ? formatPlatform(c.platform)
+        : "";
   const tasks: Task[] = [];
   plan.destinations.forEach((dst, i) => {
     if (dst.upToDate) return;
     for (const c of children) {
       const hex = c.digest.slice(c.digest.indexOf(":") + 1);
-      tasks.push({ id: `d${i}-${hex.slice(0, 16)}`, platform: label(c), digest: c.digest, mediaType: c.mediaType, size: c.size, destination: dst.repository, state: "pending" });
+      tasks.push({
+        id: `d${i}-${hex.slice(0, 16)}`,
+        platform: label(c),
+        digest: c.digest,
+        mediaType: c.mediaType,
+        size: c.size,
+        destination: dst.repository,
+        state: "pending",
+      });
     }
   });
   return tasks;

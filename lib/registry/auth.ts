@@ -40,7 +40,16 @@ export function parseScope(s: string): ParsedScope {
   const first = s.indexOf(":");
   const last = s.lastIndexOf(":");
   if (first < 0 || last === first) return { type: s, name: "", actions: new Set() };
-  return { type: s.slice(0, first), name: s.slice(first + 1, last), actions: new Set(s.slice(last + 1).split(",").filter(Boolean)) };
+  return {
+    type: s.slice(0, first),
+    name: s.slice(first + 1, last),
+    actions: new Set(
+      s
+        .slice(last + 1)
+        .split(",")
+        .filter(Boolean),
+    ),
+  };
 }
 
 /** `repository:<name>:pull` or `repository:<name>:pull,push`. */

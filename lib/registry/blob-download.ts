@@ -87,8 +87,7 @@ export async function blobGet(
       }
       const short = knownSize !== undefined && delivered < knownSize;
       if (cut === undefined && !short) break;
-      const canResume =
-        (cut === undefined || isNetworkError(cut) || isStall(cut)) && resumes < maxResumes && delivered > lastResumeAt && !opts.signal?.aborted;
+      const canResume = (cut === undefined || isNetworkError(cut) || isStall(cut)) && resumes < maxResumes && delivered > lastResumeAt && !opts.signal?.aborted;
       if (!canResume) {
         if (isStall(cut)) throw withSide(cut, client.side);
         if (cut !== undefined) {

@@ -76,11 +76,7 @@ function uploadRetryable(err: unknown): boolean {
   return isRetryable(err);
 }
 
-async function startSession(
-  client: RegistryClient,
-  repo: string,
-  opts: CallOptions,
-): Promise<{ location: string; minChunk: number | undefined }> {
+async function startSession(client: RegistryClient, repo: string, opts: CallOptions): Promise<{ location: string; minChunk: number | undefined }> {
   const res = await client.request({
     ...opts,
     method: "POST",

@@ -26,17 +26,7 @@ import type { Readable } from "node:stream";
 import { abortError, DEFAULT_RETRY, isNetworkError, nextDelay, type RetryOptions, sleep } from "./retry.ts";
 import { callScope, untilAborted } from "./deadline.ts";
 import { resolveTransfer, stallGuard, type TransferSettings } from "./stall.ts";
-import {
-  createAgent,
-  drain,
-  header,
-  isPlainHttpAnswer,
-  readCapped,
-  responseError,
-  schemeCandidates,
-  type TransportOptions,
-  tlsError,
-} from "./transport.ts";
+import { createAgent, drain, header, isPlainHttpAnswer, readCapped, responseError, schemeCandidates, type TransportOptions, tlsError } from "./transport.ts";
 
 /** Per-call controls. */
 export interface CallOptions {
@@ -272,12 +262,7 @@ export class RegistryClient {
           }
         }
         if (r.expect.includes(res.status)) return res;
-        throw await responseError(
-          { statusCode: res.status, headers: res.headers, body: res.body } as Dispatcher.ResponseData,
-          r.method,
-          res.url,
-          this.side,
-        );
+        throw await responseError({ statusCode: res.status, headers: res.headers, body: res.body } as Dispatcher.ResponseData, r.method, res.url, this.side);
       } catch (err) {
         const e = this.wrap(err, r.method, url, r.signal);
         const delay = retryOk ? nextDelay(e, attempt, this.retry, r.deadline) : undefined;
@@ -527,12 +512,7 @@ export class RegistryClient {
    * Cross-repository mount. `mounted: true` when done (201). Otherwise the registry opened an
    * ordinary upload (202, its `location` given to use or cancel) or refused (any error).
    */
-  async blobMount(
-    repo: string,
-    fromRepo: string,
-    digest: string,
-    opts: CallOptions = {},
-  ): Promise<{ mounted: true } | { mounted: false; location?: string }> {
+  async blobMount(repo: string, fromRepo: string, digest: string, opts: CallOptions = {}): Promise<{ mounted: true } | { mounted: false; location?: string }> {
     let res: RegistryResponse;
     try {
       res = await this.request({
@@ -562,12 +542,7 @@ export class RegistryClient {
   }
 
   /** Uploads a blob from a re-openable body (see blob-upload.ts). */
-  blobPut(
-    repo: string,
-    desc: { digest: string; size: number },
-    open: BodyOpener,
-    opts: CallOptions & { location?: string } = {},
-  ): Promise<UploadOutcome> {
+  blobPut(repo: string, desc: { digest: string; size: number }, open: BodyOpener, opts: CallOptions & { location?: string } = {}): Promise<UploadOutcome> {
     return upload.blobPut(this, repo, desc, open, opts);
   }
 

@@ -68,7 +68,10 @@ function lookupKeys(host: string): string[] {
 }
 
 function normaliseKey(k: string): string {
-  return k.replace(/^https?:\/\//, "").replace(/\/(v1|v2)\/?$/, "").replace(/\/$/, "");
+  return k
+    .replace(/^https?:\/\//, "")
+    .replace(/\/(v1|v2)\/?$/, "")
+    .replace(/\/$/, "");
 }
 
 /**
@@ -118,10 +121,7 @@ async function readConfig(file: string): Promise<DockerConfigFile | undefined> {
   }
 }
 
-function fromAuthEntry(
-  entry: { auth?: string; username?: string; password?: string; identitytoken?: string },
-  host: string,
-): Credential | undefined {
+function fromAuthEntry(entry: { auth?: string; username?: string; password?: string; identitytoken?: string }, host: string): Credential | undefined {
   let username = entry.username;
   let password = entry.password;
   if (entry.auth) {
@@ -146,30 +146,25 @@ const HELPER_NOT_FOUND = "credentials not found in native keychain";
 export function runHelper(name: string, host: string, timeoutMs = 10_000): Promise<Credential | undefined> {
   const serverUrl = host === DOCKER_HUB_HOST ? "https://index.docker.io/v1/" : host;
   return new Promise((resolve, reject) => {
-    const child = execFile(
-      `docker-credential-${name}`,
-      ["get"],
-      { timeout: timeoutMs, maxBuffer: 64 * 1024 },
-      (err, stdout, stderr) => {
-        if (err) {
-          if (stdout.trim() === HELPER_NOT_FOUND) {
-            resolve(undefined);
-            return;
-          }
-          const said = `${stdout}${stderr}`.trim().slice(0, 200);
-          reject(new FerryError("CREDENTIALS", `credential helper docker-credential-${name} failed for ${host}${said ? `: ${said}` : ""}`));
+    const child = execFile(`docker-credential-${name}`, ["get"], { timeout: timeoutMs, maxBuffer: 64 * 1024 }, (err, stdout, stderr) => {
+      if (err) {
+        if (stdout.trim() === HELPER_NOT_FOUND) {
+          resolve(undefined);
           return;
         }
-        try {
-          const r = JSON.parse(stdout) as { Username?: string; Secret?: string };
-          if (!r.Secret) resolve(undefined);
-          else if (r.Username === "<token>") resolve({ kind: "identity-token", identityToken: r.Secret });
-          else resolve({ kind: "basic", username: r.Username ?? "", password: r.Secret });
-        } catch {
-          reject(new FerryError("CREDENTIALS", `credential helper docker-credential-${name} printed no JSON`));
-        }
-      },
-    );
+        const said = `${stdout}${stderr}`.trim().slice(0, 200);
+        reject(new FerryError("CREDENTIALS", `credential helper docker-credential-${name} failed for ${host}${said ? `: ${said}` : ""}`));
+        return;
+      }
+      try {
+        const r = JSON.parse(stdout) as { Username?: string; Secret?: string };
+        if (!r.Secret) resolve(undefined);
+        else if (r.Username === "<token>") resolve({ kind: "identity-token", identityToken: r.Secret });
+        else resolve({ kind: "basic", username: r.Username ?? "", password: r.Secret });
+      } catch {
+        reject(new FerryError("CREDENTIALS", `credential helper docker-credential-${name} printed no JSON`));
+      }
+    });
     child.stdin?.end(serverUrl);
   });
 }

@@ -49,8 +49,7 @@ export class RegistryPool {
 
   constructor(opts: RegistryPoolOptions = {}) {
     this.opts = opts;
-    this.fallbackCreds =
-      opts.authFile === false ? undefined : dockerConfigCredentials(opts.authFile ? { files: [opts.authFile] } : {});
+    this.fallbackCreds = opts.authFile === false ? undefined : dockerConfigCredentials(opts.authFile ? { files: [opts.authFile] } : {});
   }
 
   /**

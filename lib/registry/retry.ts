@@ -106,12 +106,7 @@ export function abortError(signal: AbortSignal): FerryError {
  * How long to wait before the next attempt, or undefined to stop. Waits that would end past the
  * deadline stop the loop: the caller's own queue (SQS visibility) is the place for long waits.
  */
-export function nextDelay(
-  err: unknown,
-  attempt: number,
-  opts: RetryOptions,
-  deadline: number | undefined,
-): number | undefined {
+export function nextDelay(err: unknown, attempt: number, opts: RetryOptions, deadline: number | undefined): number | undefined {
   const limit = isStall(err) ? Math.min(opts.maxAttempts, opts.maxStallAttempts ?? DEFAULT_STALL_ATTEMPTS) : opts.maxAttempts;
   if (attempt >= limit || !isRetryable(err)) return undefined;
   const serverWait = err instanceof RegistryError ? err.retryAfterMs : undefined;

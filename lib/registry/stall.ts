@@ -141,9 +141,7 @@ class StallGuardHandler implements Handler {
     const rate = ((this.bytes - base.bytes) * 1000) / span;
     if (rate >= this.settings.speedLimit) return;
     this.stop();
-    controller.abort(
-      this.stall(`body averaged ${rate.toFixed(1)} B/s over ${(span / 1000).toFixed(1)} s, under the ${this.settings.speedLimit} B/s minimum`),
-    );
+    controller.abort(this.stall(`body averaged ${rate.toFixed(1)} B/s over ${(span / 1000).toFixed(1)} s, under the ${this.settings.speedLimit} B/s minimum`));
   }
 
   private translate(err: Error): Error {

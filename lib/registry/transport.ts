@@ -79,11 +79,10 @@ export function isPlainHttpAnswer(err: unknown): boolean {
 export function tlsError(err: unknown, host: string, side?: Side): unknown {
   const code = (err as { code?: string } | null)?.code;
   if (code && TLS_CERT_CODES.has(code)) {
-    return new FerryError(
-      "TLS",
-      `${host}: TLS certificate verification failed (${code}); pass the registry's CA (--ca-file) or, if you must, --insecure`,
-      { side, cause: err },
-    );
+    return new FerryError("TLS", `${host}: TLS certificate verification failed (${code}); pass the registry's CA (--ca-file) or, if you must, --insecure`, {
+      side,
+      cause: err,
+    });
   }
   return err;
 }
@@ -130,12 +129,7 @@ const MAX_ERROR_BODY = 64 * 1024;
  * Builds a RegistryError from a failed response: OCI error JSON when there is one, else a
  * snippet of text/HTML/XML (S3 after a redirect). Reads at most 64 KiB; HEAD has no body.
  */
-export async function responseError(
-  res: Dispatcher.ResponseData,
-  method: string,
-  url: URL,
-  side: Side | undefined,
-): Promise<RegistryError> {
+export async function responseError(res: Dispatcher.ResponseData, method: string, url: URL, side: Side | undefined): Promise<RegistryError> {
   let text = "";
   let codes: OciErrorEntry[] = [];
   if (method !== "HEAD") {

@@ -22,7 +22,13 @@ export const DEFAULT_JOBS = 8;
 export type CopyEvent =
   | { type: "resolved"; digest: string; mediaType: string; platforms: string[] }
   | { type: "up-to-date"; digest: string }
-  | { type: "blob"; digest: string; size: number; platform: string; action: "start" | "copied" | "skipped" | "mounted" | "foreign-skipped" | "would-copy" | "would-mount" }
+  | {
+      type: "blob";
+      digest: string;
+      size: number;
+      platform: string;
+      action: "start" | "copied" | "skipped" | "mounted" | "foreign-skipped" | "would-copy" | "would-mount";
+    }
   | { type: "bytes"; digest: string; bytes: number }
   | { type: "manifest"; digest: string; mediaType: string; platform: string; action: "pushed" | "exists" | "would-push" }
   | { type: "warning"; message: string };
@@ -149,7 +155,12 @@ export class CopySession {
   /** Source and sink are different repositories of one registry (so a mount may work). */
   private canMount(): boolean {
     const host = (name: string) => (name.startsWith("oci:") ? undefined : name.split("/")[0]);
-    return this.sink.blobMount !== undefined && host(this.sink.name) !== undefined && host(this.sink.name) === host(this.source.name) && this.sink.name !== this.source.name;
+    return (
+      this.sink.blobMount !== undefined &&
+      host(this.sink.name) !== undefined &&
+      host(this.sink.name) === host(this.source.name) &&
+      this.sink.name !== this.source.name
+    );
   }
 
   private async openCounted(desc: Descriptor) {
@@ -199,11 +210,15 @@ export class CopySession {
     const m = raw.manifest;
     if (m.kind === "index") {
       const list = children ?? m.manifests;
-      await Promise.all(list.map((d) => this.copyManifest(d, d.platform ? formatPlatform(d.platform) : isAttestation(d) ? `attestation ${platform}`.trim() : platform)));
+      await Promise.all(
+        list.map((d) => this.copyManifest(d, d.platform ? formatPlatform(d.platform) : isAttestation(d) ? `attestation ${platform}`.trim() : platform)),
+      );
     } else if (m.kind === "manifest") {
       await Promise.all([m.config, ...m.layers].map((d) => this.copyBlob(d, platform)));
     } else {
-      throw new FerryError("UNSUPPORTED", `${this.source.name}: Docker schema 1 manifests are not copied (deprecated, rejected by current registries)`, { side: "source" });
+      throw new FerryError("UNSUPPORTED", `${this.source.name}: Docker schema 1 manifests are not copied (deprecated, rejected by current registries)`, {
+        side: "source",
+      });
     }
   }
 
@@ -225,13 +240,7 @@ export class CopySession {
  * Copies `srcRef` (tag or digest) from `source` to `dstRef` at `sink`. `dstRef` undefined means:
  * the source's tag, or by digest only when the source was named by digest.
  */
-export async function copyImage(
-  source: ImageSource,
-  srcRef: string,
-  sink: ImageSink,
-  dstRef: string | undefined,
-  opts: CopyOptions = {},
-): Promise<CopyResult> {
+export async function copyImage(source: ImageSource, srcRef: string, sink: ImageSink, dstRef: string | undefined, opts: CopyOptions = {}): Promise<CopyResult> {
   const started = Date.now();
   const session = new CopySession(source, sink, opts);
   const call = { ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.deadline ? { deadline: opts.deadline } : {}) };
@@ -283,7 +292,8 @@ export async function copyImage(
     }
     await session.copyReferenced(raw, "", plan.fromSource);
     const pushed = await session.putManifest(tag ?? plan.digest, plan.bytes, plan.mediaType, "index");
-    if (pushed && pushed !== plan.digest) throw new FerryError("DIGEST_MISMATCH", `${sink.name}: index stored as ${pushed}, expected ${plan.digest}`, { side: "destination" });
+    if (pushed && pushed !== plan.digest)
+      throw new FerryError("DIGEST_MISMATCH", `${sink.name}: index stored as ${pushed}, expected ${plan.digest}`, { side: "destination" });
     return result(plan.digest, plan.mediaType, platforms, plan.rebuilt, false);
   }
 

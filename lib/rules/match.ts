@@ -43,7 +43,10 @@ export function globToRegExp(glob: string): RegExp {
 /** Fills `{repo}`, `{name}` and `{tag}` in a destination template. */
 export function renderDestination(template: string, input: MatchInput): string {
   const name = input.repository.split("/").at(-1) ?? input.repository;
-  return template.replaceAll("{repo}", input.repository).replaceAll("{name}", name).replaceAll("{tag}", input.tag ?? "");
+  return template
+    .replaceAll("{repo}", input.repository)
+    .replaceAll("{name}", name)
+    .replaceAll("{tag}", input.tag ?? "");
 }
 
 /** Every rule whose source globs match `registry/repository`. */

@@ -192,7 +192,14 @@ export class FakeRegistry {
     const valid = tok && (!a.lifetimeMs || Date.now() - Number(tok.token.split(".")[1]) < a.lifetimeMs);
     const missing = need.filter((n) => {
       const [type, name, action] = [n.slice(0, n.indexOf(":")), n.slice(n.indexOf(":") + 1, n.lastIndexOf(":")), n.slice(n.lastIndexOf(":") + 1)];
-      return !tok?.scopes.some((s) => s.startsWith(`${type}:${name}:`) && s.slice(s.lastIndexOf(":") + 1).split(",").includes(action));
+      return !tok?.scopes.some(
+        (s) =>
+          s.startsWith(`${type}:${name}:`) &&
+          s
+            .slice(s.lastIndexOf(":") + 1)
+            .split(",")
+            .includes(action),
+      );
     });
     if (valid && missing.length === 0) return true;
     const scopeParam = need.length ? `,scope="${need.map((n) => n.replace(/:push$/, ":pull,push")).join(" ")}"` : "";

@@ -30,8 +30,21 @@ export async function runBundledCopy(bundlePath: string): Promise<void> {
     for (const q of ["plan", "copy", "merge"]) urls[q] = (await sqs.send(new CreateQueueCommand({ QueueName: `b-${q}` }))).QueueUrl as string;
     await ensureTable(ddb.client, "bundled");
     const store = new DynamoJobStore(ddb.client, { tableName: "bundled" });
-    await store.createJob({ id: "job1", request: { source: `${src.host}/b/app:v1`, destinations: [`${dst.host}/b/app`], trigger: "api", eventTime: new Date().toISOString() } });
-    await store.putTasks("job1", [{ id: "t1", platform: "linux/amd64", digest: child.digest, mediaType: child.mediaType, size: child.size, destination: `${dst.host}/b/app`, state: "pending" }]);
+    await store.createJob({
+      id: "job1",
+      request: { source: `${src.host}/b/app:v1`, destinations: [`${dst.host}/b/app`], trigger: "api", eventTime: new Date().toISOString() },
+    });
+    await store.putTasks("job1", [
+      {
+        id: "t1",
+        platform: "linux/amd64",
+        digest: child.digest,
+        mediaType: child.mediaType,
+        size: child.size,
+        destination: `${dst.host}/b/app`,
+        state: "pending",
+      },
+    ]);
     await store.updateJob("job1", { status: "copying", taskCount: 1 });
 
     Object.assign(process.env, {
@@ -46,15 +59,33 @@ export async function runBundledCopy(bundlePath: string): Promise<void> {
       POWERTOOLS_LOG_LEVEL: "ERROR",
       AWS_REGION: "us-east-1",
     });
-    const msg = { v: 1, kind: "copy", jobId: "job1", taskId: "t1", source: `${src.host}/b/app`, destination: `${dst.host}/b/app`, digest: child.digest, mediaType: child.mediaType, size: child.size, platform: "linux/amd64" };
+    const msg = {
+      v: 1,
+      kind: "copy",
+      jobId: "job1",
+      taskId: "t1",
+      source: `${src.host}/b/app`,
+      destination: `${dst.host}/b/app`,
+      digest: child.digest,
+      mediaType: child.mediaType,
+      size: child.size,
+      platform: "linux/amd64",
+    };
     await sqs.send(new SendMessageCommand({ QueueUrl: urls.copy, MessageBody: JSON.stringify(msg) }));
     await sqs.send(new SendMessageCommand({ QueueUrl: urls.copy, MessageBody: JSON.stringify({ v: 1, kind: "copy", bogus: true }) }));
-    const got = await sqs.send(new ReceiveMessageCommand({ QueueUrl: urls.copy, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, MessageSystemAttributeNames: ["All"] }));
+    const got = await sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: urls.copy, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, MessageSystemAttributeNames: ["All"] }),
+    );
     const records = (got.Messages ?? []).map((m) => ({
       messageId: m.MessageId ?? "",
       receiptHandle: m.ReceiptHandle ?? "",
       body: m.Body ?? "",
-      attributes: { ApproximateReceiveCount: m.Attributes?.ApproximateReceiveCount ?? "1", SentTimestamp: "0", SenderId: "x", ApproximateFirstReceiveTimestamp: "0" },
+      attributes: {
+        ApproximateReceiveCount: m.Attributes?.ApproximateReceiveCount ?? "1",
+        SentTimestamp: "0",
+        SenderId: "x",
+        ApproximateFirstReceiveTimestamp: "0",
+      },
       messageAttributes: {},
       md5OfBody: m.MD5OfBody ?? "",
       eventSource: "aws:sqs",

@@ -15,12 +15,44 @@ export interface TestCa {
 /** Writes ca.pem, server.pem and server.key (SAN IP:127.0.0.1, DNS:localhost) into `dir`. */
 export async function createTestCa(dir: string): Promise<TestCa> {
   const f = (n: string) => join(dir, n);
-  await run("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=ferry test CA",
-    "-keyout", f("ca.key"), "-out", f("ca.pem"), "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"]);
+  await run("openssl", [
+    "req",
+    "-x509",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-days",
+    "2",
+    "-subj",
+    "/CN=ferry test CA",
+    "-keyout",
+    f("ca.key"),
+    "-out",
+    f("ca.pem"),
+    "-addext",
+    "basicConstraints=critical,CA:TRUE",
+    "-addext",
+    "keyUsage=critical,keyCertSign,cRLSign",
+  ]);
   await run("openssl", ["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", f("server.key"), "-out", f("server.csr")]);
   await writeFile(f("ext.cnf"), "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n");
-  await run("openssl", ["x509", "-req", "-in", f("server.csr"), "-CA", f("ca.pem"), "-CAkey", f("ca.key"), "-CAcreateserial",
-    "-days", "2", "-out", f("server.pem"), "-extfile", f("ext.cnf")]);
+  await run("openssl", [
+    "x509",
+    "-req",
+    "-in",
+    f("server.csr"),
+    "-CA",
+    f("ca.pem"),
+    "-CAkey",
+    f("ca.key"),
+    "-CAcreateserial",
+    "-days",
+    "2",
+    "-out",
+    f("server.pem"),
+    "-extfile",
+    f("ext.cnf"),
+  ]);
   return { caCert: f("ca.pem"), serverCert: f("server.pem"), serverKey: f("server.key") };
 }
 

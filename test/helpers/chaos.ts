@@ -231,7 +231,10 @@ class ServeSupervisor {
   private closed = false;
   private tail = "";
 
-  constructor(private readonly spawnOnce: (onStderr: (c: Buffer) => void) => Promise<ChildProcess>, private readonly logStream: WriteStream) {}
+  constructor(
+    private readonly spawnOnce: (onStderr: (c: Buffer) => void) => Promise<ChildProcess>,
+    private readonly logStream: WriteStream,
+  ) {}
 
   private onStderr = (c: Buffer) => {
     this.logStream.write(c);
@@ -349,13 +352,19 @@ export async function runChaos(opts: ChaosOptions = {}): Promise<ChaosResult> {
   try {
     // Registries and proxies.
     const [src, dst] = await Promise.all([startDistribution(), startDistribution()]);
-    cleanups.push(() => src.stop(), () => dst.stop());
+    cleanups.push(
+      () => src.stop(),
+      () => dst.stop(),
+    );
     const stallSeconds = opts.stallSeconds ?? 3;
     const [srcProxy, dstProxy] = await Promise.all([
       startFaultProxy(src.host, { seed: seed * 2 + 1, stallSeconds }),
       startFaultProxy(dst.host, { seed: seed * 2 + 2, stallSeconds }),
     ]);
-    cleanups.push(() => srcProxy.stop(), () => dstProxy.stop());
+    cleanups.push(
+      () => srcProxy.stop(),
+      () => dstProxy.stop(),
+    );
 
     // Source images, pushed straight into the source registry.
     const specs = await prepareJobs({ src, srcProxy, dstProxy, seed, totalJobs, nImages, contendedTags, perTag, random });
@@ -379,10 +388,7 @@ export async function runChaos(opts: ChaosOptions = {}): Promise<ChaosResult> {
       ].join("\n"),
     );
     const args = opts.dataDir === false ? ["--in-memory"] : ["--data-dir", join(dir, "data")];
-    const sup = new ServeSupervisor(
-      (onStderr) => spawnServe(entry, config, port, { args, onStderr, timeoutMs: 60_000 }),
-      logStream,
-    );
+    const sup = new ServeSupervisor((onStderr) => spawnServe(entry, config, port, { args, onStderr, timeoutMs: 60_000 }), logStream);
     supervisor = sup;
     await sup.up();
 
@@ -406,7 +412,12 @@ export async function runChaos(opts: ChaosOptions = {}): Promise<ChaosResult> {
     };
     /** POSTs until a 202; a POST without an answer is sent again (the same dedupKey, or a new job). */
     const submit = async (spec: JobSpec): Promise<string> => {
-      const body = { source: spec.source, destinations: [`${dstProxy.host}/${spec.repo}:${spec.tag}`], ...(spec.platforms ? { platforms: spec.platforms } : {}), ...(spec.dedupKey ? { dedupKey: spec.dedupKey } : {}) };
+      const body = {
+        source: spec.source,
+        destinations: [`${dstProxy.host}/${spec.repo}:${spec.tag}`],
+        ...(spec.platforms ? { platforms: spec.platforms } : {}),
+        ...(spec.dedupKey ? { dedupKey: spec.dedupKey } : {}),
+      };
       const until = Date.now() + 120_000;
       for (;;) {
         await sup.recover(); // throws when ferry serve cannot start: nothing to retry then
@@ -605,7 +616,9 @@ export async function runChaos(opts: ChaosOptions = {}): Promise<ChaosResult> {
         const result = views.get(s.id as string)?.body.result as { destinations?: Array<{ superseded?: boolean }> } | undefined;
         return result?.destinations?.some((d) => d.superseded);
       }).length;
-      log(`chaos: race for ${tag}: ${racers.length} jobs, ${winners.length} succeeded, ${superseded} left the tag to a newer event; the tag is at ${who(owner)}`);
+      log(
+        `chaos: race for ${tag}: ${racers.length} jobs, ${winners.length} succeeded, ${superseded} left the tag to a newer event; the tag is at ${who(owner)}`,
+      );
       if (!newest) {
         notes.push(`${tag}: no racing job succeeded; the tag is ${got ?? "absent"} (${who(owner)})`);
         continue;
@@ -662,7 +675,9 @@ export async function runChaos(opts: ChaosOptions = {}): Promise<ChaosResult> {
 /** Detail lines for whatever went wrong, then the figures line. */
 function report(r: ChaosResult, sup: ServeSupervisor, log: (s: string) => void): void {
   const f = (c: FaultCounts) => FAULT_KINDS.map((k) => `${k}=${c[k]}`).join(",");
-  log(`chaos: faults on the source proxy ${r.faults.source.total} (${f(r.faults.source)}), on the destination proxy ${r.faults.destination.total} (${f(r.faults.destination)})`);
+  log(
+    `chaos: faults on the source proxy ${r.faults.source.total} (${f(r.faults.source)}), on the destination proxy ${r.faults.destination.total} (${f(r.faults.destination)})`,
+  );
   log(`chaos: ${r.unansweredPosts} POSTs got no answer and were sent again; ${r.duplicates} duplicate deliveries`);
   for (const c of sup.crashes) log(`chaos: ferry serve exited by itself: ${c}`);
   if (r.lost.length) log(`chaos: lost (404): ${r.lost.join(" ")}`);
@@ -732,7 +747,12 @@ async function prepareJobs(x: {
     racers.push(
       Array.from({ length: x.perTag }, (_, m) => {
         const older = (x.perTag - 1 - m) / Math.max(1, x.perTag - 1); // 1 for the first, 0 for the last
-        return randomIndex({ platforms: 1 + Math.round(3 * older), layers: 2, layerSize: 1024 + Math.round(60_000 * older), seed: `chaos-${x.seed}-race-${c}-${m}` });
+        return randomIndex({
+          platforms: 1 + Math.round(3 * older),
+          layers: 2,
+          layerSize: 1024 + Math.round(60_000 * older),
+          seed: `chaos-${x.seed}-race-${c}-${m}`,
+        });
       }),
     );
   }
@@ -874,7 +894,8 @@ async function verifyTree(registry: DirectRegistry, repo: string, root: string, 
     const wanted = sourceEntries.filter((e) => platformWanted(platforms, e.platform)).map((e) => e.digest);
     const obj = JSON.parse(r.body.toString("utf8")) as { manifests?: IndexEntry[] };
     const got = obj.manifests ? obj.manifests.map((e) => e.digest) : [root];
-    if ([...got].sort().join() !== [...wanted].sort().join()) problems.push(`${repo}@${root}: children ${got.join(",")}, want ${wanted.join(",")} for ${platforms.join(",")}`);
+    if ([...got].sort().join() !== [...wanted].sort().join())
+      problems.push(`${repo}@${root}: children ${got.join(",")}, want ${wanted.join(",")} for ${platforms.join(",")}`);
     for (const e of obj.manifests ?? []) {
       const s = sourceEntries.find((x) => x.digest === e.digest);
       if (s && (s.size !== e.size || s.mediaType !== e.mediaType)) problems.push(`${repo}@${root}: entry ${e.digest} size/mediaType differ from the source`);
@@ -888,7 +909,8 @@ async function verifyTree(registry: DirectRegistry, repo: string, root: string, 
     for (const b of c.blobs) {
       const bh = await registry.get(`${repo}/blobs/${b.digest}`, "HEAD");
       if (bh.status !== 200) problems.push(`${repo} blob ${b.digest}: HEAD answered ${bh.status}`);
-      else if (Number(bh.headers.get("content-length")) !== b.size) problems.push(`${repo} blob ${b.digest}: ${bh.headers.get("content-length")} bytes, want ${b.size}`);
+      else if (Number(bh.headers.get("content-length")) !== b.size)
+        problems.push(`${repo} blob ${b.digest}: ${bh.headers.get("content-length")} bytes, want ${b.size}`);
     }
   }
   return problems;

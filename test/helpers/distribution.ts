@@ -72,7 +72,12 @@ export async function startDistribution(opts: DistributionOptions = {}): Promise
   }
   if (opts.auth === "htpasswd") {
     const file = join(dir, "htpasswd");
-    await writeFile(file, Object.entries(users).map(([u, p]) => `${u}:${bcrypt.hashSync(p, 4)}`).join("\n") + "\n");
+    await writeFile(
+      file,
+      Object.entries(users)
+        .map(([u, p]) => `${u}:${bcrypt.hashSync(p, 4)}`)
+        .join("\n") + "\n",
+    );
     lines.push(`auth: {htpasswd: {realm: test, path: ${JSON.stringify(file)}}}`);
   } else if (opts.auth === "token") {
     const signing = await createSigningCert(dir);

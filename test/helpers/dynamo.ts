@@ -52,7 +52,16 @@ export async function startDynamoDbLocal(): Promise<DynamoStandIn> {
   const port = await freePort();
   const child: ChildProcess = spawn(
     "java",
-    [`-Djava.library.path=${join(emu, "DynamoDBLocal_lib")}`, "-jar", join(emu, "DynamoDBLocal.jar"), "-inMemory", "-sharedDb", "-disableTelemetry", "-port", String(port)],
+    [
+      `-Djava.library.path=${join(emu, "DynamoDBLocal_lib")}`,
+      "-jar",
+      join(emu, "DynamoDBLocal.jar"),
+      "-inMemory",
+      "-sharedDb",
+      "-disableTelemetry",
+      "-port",
+      String(port),
+    ],
     { stdio: "ignore" },
   );
   const kill = () => child.kill("SIGKILL");

@@ -160,13 +160,10 @@ export async function startFaultProxy(target: string, opts: FaultProxyOptions = 
    * calls `onAnswer` with the registry's answer. Client and registry sides are torn down together.
    */
   const forward = (req: IncomingMessage, res: ServerResponse, onAnswer: (up: Upstream) => void, cutRequestAt?: number) => {
-    const up = request(
-      { host: thost, port: Number(tport), method: req.method, path: req.url, headers: { ...req.headers, host: target }, agent },
-      (r) => {
-        r.on("error", () => hangUp(res));
-        onAnswer({ status: r.statusCode ?? 502, headers: rewrite(r.headers), body: r });
-      },
-    );
+    const up = request({ host: thost, port: Number(tport), method: req.method, path: req.url, headers: { ...req.headers, host: target }, agent }, (r) => {
+      r.on("error", () => hangUp(res));
+      onAnswer({ status: r.statusCode ?? 502, headers: rewrite(r.headers), body: r });
+    });
     up.on("error", () => {
       if (!res.headersSent && !res.destroyed) {
         res.writeHead(502, { "content-type": "application/json" });

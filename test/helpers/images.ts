@@ -192,7 +192,9 @@ export function randomIndex(opts: {
       const att = imageManifest({
         format: "oci",
         config: bytesBlob(Buffer.from(JSON.stringify({ architecture: "unknown", os: "unknown", seed })), OCI_CONFIG),
-        layers: [bytesBlob(Buffer.from(JSON.stringify({ _type: "https://in-toto.io/Statement/v0.1", subject: e.manifest.digest })), "application/vnd.in-toto+json")],
+        layers: [
+          bytesBlob(Buffer.from(JSON.stringify({ _type: "https://in-toto.io/Statement/v0.1", subject: e.manifest.digest })), "application/vnd.in-toto+json"),
+        ],
       });
       entries.push({
         manifest: att,

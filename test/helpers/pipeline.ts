@@ -6,7 +6,13 @@ export async function writeConfig(path: string, yaml: string): Promise<string> {
   return path;
 }
 
-export async function api(base: string, method: string, path: string, body?: unknown, token = "test-token"): Promise<{ status: number; body: Record<string, unknown> }> {
+export async function api(
+  base: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  token = "test-token",
+): Promise<{ status: number; body: Record<string, unknown> }> {
   const res = await fetch(`${base}${path}`, {
     method,
     headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
@@ -16,7 +22,12 @@ export async function api(base: string, method: string, path: string, body?: unk
 }
 
 /** Polls a job until `done(job)` or the time runs out (then throws with the last state). */
-export async function waitForJob(base: string, id: string, done: (job: Record<string, unknown>) => boolean = (j) => ["succeeded", "failed", "skipped"].includes(String(j.status)), timeoutMs = 30_000): Promise<Record<string, unknown>> {
+export async function waitForJob(
+  base: string,
+  id: string,
+  done: (job: Record<string, unknown>) => boolean = (j) => ["succeeded", "failed", "skipped"].includes(String(j.status)),
+  timeoutMs = 30_000,
+): Promise<Record<string, unknown>> {
   const until = Date.now() + timeoutMs;
   let last: Record<string, unknown> = {};
   while (Date.now() < until) {
@@ -40,14 +51,31 @@ export async function eventually<T>(check: () => Promise<T | undefined>, timeout
 }
 
 /** A distribution notifications envelope for one manifest push. */
-export function distributionEnvelope(e: { id: string; timestamp: string; host: string; repository: string; tag: string; digest: string; mediaType: string; size?: number }): string {
+export function distributionEnvelope(e: {
+  id: string;
+  timestamp: string;
+  host: string;
+  repository: string;
+  tag: string;
+  digest: string;
+  mediaType: string;
+  size?: number;
+}): string {
   return JSON.stringify({
     events: [
       {
         id: e.id,
         timestamp: e.timestamp,
         action: "push",
-        target: { mediaType: e.mediaType, size: e.size ?? 100, digest: e.digest, length: e.size ?? 100, repository: e.repository, url: `http://${e.host}/v2/${e.repository}/manifests/${e.digest}`, tag: e.tag },
+        target: {
+          mediaType: e.mediaType,
+          size: e.size ?? 100,
+          digest: e.digest,
+          length: e.size ?? 100,
+          repository: e.repository,
+          url: `http://${e.host}/v2/${e.repository}/manifests/${e.digest}`,
+          tag: e.tag,
+        },
         request: { id: "r", addr: "127.0.0.1:1", host: e.host, method: "PUT", useragent: "test" },
         actor: {},
         source: { addr: "x", instanceID: "y" },

@@ -25,7 +25,15 @@ export function shapes(seed = "shape"): Shape[] {
     { name: "single Docker manifest", image: randomImage({ layers: 2, layerSize: 40_000, format: "docker", seed: `${seed}/single-docker` }) },
     {
       name: "nested index",
-      image: imageIndex({ entries: [{ manifest: inner }, { manifest: randomImage({ platform: { os: "linux", architecture: "riscv64" }, seed: `${seed}/rv` }), platform: { os: "linux", architecture: "riscv64" } }] }),
+      image: imageIndex({
+        entries: [
+          { manifest: inner },
+          {
+            manifest: randomImage({ platform: { os: "linux", architecture: "riscv64" }, seed: `${seed}/rv` }),
+            platform: { os: "linux", architecture: "riscv64" },
+          },
+        ],
+      }),
       skopeoCannot: "skopeo 1.9 refuses an index nested in an index",
     },
     {
@@ -33,7 +41,10 @@ export function shapes(seed = "shape"): Shape[] {
       image: imageManifest({
         artifactType: "application/vnd.example.sbom.v1",
         config: bytesBlob(Buffer.from("{}"), OCI_EMPTY),
-        layers: [bytesBlob(Buffer.from('{"bom":"x"}'), "application/vnd.example.sbom.layer.v1+json"), randomBlob(3000, `${seed}/opaque`, "application/x-totally-unknown")],
+        layers: [
+          bytesBlob(Buffer.from('{"bom":"x"}'), "application/vnd.example.sbom.layer.v1+json"),
+          randomBlob(3000, `${seed}/opaque`, "application/x-totally-unknown"),
+        ],
         annotations: { "org.opencontainers.image.created": "2026-11-22T00:00:00Z" },
       }),
     },
@@ -52,12 +63,19 @@ export function shapes(seed = "shape"): Shape[] {
     },
     {
       name: "foreign layer with urls",
-      image: imageManifest({ format: "docker", config: configBlob({ os: "windows", architecture: "amd64" }, "docker", `${seed}/win`, 2), layers: [foreign, randomBlob(8_000, `${seed}/win/1`, "application/vnd.docker.image.rootfs.diff.tar.gzip")] }),
+      image: imageManifest({
+        format: "docker",
+        config: configBlob({ os: "windows", architecture: "amd64" }, "docker", `${seed}/win`, 2),
+        layers: [foreign, randomBlob(8_000, `${seed}/win/1`, "application/vnd.docker.image.rootfs.diff.tar.gzip")],
+      }),
       skopeoCannot: "skopeo's dir: copy downloads foreign layers from their URLs, unreachable here",
     },
     {
       name: "OCI config with an unknown config media type",
-      image: imageManifest({ config: bytesBlob(Buffer.from('{"weird":true}'), "application/vnd.example.config.v7+json"), layers: [randomBlob(1000, `${seed}/cfg`)] }),
+      image: imageManifest({
+        config: bytesBlob(Buffer.from('{"weird":true}'), "application/vnd.example.config.v7+json"),
+        layers: [randomBlob(1000, `${seed}/cfg`)],
+      }),
     },
   ];
 }

@@ -19,7 +19,15 @@ const request = (source = "127.0.0.1:5000/app:v1"): ReplicationRequest => ({
   eventTime: new Date().toISOString(),
 });
 const tasks = (n: number): Task[] =>
-  Array.from({ length: n }, (_, i) => ({ id: `t${i}`, platform: `linux/p${i}`, digest: `sha256:${String(i).padStart(64, "0")}`, mediaType: "m", size: i, destination: "d/r", state: "pending" }));
+  Array.from({ length: n }, (_, i) => ({
+    id: `t${i}`,
+    platform: `linux/p${i}`,
+    digest: `sha256:${String(i).padStart(64, "0")}`,
+    mediaType: "m",
+    size: i,
+    destination: "d/r",
+    state: "pending",
+  }));
 
 /** Opens an empty store whose clock is `now`; called lazily, after any stand-in has started. */
 export type JobStoreFactory = (opts: { now: () => number }) => Promise<JobStore>;
@@ -72,7 +80,14 @@ export function jobStoreSuiteOn(name: string, open: JobStoreFactory, probe: JobS
       assert.equal(await s.updateJob("nope", { status: "planning" }), false, "missing job");
       assert.equal((await s.getJob("st"))?.status, "planning");
       // every field at once: several are DynamoDB reserved words (status, plan, result, error, ttl)
-      const plan = { source: "r/s", sourceDigest: "sha256:a", root: { bytes: "e30=", digest: "sha256:a", mediaType: "m", rebuilt: false }, destinations: [{ repository: "r/d", tag: "v1" }], merge: false, platforms: ["linux/amd64"] };
+      const plan = {
+        source: "r/s",
+        sourceDigest: "sha256:a",
+        root: { bytes: "e30=", digest: "sha256:a", mediaType: "m", rebuilt: false },
+        destinations: [{ repository: "r/d", tag: "v1" }],
+        merge: false,
+        platforms: ["linux/amd64"],
+      };
       const result = { digest: "sha256:a", addressByDigest: "r/d@sha256:a", destinations: [] };
       const why = errorOf("NOT_FOUND", "why", { side: "source" });
       assert.equal(await s.updateJob("st", { status: "failed", plan, taskCount: 3, result, error: why }, ["planning"]), true);
@@ -97,7 +112,10 @@ export function jobStoreSuiteOn(name: string, open: JobStoreFactory, probe: JobS
         await s.createJob({ id: `list-${i}`, request: request() });
       }
       const jobs = await s.listJobs(3);
-      assert.deepEqual(jobs.map((j) => j.id), ["list-4", "list-3", "list-2"]);
+      assert.deepEqual(
+        jobs.map((j) => j.id),
+        ["list-4", "list-3", "list-2"],
+      );
     });
 
     it("stores tasks and counts each completion once, whatever the redeliveries", async () => {
@@ -170,15 +188,26 @@ export function jobStoreSuiteOn(name: string, open: JobStoreFactory, probe: JobS
       for (const id of ids) await s.createJob({ id, request: request() });
       const active = new Set((await s.listActive()).map((j) => j.id));
       for (const id of ids) assert.ok(active.has(id), id);
-      for (const id of ids.slice(0, 15)) await s.updateJob(id, { status: id.endsWith("3") ? "failed" : "succeeded", ...(id.endsWith("3") ? { error: errorOf("NOT_FOUND", "x") } : {}) });
+      for (const id of ids.slice(0, 15))
+        await s.updateJob(id, { status: id.endsWith("3") ? "failed" : "succeeded", ...(id.endsWith("3") ? { error: errorOf("NOT_FOUND", "x") } : {}) });
       const still = new Set((await s.listActive()).map((j) => j.id));
-      assert.deepEqual(ids.filter((id) => still.has(id)), ids.slice(15));
+      assert.deepEqual(
+        ids.filter((id) => still.has(id)),
+        ids.slice(15),
+      );
     });
 
     it("records the plan once; touching and re-driving move updatedAt; a redrive is applied once per seen state", async () => {
       const s = await setup();
       await s.createJob({ id: "rp", request: request() });
-      const plan = { source: "r/s", sourceDigest: "sha256:a", root: { bytes: "e30=", digest: "sha256:a", mediaType: "m", rebuilt: false }, destinations: [{ repository: "r/d", tag: "v1" }], merge: false, platforms: [] };
+      const plan = {
+        source: "r/s",
+        sourceDigest: "sha256:a",
+        root: { bytes: "e30=", digest: "sha256:a", mediaType: "m", rebuilt: false },
+        destinations: [{ repository: "r/d", tag: "v1" }],
+        merge: false,
+        platforms: [],
+      };
       await s.createJob({ id: "rp-late", request: request() });
       await s.updateJob("rp-late", { status: "copying" });
       assert.equal(await s.recordPlan("rp-late", plan, 2), false, "only while queued or planning");
@@ -192,7 +221,11 @@ export function jobStoreSuiteOn(name: string, open: JobStoreFactory, probe: JobS
       assert.equal(seen, new Date(now).toISOString());
       now += 1000;
       const [x, y] = await Promise.all([s.redriveJob("rp", { seenUpdatedAt: seen, count: true }), s.redriveJob("rp", { seenUpdatedAt: seen, count: true })]);
-      assert.deepEqual([x, y].filter((v) => v !== undefined), [1], "two reconcilers: one redrive");
+      assert.deepEqual(
+        [x, y].filter((v) => v !== undefined),
+        [1],
+        "two reconcilers: one redrive",
+      );
       assert.equal(await s.redriveJob("rp", { count: false }), 1, "an uncounted redrive");
       await s.updateJob("rp", { status: "succeeded" });
       assert.equal(await s.redriveJob("rp", { count: true }), undefined, "never a final job");
@@ -202,7 +235,14 @@ export function jobStoreSuiteOn(name: string, open: JobStoreFactory, probe: JobS
       const s = await setup();
       await s.createJob({ id: "ro", request: request() });
       await s.updateJob("ro", { status: "planning" });
-      const plan = { source: "r/s", sourceDigest: "sha256:a", root: { bytes: "e30=", digest: "sha256:a", mediaType: "m", rebuilt: false }, destinations: [{ repository: "r/d", tag: "v1" }], merge: false, platforms: [] };
+      const plan = {
+        source: "r/s",
+        sourceDigest: "sha256:a",
+        root: { bytes: "e30=", digest: "sha256:a", mediaType: "m", rebuilt: false },
+        destinations: [{ repository: "r/d", tag: "v1" }],
+        merge: false,
+        platforms: [],
+      };
       await s.recordPlan("ro", plan, 2);
       await s.putTasks("ro", tasks(2));
       await s.updateJob("ro", { status: "copying" });
@@ -218,7 +258,10 @@ export function jobStoreSuiteOn(name: string, open: JobStoreFactory, probe: JobS
       assert.deepEqual(job?.failed, []);
       assert.deepEqual(job?.done, ["t0"]);
       assert.equal(job?.tasks?.find((t) => t.id === "t1")?.state, "pending");
-      assert.ok((await s.listActive()).some((j) => j.id === "ro"), "back in the reconciler's index");
+      assert.ok(
+        (await s.listActive()).some((j) => j.id === "ro"),
+        "back in the reconciler's index",
+      );
       assert.equal(await s.reopenJob("ro"), false, "only a failed job");
       const c = await s.completeTask("ro", "t1", { state: "done" });
       assert.equal(c.complete, true);

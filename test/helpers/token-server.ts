@@ -46,7 +46,10 @@ export async function startTokenServer(opts: TokenServerOptions): Promise<TokenS
       }
       user = u;
     }
-    const scopes = url.searchParams.getAll("scope").flatMap((s) => s.split(" ")).filter(Boolean);
+    const scopes = url.searchParams
+      .getAll("scope")
+      .flatMap((s) => s.split(" "))
+      .filter(Boolean);
     requests.push({ user, scopes, service: url.searchParams.get("service") });
     const access = scopes.flatMap((s) => {
       const first = s.indexOf(":");

@@ -140,14 +140,17 @@ describe("template wiring", () => {
 
   it("webhooks need no gateway auth; /replications uses IAM; the stage is throttled", () => {
     const routes = res("AWS::ApiGatewayV2::Route").map((r) => [r.Properties.RouteKey, r.Properties.AuthorizationType]);
-    assert.deepEqual(routes.sort(), [
+    assert.deepEqual(
+      routes.sort(),
+      [
         ["GET /replications", "AWS_IAM"],
         ["GET /replications/{id}", "AWS_IAM"],
         ["POST /replications", "AWS_IAM"],
         ["POST /replications/{id}/redrive", "AWS_IAM"],
         ["POST /replications/{id}/fail", "AWS_IAM"],
         ["POST /webhooks/{provider}/{id}", "NONE"],
-      ].sort());
+      ].sort(),
+    );
     t.hasResourceProperties("AWS::ApiGatewayV2::Stage", { DefaultRouteSettings: { ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 } });
   });
 
@@ -159,7 +162,12 @@ describe("template wiring", () => {
         statements++;
         const actions = Array.isArray(st.Action) ? st.Action : [st.Action];
         const resources = Array.isArray(st.Resource) ? st.Resource : [st.Resource];
-        if (resources.includes("*")) assert.deepEqual(actions.filter((a) => !allowedOnStar.has(a)), [], JSON.stringify(st));
+        if (resources.includes("*"))
+          assert.deepEqual(
+            actions.filter((a) => !allowedOnStar.has(a)),
+            [],
+            JSON.stringify(st),
+          );
       }
     }
     assert.ok(statements > 10);
@@ -170,7 +178,11 @@ describe("template wiring", () => {
     // 3 DLQ depths, 7 functions × (errors, throttles), 3 queue ages, oldest job, STUCK failures, reconciler not running.
     assert.equal(alarms.length, 3 + 7 * 2 + 3 + 3);
     for (const stage of ["plan", "copy", "merge"]) {
-      for (const kind of ["DlqAlarm", "QueueAgeAlarm"]) assert.ok(alarms.some(([k]) => k.includes(`${stage}${kind}`)), `${stage}${kind}`);
+      for (const kind of ["DlqAlarm", "QueueAgeAlarm"])
+        assert.ok(
+          alarms.some(([k]) => k.includes(`${stage}${kind}`)),
+          `${stage}${kind}`,
+        );
     }
     assert.equal(res("AWS::CloudWatch::Dashboard").length, 1);
   });
@@ -195,7 +207,8 @@ describe("the reconciler", () => {
     assert.equal(fn.Properties.Handler, "index.handler");
     assert.equal(fn.Properties.Runtime, "nodejs22.x");
     const vars = (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
-    for (const v of ["FERRY_CONFIG", "FERRY_TABLE", "FERRY_QUEUE_PLAN_URL", "FERRY_QUEUE_COPY_URL", "FERRY_QUEUE_MERGE_URL", "FERRY_MAX_RECEIVE_COUNT"]) assert.ok(vars[v], v);
+    for (const v of ["FERRY_CONFIG", "FERRY_TABLE", "FERRY_QUEUE_PLAN_URL", "FERRY_QUEUE_COPY_URL", "FERRY_QUEUE_MERGE_URL", "FERRY_MAX_RECEIVE_COUNT"])
+      assert.ok(vars[v], v);
     assert.equal(vars.POWERTOOLS_METRICS_NAMESPACE, "ferry");
     assert.equal(vars.POWERTOOLS_SERVICE_NAME, "ferry");
   });
@@ -226,7 +239,8 @@ describe("the reconciler", () => {
     const policies = resourcesOf(t, "AWS::IAM::Policy").filter(([, p]) => JSON.stringify(p.Properties.Roles).includes(role["Fn::GetAtt"][0]));
     const [policy] = policies;
     assert.ok(policy && policies.length === 1);
-    const statements = (policy[1].Properties.PolicyDocument as { Statement: Array<{ Action: string | string[]; Resource: unknown; Effect: string }> }).Statement;
+    const statements = (policy[1].Properties.PolicyDocument as { Statement: Array<{ Action: string | string[]; Resource: unknown; Effect: string }> })
+      .Statement;
     const table = resourcesOf(t, "AWS::DynamoDB::GlobalTable")[0]?.[0] as string;
     const tableArn = { "Fn::GetAtt": [table, "Arn"] };
     const index = (name: string) => ({ "Fn::Join": ["", [tableArn, `/index/${name}`]] });
@@ -262,7 +276,11 @@ describe("alarms", () => {
     t.hasResourceProperties("AWS::KMS::Key", {
       KeyPolicy: {
         Statement: Match.arrayWith([
-          Match.objectLike({ Principal: { Service: "cloudwatch.amazonaws.com" }, Action: ["kms:Decrypt", "kms:GenerateDataKey*"], Condition: Match.objectLike({ StringEquals: { "aws:SourceAccount": "123456789012" } }) }),
+          Match.objectLike({
+            Principal: { Service: "cloudwatch.amazonaws.com" },
+            Action: ["kms:Decrypt", "kms:GenerateDataKey*"],
+            Condition: Match.objectLike({ StringEquals: { "aws:SourceAccount": "123456789012" } }),
+          }),
         ]),
       },
     });
@@ -313,7 +331,10 @@ describe("alarms", () => {
       resourcesOf(t, "AWS::Lambda::Function").map(([, r]) => (r.Properties.Environment as { Variables: Record<string, unknown> }).Variables.FERRY_STUCK_AFTER);
     const defaults = envOf(templateOf(withConfig("")));
     assert.ok(defaults.length >= 7);
-    assert.ok(defaults.every((v) => v === "10800"), JSON.stringify(defaults));
+    assert.ok(
+      defaults.every((v) => v === "10800"),
+      JSON.stringify(defaults),
+    );
     assert.ok(envOf(templateOf(withConfig("pipeline: { stuckAfter: 600 }"))).every((v) => v === "600"));
   });
 

@@ -14,7 +14,11 @@ it("cdk synth runs offline and writes the template and seven bundles", { timeout
   const out = await mkdtemp(join(root, ".cdk-test-"));
   try {
     const env = { ...process.env, AWS_ACCESS_KEY_ID: "", AWS_SECRET_ACCESS_KEY: "", AWS_PROFILE: "", CDK_DISABLE_VERSION_CHECK: "1" };
-    await run(process.execPath, [join(root, "node_modules/aws-cdk/bin/cdk"), "synth", "--quiet", "--no-notices", "-o", out], { cwd: root, env, maxBuffer: 16 * 1024 * 1024 });
+    await run(process.execPath, [join(root, "node_modules/aws-cdk/bin/cdk"), "synth", "--quiet", "--no-notices", "-o", out], {
+      cwd: root,
+      env,
+      maxBuffer: 16 * 1024 * 1024,
+    });
     const files = await readdir(out);
     assert.ok(files.includes("Ferry.template.json"));
     assert.equal(files.filter((f) => f.startsWith("asset.")).length, 7);

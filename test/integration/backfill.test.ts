@@ -56,7 +56,12 @@ rules:
 api: { token: test-token }
 `,
   );
-  ferry = await startLocal({ configPath: config, port, dataDir: false, loadHandlers: async (s) => (await import("../../functions/local.ts")).createLocalHandlers(s) });
+  ferry = await startLocal({
+    configPath: config,
+    port,
+    dataDir: false,
+    loadHandlers: async (s) => (await import("../../functions/local.ts")).createLocalHandlers(s),
+  });
 });
 after(async () => {
   await ferry?.stop();

@@ -10,7 +10,9 @@ import assert from "node:assert/strict";
 import { it } from "node:test";
 import { runChaos } from "../helpers/chaos.ts";
 
-it("every accepted replication ends final and correct through kill -9 restarts, registry faults, duplicates and a contended tag", { timeout: 600_000 }, async () => {
+it("every accepted replication ends final and correct through kill -9 restarts, registry faults, duplicates and a contended tag", {
+  timeout: 600_000,
+}, async () => {
   const r = await runChaos({ seed: 1, jobs: 60, restarts: 5, contendedTags: 1, jobsPerContendedTag: 10, log: (line) => console.log(line) });
 
   // The chaos happened.

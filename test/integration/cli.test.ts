@@ -117,7 +117,15 @@ describe("ferry copy", () => {
   });
 
   it("exits 2 on usage errors", async () => {
-    for (const args of [["copy"], ["copy", "a"], ["copy", "Bad:Ref!", "x"], ["copy", "--jobs", "0", "a", "b"], ["copy", "--bogus", "a", "b"], ["copy", "--platform", "linux", "a", "b"], ["nope"]]) {
+    for (const args of [
+      ["copy"],
+      ["copy", "a"],
+      ["copy", "Bad:Ref!", "x"],
+      ["copy", "--jobs", "0", "a", "b"],
+      ["copy", "--bogus", "a", "b"],
+      ["copy", "--platform", "linux", "a", "b"],
+      ["nope"],
+    ]) {
       const r = await ferry(args);
       assert.equal(r.code, 2, `${args.join(" ")} → ${r.code}: ${r.stderr}`);
       assert.match(r.stderr, /ferry: /);

@@ -28,7 +28,8 @@ after(async () => {
   await Promise.all([src?.stop(), dst?.stop()]);
 });
 const store = (reg: Distribution, repo: string, side: "source" | "destination") => new RegistryStore(pool.client(reg.host, side), repo);
-const seed = (reg: Distribution, repo: string, tag: string, image: ReturnType<typeof randomIndex>) => pushImage(pool.client(reg.host, "destination"), repo, tag, image);
+const seed = (reg: Distribution, repo: string, tag: string, image: ReturnType<typeof randomIndex>) =>
+  pushImage(pool.client(reg.host, "destination"), repo, tag, image);
 const platformsAt = async (reg: Distribution, repo: string, tag: string) => {
   const m = parseManifest(await skopeoInspectRaw(`${reg.host}/${repo}:${tag}`)).manifest;
   return m.kind === "index" ? m.manifests.map((d) => formatPlatform(d.platform)) : [];
@@ -144,7 +145,10 @@ describe("failure and recovery", () => {
     const onEvent = (e: CopyEvent) => {
       if (e.type === "blob" && e.action === "copied" && ++copied === 4) ac.abort();
     };
-    await rejectsWithCode(copyImage(store(src, "int/app", "source"), "v1", store(dst, "int/app", "destination"), "v1", { signal: ac.signal, onEvent, jobs: 2 }), "ABORTED");
+    await rejectsWithCode(
+      copyImage(store(src, "int/app", "source"), "v1", store(dst, "int/app", "destination"), "v1", { signal: ac.signal, onEvent, jobs: 2 }),
+      "ABORTED",
+    );
     assert.equal(await pool.client(dst.host, "source").manifestHead("int/app", "v1"), undefined, "no tag on incomplete content");
     const r = await copyImage(store(src, "int/app", "source"), "v1", store(dst, "int/app", "destination"), "v1");
     assert.equal(r.digest, image.digest);
@@ -157,7 +161,10 @@ describe("failure and recovery", () => {
     const image = randomIndex({ platforms: 2, seed: "dry" });
     await seed(src, "dry/app", "v1", image);
     const events: CopyEvent[] = [];
-    const r = await copyImage(store(src, "dry/app", "source"), "v1", store(dst, "dry/app", "destination"), "v1", { dryRun: true, onEvent: (e) => events.push(e) });
+    const r = await copyImage(store(src, "dry/app", "source"), "v1", store(dst, "dry/app", "destination"), "v1", {
+      dryRun: true,
+      onEvent: (e) => events.push(e),
+    });
     assert.equal(r.dryRun, true);
     assert.equal(events.filter((e) => e.type === "blob" && e.action === "would-copy").length, allBlobs(image).length);
     assert.equal(events.filter((e) => e.type === "manifest" && e.action === "would-push").length, 3);

@@ -22,7 +22,13 @@ it(`streams a ${Math.round(size / 1048576)} MiB blob registry → registry with 
   regs.push(src, dst);
   const child = fileURLToPath(new URL("../helpers/stream-blob-child.ts", import.meta.url));
   const { stdout } = await run(process.execPath, ["--import", "tsx", child, src.host, dst.host, String(size)], { maxBuffer: 1024 * 1024 });
-  const r = JSON.parse(stdout.trim().split("\n").at(-1) ?? "{}") as { landed: number; peakRssMB: number; rssAtStartMB: number; copyMs: number; copyCpuMs: number };
+  const r = JSON.parse(stdout.trim().split("\n").at(-1) ?? "{}") as {
+    landed: number;
+    peakRssMB: number;
+    rssAtStartMB: number;
+    copyMs: number;
+    copyCpuMs: number;
+  };
   t.diagnostic(`${Math.round(size / 1048576)} MiB copy: ${r.copyMs} ms wall, ${r.copyCpuMs} ms CPU, peak RSS ${r.peakRssMB} MB (start ${r.rssAtStartMB} MB)`);
   assert.equal(r.landed, size, "the destination holds the whole blob (it verified the digest on commit)");
   // Buffering would need > 1 GiB; streaming stays near the process's baseline.

@@ -64,10 +64,7 @@ it("a copy worker killed mid-blob is redelivered and the job still succeeds", { 
   const image = randomIndex({ platforms: 1, layers: 1, layerSize: 12_000_000, seed: "crash" });
   await pushImage(new RegistryClient({ host: src.host }), "big/app", "v1", image);
   const port = await freePort();
-  const config = await writeConfig(
-    join(dir, "ferry.yml"),
-    `version: 1\napi: { token: test-token }\npipeline: { visibilityTimeout: 3, maxReceiveCount: 5 }\n`,
-  );
+  const config = await writeConfig(join(dir, "ferry.yml"), `version: 1\napi: { token: test-token }\npipeline: { visibilityTimeout: 3, maxReceiveCount: 5 }\n`);
   const base = `http://127.0.0.1:${port}`;
   const first = await startServe(config, port);
   const r = await api(base, "POST", "/replications", { source: `${proxy.host}/big/app:v1`, destinations: [`${dst.host}/big/app`] });
@@ -77,7 +74,7 @@ it("a copy worker killed mid-blob is redelivered and the job still succeeds", { 
   first.kill("SIGKILL");
   await new Promise((r) => first.once("exit", r));
   assert.ok(proxy.blobBytes() < 12_000_000, "killed before the layer was through");
-  assert.equal((await new RegistryClient({ host: dst.host }).manifestHead("big/app", "v1")), undefined, "no tag after the crash");
+  assert.equal(await new RegistryClient({ host: dst.host }).manifestHead("big/app", "v1"), undefined, "no tag after the crash");
 
   const second = await startServe(config, port); // a fresh "Lambda" on the same queues and table
   const job = await waitForJob(base, String(r.body.id), undefined, 60_000);
@@ -87,7 +84,9 @@ it("a copy worker killed mid-blob is redelivered and the job still succeeds", { 
   assert.equal(await stopServe(second), 0);
 });
 
-it("kill -9 half a second after 20 accepted replications: after a restart on the same data dir, all 20 are known and replicated", { timeout: 240_000 }, async () => {
+it("kill -9 half a second after 20 accepted replications: after a restart on the same data dir, all 20 are known and replicated", {
+  timeout: 240_000,
+}, async () => {
   const images = Array.from({ length: 20 }, (_, i) => randomIndex({ platforms: 2, layers: 1, layerSize: 300_000, seed: `durable-${i}` }));
   const srcClient = new RegistryClient({ host: src.host });
   for (const [i, image] of images.entries()) await pushImage(srcClient, `durable/app${i}`, "v1", image);
@@ -116,7 +115,11 @@ it("kill -9 half a second after 20 accepted replications: after a restart on the
   const second = await spawnServe(BIN, config, port, { env, args: ["--data-dir", dataDir] });
   procs.push(second);
   const jobs = await Promise.all(ids.map((id) => waitForJob(base, id, undefined, 180_000)));
-  assert.deepEqual(jobs.map((j) => j.status), ids.map(() => "succeeded"), JSON.stringify(jobs.filter((j) => j.status !== "succeeded")));
+  assert.deepEqual(
+    jobs.map((j) => j.status),
+    ids.map(() => "succeeded"),
+    JSON.stringify(jobs.filter((j) => j.status !== "succeeded")),
+  );
   for (const [i, image] of images.entries()) assert.equal((await dstClient.manifestHead(`durable/app${i}`, "v1"))?.digest, image.digest, `app${i}`);
   await dstClient.close();
   assert.ok(before < images.length, `the kill came while work was under way (${before} of ${images.length} done before it)`);

@@ -125,7 +125,7 @@ describe("last deliveries and redrives", () => {
     const e = failed.error as ErrorView;
     assert.deepEqual([e.code, e.status, e.side, e.retryable], ["REGISTRY", 503, "destination", true]);
     assert.equal(await dstClient.manifestHead("mergefail/app", "v1"), undefined, "no tag moved");
-    const moved = await eventually(async () => ((await redriveDlq("merge")) || undefined), 30_000, "the merge message in the DLQ");
+    const moved = await eventually(async () => (await redriveDlq("merge")) || undefined, 30_000, "the merge message in the DLQ");
     assert.ok(moved >= 1);
     const done = await waitForJob(ferry.url, id, (j) => j.status === "succeeded", 60_000);
     assert.equal((done.result as { digest: string }).digest, image.digest);
@@ -159,7 +159,11 @@ describe("contended tags", () => {
       await new Promise((r) => setTimeout(r, 2)); // distinct event times, in submission order
     }
     const jobs = await Promise.all(ids.map((id) => waitForJob(ferry.url, id, undefined, 150_000)));
-    assert.deepEqual(jobs.map((j) => j.status), ids.map(() => "succeeded"), JSON.stringify(jobs.filter((j) => j.status !== "succeeded")));
+    assert.deepEqual(
+      jobs.map((j) => j.status),
+      ids.map(() => "succeeded"),
+      JSON.stringify(jobs.filter((j) => j.status !== "succeeded")),
+    );
     assert.equal((await dstClient.manifestHead("contended/app", "latest"))?.digest, images.at(-1)?.digest, "the newest event's digest");
   });
 

@@ -29,7 +29,9 @@ before(async () => {
   dir = await mkdtemp(join(tmpdir(), "ferry-e2e-"));
   const port = await freePort();
   [src, dst] = await Promise.all([
-    startDistribution({ notifications: { url: `http://127.0.0.1:${port}/webhooks/distribution/local`, headers: { Authorization: ["Bearer s3cret"] }, backoff: "500ms" } }),
+    startDistribution({
+      notifications: { url: `http://127.0.0.1:${port}/webhooks/distribution/local`, headers: { Authorization: ["Bearer s3cret"] }, backoff: "500ms" },
+    }),
     startDistribution(),
   ]);
   const config = await writeConfig(
@@ -44,7 +46,12 @@ api: { token: test-token }
 pipeline: { visibilityTimeout: 2, maxReceiveCount: 2, copyConcurrency: 4 }
 `,
   );
-  ferry = await startLocal({ configPath: config, port, dataDir: join(dir, "state"), loadHandlers: async (s) => (await import("../../functions/local.ts")).createLocalHandlers(s) });
+  ferry = await startLocal({
+    configPath: config,
+    port,
+    dataDir: join(dir, "state"),
+    loadHandlers: async (s) => (await import("../../functions/local.ts")).createLocalHandlers(s),
+  });
   srcClient = new RegistryClient({ host: src.host });
   dstClient = new RegistryClient({ host: dst.host });
 });
@@ -86,11 +93,24 @@ describe("automatic mirroring", () => {
   it("the same webhook delivered 5 times yields one job and one merge", async () => {
     const image = randomIndex({ platforms: 2, seed: "e2e-dup" });
     await pushImage(new RegistryClient({ host: src.host }), "untracked/app", "v1", image); // no rule: no notification effect
-    const body = distributionEnvelope({ id: "delivery-42", timestamp: new Date().toISOString(), host: src.host, repository: "team/dup", tag: "v1", digest: image.digest, mediaType: image.mediaType });
+    const body = distributionEnvelope({
+      id: "delivery-42",
+      timestamp: new Date().toISOString(),
+      host: src.host,
+      repository: "team/dup",
+      tag: "v1",
+      digest: image.digest,
+      mediaType: image.mediaType,
+    });
     // the image must exist under team/dup for the copy; push it without a tag (children + index by digest)
     await pushImage(srcClient, "team/dup", undefined, image);
     const answers = await Promise.all(
-      Array.from({ length: 5 }, () => fetch(`${ferry.url}/webhooks/distribution/local`, { method: "POST", headers: { authorization: "Bearer s3cret" }, body }).then(async (r) => ({ status: r.status, body: (await r.json()) as { jobs?: string[] } }))),
+      Array.from({ length: 5 }, () =>
+        fetch(`${ferry.url}/webhooks/distribution/local`, { method: "POST", headers: { authorization: "Bearer s3cret" }, body }).then(async (r) => ({
+          status: r.status,
+          body: (await r.json()) as { jobs?: string[] },
+        })),
+      ),
     );
     assert.ok(answers.every((a) => a.status === 202));
     const ids = new Set(answers.flatMap((a) => a.body.jobs ?? []));
@@ -106,12 +126,23 @@ describe("automatic mirroring", () => {
   it("two events for one tag leave the newer digest on it, whatever order they finish in", async () => {
     const older = randomIndex({ platforms: 2, seed: "e2e-older" });
     const newer = randomIndex({ platforms: 2, seed: "e2e-newer" });
-    for (const [tag, order] of [["a", [newer, older]], ["b", [older, newer]]] as const) {
+    for (const [tag, order] of [
+      ["a", [newer, older]],
+      ["b", [older, newer]],
+    ] as const) {
       await pushImage(srcClient, "team/order", undefined, older);
       await pushImage(srcClient, "team/order", undefined, newer);
       for (const image of order) {
         const t = image === older ? "2026-01-01T00:00:00Z" : "2026-01-01T00:05:00Z";
-        const body = distributionEnvelope({ id: `order-${tag}-${image.digest.slice(7, 15)}`, timestamp: t, host: src.host, repository: "team/order", tag, digest: image.digest, mediaType: image.mediaType });
+        const body = distributionEnvelope({
+          id: `order-${tag}-${image.digest.slice(7, 15)}`,
+          timestamp: t,
+          host: src.host,
+          repository: "team/order",
+          tag,
+          digest: image.digest,
+          mediaType: image.mediaType,
+        });
         const r = await fetch(`${ferry.url}/webhooks/distribution/local`, { method: "POST", headers: { authorization: "Bearer s3cret" }, body });
         const { jobs } = (await r.json()) as { jobs: string[] };
         await waitForJob(ferry.url, String(jobs[0])); // each finishes before the next starts
@@ -137,7 +168,10 @@ describe("one-off replications through the API", () => {
     assert.equal(result.addressByDigest, `${dst.host}/copies/api@${image.digest}`);
     assert.deepEqual(await skopeoInspectRaw(`${dst.host}/copies/api:1.0`), image.bytes);
     const tasks = job.tasks as Array<Record<string, unknown>>;
-    assert.deepEqual(tasks.map((t) => t.state), ["done", "done"]);
+    assert.deepEqual(
+      tasks.map((t) => t.state),
+      ["done", "done"],
+    );
     assert.deepEqual(tasks.map((t) => t.platform).sort(), ["linux/amd64", "linux/arm64/v8"]);
     // a second identical request is skipped: the destination is up to date
     const again = await api(ferry.url, "POST", "/replications", { source: `${src.host}/lib/api:1.0`, destinations: [`${dst.host}/copies/api`] });
@@ -165,7 +199,15 @@ describe("one-off replications through the API", () => {
   });
 
   it("a webhook with a forged secret, an unknown sender, a body over 1 MiB, or no matching rule enqueues nothing", async () => {
-    const body = distributionEnvelope({ id: "forged", timestamp: new Date().toISOString(), host: src.host, repository: "team/x", tag: "v1", digest: `sha256:${"a".repeat(64)}`, mediaType: "application/vnd.oci.image.index.v1+json" });
+    const body = distributionEnvelope({
+      id: "forged",
+      timestamp: new Date().toISOString(),
+      host: src.host,
+      repository: "team/x",
+      tag: "v1",
+      digest: `sha256:${"a".repeat(64)}`,
+      mediaType: "application/vnd.oci.image.index.v1+json",
+    });
     const post = (path: string, auth: string, b = body) => fetch(`${ferry.url}${path}`, { method: "POST", headers: { authorization: auth }, body: b });
     assert.equal((await post("/webhooks/distribution/local", "Bearer forged")).status, 401);
     assert.equal((await post("/webhooks/distribution/nope", "Bearer s3cret")).status, 404);
@@ -185,16 +227,25 @@ describe("one-off replications through the API", () => {
 describe("failure handling", () => {
   it("a poison message lands in the DLQ and its job shows failed with the reason", async () => {
     const store = ferry.store;
-    await store.createJob({ id: "poisoned", request: { source: `${src.host}/team/p:v1`, destinations: [`${dst.host}/p`], trigger: "api", eventTime: new Date().toISOString() } });
+    await store.createJob({
+      id: "poisoned",
+      request: { source: `${src.host}/team/p:v1`, destinations: [`${dst.host}/p`], trigger: "api", eventTime: new Date().toISOString() },
+    });
     await store.updateJob("poisoned", { status: "copying", taskCount: 1 });
-    await ferry.backends.sqs.send(new SendMessageCommand({ QueueUrl: ferry.backends.queues.copy, MessageBody: JSON.stringify({ v: 99, kind: "copy", jobId: "poisoned" }) }));
+    await ferry.backends.sqs.send(
+      new SendMessageCommand({ QueueUrl: ferry.backends.queues.copy, MessageBody: JSON.stringify({ v: 99, kind: "copy", jobId: "poisoned" }) }),
+    );
     const job = await waitForJob(ferry.url, "poisoned", (j) => j.status === "failed", 30_000);
     assert.equal((job.error as { code?: string }).code, "POISON_MESSAGE");
     const dlq = ferry.backends.deadLetterQueues.copy ?? "";
-    const landed = await eventually(async () => {
-      const out = await ferry.backends.sqs.send(new ReceiveMessageCommand({ QueueUrl: dlq, WaitTimeSeconds: 1, MaxNumberOfMessages: 10 }));
-      return out.Messages?.find((m) => m.Body?.includes('"poisoned"'));
-    }, 30_000, "message in the DLQ");
+    const landed = await eventually(
+      async () => {
+        const out = await ferry.backends.sqs.send(new ReceiveMessageCommand({ QueueUrl: dlq, WaitTimeSeconds: 1, MaxNumberOfMessages: 10 }));
+        return out.Messages?.find((m) => m.Body?.includes('"poisoned"'));
+      },
+      30_000,
+      "message in the DLQ",
+    );
     assert.ok(landed);
   });
 

@@ -74,7 +74,12 @@ describe("ferry copy from a stalling source", () => {
   }
 
   it("refuses malformed guard flags with a usage error", async () => {
-    for (const flags of [["--stall-timeout", "0"], ["--stall-timeout", "abc"], ["--speed-limit", "-1"], ["--speed-time", "5000"]]) {
+    for (const flags of [
+      ["--stall-timeout", "0"],
+      ["--stall-timeout", "abc"],
+      ["--speed-limit", "-1"],
+      ["--speed-time", "5000"],
+    ]) {
       const r = await ferry(["copy", ...flags, `${src.host}/app:v1`, `${dst.host}/x/app:v1`]);
       assert.equal(r.code, 2, `${flags.join(" ")} → ${r.code}: ${r.stderr}`);
     }

@@ -42,7 +42,12 @@ api: { token: test-token }
 pipeline: { visibilityTimeout: 2 }
 `,
   );
-  ferry = await startLocal({ configPath: config, port: await freePort(), dataDir: false, loadHandlers: async (s) => (await import("../../functions/local.ts")).createLocalHandlers(s) });
+  ferry = await startLocal({
+    configPath: config,
+    port: await freePort(),
+    dataDir: false,
+    loadHandlers: async (s) => (await import("../../functions/local.ts")).createLocalHandlers(s),
+  });
   srcClient = new RegistryClient({ host: src.host });
   dstClient = new RegistryClient({ host: dst.host });
 });
@@ -84,7 +89,9 @@ describe("nothing replicates from untrusted input", () => {
     const s = sample("github", "push", { registry: src.host, repository: "fmt/forged", tag: "v1", digest: image.digest, mediaType: image.mediaType }, SECRET);
     const r = await deliver("github", "src", s.forged);
     assert.equal(r.status, 401);
-    const jobs = (await (await fetch(`${ferry.url}/replications?limit=100`, { headers: { authorization: "Bearer test-token" } })).json()) as { jobs: Array<{ source: string }> };
+    const jobs = (await (await fetch(`${ferry.url}/replications?limit=100`, { headers: { authorization: "Bearer test-token" } })).json()) as {
+      jobs: Array<{ source: string }>;
+    };
     assert.ok(!jobs.jobs.some((j) => j.source.includes("fmt/forged")));
     await new Promise((r) => setTimeout(r, 500));
     assert.equal(await dstClient.manifestHead("fmt/forged", "v1"), undefined);
@@ -92,7 +99,18 @@ describe("nothing replicates from untrusted input", () => {
 
   it("a payload naming an unconfigured registry is ignored: no rule, no pull", async () => {
     // the 'open' sender has no configured registry, so the payload's host decides — and no rule names it
-    const s = sample("github", "push", { registry: "evil.example.com:5000", repository: "fmt/app", tag: "v1", digest: `sha256:${"e".repeat(64)}`, mediaType: "application/vnd.oci.image.index.v1+json" }, SECRET);
+    const s = sample(
+      "github",
+      "push",
+      {
+        registry: "evil.example.com:5000",
+        repository: "fmt/app",
+        tag: "v1",
+        digest: `sha256:${"e".repeat(64)}`,
+        mediaType: "application/vnd.oci.image.index.v1+json",
+      },
+      SECRET,
+    );
     const r = await deliver("github", "open", s.req);
     assert.equal(r.status, 202);
     assert.equal(r.body.ignored, "no matching rule");

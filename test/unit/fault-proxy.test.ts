@@ -35,14 +35,17 @@ function raw(host: string, method: string, path: string, body?: Buffer, headers:
       resolve(answer);
     };
     let res: import("node:http").IncomingMessage | undefined;
-    const req = request({ host: h, port: Number(p), method, path, agent: false, headers: { ...headers, ...(body ? { "content-length": String(body.byteLength) } : {}) } }, (r) => {
-      res = r;
-      r.on("data", (c: Buffer) => chunks.push(c));
-      r.on("end", () => done());
-      r.on("aborted", () => done("aborted"));
-      r.on("error", (e) => done((e as NodeJS.ErrnoException).code ?? e.message));
-      r.on("close", () => done(r.complete ? undefined : "premature close"));
-    });
+    const req = request(
+      { host: h, port: Number(p), method, path, agent: false, headers: { ...headers, ...(body ? { "content-length": String(body.byteLength) } : {}) } },
+      (r) => {
+        res = r;
+        r.on("data", (c: Buffer) => chunks.push(c));
+        r.on("end", () => done());
+        r.on("aborted", () => done("aborted"));
+        r.on("error", (e) => done((e as NodeJS.ErrnoException).code ?? e.message));
+        r.on("close", () => done(r.complete ? undefined : "premature close"));
+      },
+    );
     req.on("error", (e) => done((e as NodeJS.ErrnoException).code ?? e.message));
     req.end(body);
   });

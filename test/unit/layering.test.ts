@@ -43,7 +43,8 @@ it("lib/ never imports Lambda, middy, Powertools, CDK or anything outside lib/; 
 });
 
 it("the scanner sees every kind of import, and the rules catch each kind of breach (so the test above can fail)", () => {
-  const sample = 'import { x } from "@middy/core";\nexport { y } from "./y.ts";\nconst z = await import("aws-cdk-lib");\nawait import("../../functions/local.ts");';
+  const sample =
+    'import { x } from "@middy/core";\nexport { y } from "./y.ts";\nconst z = await import("aws-cdk-lib");\nawait import("../../functions/local.ts");';
   assert.deepEqual(importsIn(sample), ["@middy/core", "./y.ts", "aws-cdk-lib", "../../functions/local.ts"]);
   assert.equal(violations("lib/cli/serve.ts", "../../functions/local.ts").length, 1);
   assert.equal(violations("lib/pipeline/x.ts", "../../test/helpers/images.ts").length, 1);

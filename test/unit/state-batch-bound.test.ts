@@ -18,7 +18,15 @@ it("sustained UnprocessedItems end in a retryable error after a bounded number o
     },
   } as unknown as DynamoDBClient;
   const store = new DynamoJobStore(throttled, { tableName: "t" });
-  const task = { id: "t0", platform: "linux/amd64", digest: `sha256:${"0".repeat(64)}`, mediaType: "m", size: 1, destination: "d/r", state: "pending" as const };
+  const task = {
+    id: "t0",
+    platform: "linux/amd64",
+    digest: `sha256:${"0".repeat(64)}`,
+    mediaType: "m",
+    size: 1,
+    destination: "d/r",
+    state: "pending" as const,
+  };
   await assert.rejects(store.putTasks("j", [task]), (e: unknown) => e instanceof FerryError && e.code === "INTERNAL" && e.retryable);
   assert.equal(calls, 8);
 });

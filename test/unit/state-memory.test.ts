@@ -37,7 +37,11 @@ describe("job store in memory", () => {
     assert.equal((await s.getJob("old"))?.status, "failed", "kept until its TTL");
     now += 1000;
     assert.equal(await s.getJob("old"), undefined);
-    assert.deepEqual((await s.listJobs(10)).map((j) => j.id), ["running"], "a job not yet final never expires");
+    assert.deepEqual(
+      (await s.listJobs(10)).map((j) => j.id),
+      ["running"],
+      "a job not yet final never expires",
+    );
     assert.equal(await s.createJob({ id: "old", request }), true);
   });
 

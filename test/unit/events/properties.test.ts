@@ -32,7 +32,13 @@ before(async () => {
       ...(p === "gar" ? { audience: GAR_AUDIENCE, serviceAccount: GAR_SA, jwks: oidc.jwks } : { secret: SECRET }),
       ...(p === "nexus" ? { registry: "registry.example.com:5000" } : {}),
     })),
-    rules: [{ name: "all", source: ["registry.example.com:5000/**", "docker.io/**", "ghcr.io/**", "123456789012.dkr.ecr.us-west-2.amazonaws.com/**"], destinations: ["dst.example.com/{repo}"] }],
+    rules: [
+      {
+        name: "all",
+        source: ["registry.example.com:5000/**", "docker.io/**", "ghcr.io/**", "123456789012.dkr.ecr.us-west-2.amazonaws.com/**"],
+        destinations: ["dst.example.com/{repo}"],
+      },
+    ],
   });
   deps = {
     config,
@@ -122,7 +128,13 @@ for (const p of SAMPLE_PROVIDERS) {
       const forged = sample(p, "push", img, SECRET).forged;
       await fc.assert(
         fc.asyncProperty(fc.uint8Array({ maxLength: 200 }), async (bytes) => {
-          const res = await handleHttp(deps, { method: "POST", path: `/webhooks/${routeOf(p)}/p`, query: forged.query, headers: forged.headers, body: Buffer.from(bytes) });
+          const res = await handleHttp(deps, {
+            method: "POST",
+            path: `/webhooks/${routeOf(p)}/p`,
+            query: forged.query,
+            headers: forged.headers,
+            body: Buffer.from(bytes),
+          });
           assert.equal(res.status, 401);
         }),
         { numRuns: 30 },

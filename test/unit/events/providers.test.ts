@@ -8,7 +8,8 @@ import { GAR_AUDIENCE, GAR_SA, garClaims, type Image, NOT_SENT, oidc, routeOf, S
 const SECRET = "It's a Secret to Everybody";
 const DIGEST = `sha256:${"a1".repeat(32)}`;
 const imageFor = (p: string): Image => ({
-  registry: p === "dockerhub" ? "docker.io" : p === "ecr" ? "123456789012.dkr.ecr.us-west-2.amazonaws.com" : p === "github" ? "ghcr.io" : "registry.example.com:5000",
+  registry:
+    p === "dockerhub" ? "docker.io" : p === "ecr" ? "123456789012.dkr.ecr.us-west-2.amazonaws.com" : p === "github" ? "ghcr.io" : "registry.example.com:5000",
   repository: "team/api",
   tag: "v1.2.3",
   digest: DIGEST,
@@ -24,7 +25,10 @@ describe("GitHub's documented test vector", () => {
     const body = Buffer.from("Hello, World!");
     assert.ok(hmacMatches("sha256", SECRET, body, "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17", "sha256="));
     assert.ok(!hmacMatches("sha256", SECRET, body, "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e18", "sha256="));
-    assert.ok(!hmacMatches("sha256", SECRET, Buffer.from("Hello, World! "), "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17", "sha256="), "the exact bytes");
+    assert.ok(
+      !hmacMatches("sha256", SECRET, Buffer.from("Hello, World! "), "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17", "sha256="),
+      "the exact bytes",
+    );
   });
 });
 

@@ -46,8 +46,16 @@ it("overlapping invocations of one consumer each report exactly their own failed
     const b = [record(`b${trial}-fail`, true, rnd() + 10), record(`b${trial}-ok`, false, rnd())];
     const context = localContext("ferry-test", 60_000) as unknown as Context;
     const [ra, rb] = await Promise.all([handler({ Records: a } as SQSEvent, context), handler({ Records: b } as SQSEvent, context)]);
-    assert.deepEqual(ra?.batchItemFailures.map((f) => f.itemIdentifier), [`a${trial}-fail`], `trial ${trial}, invocation a`);
-    assert.deepEqual(rb?.batchItemFailures.map((f) => f.itemIdentifier), [`b${trial}-fail`], `trial ${trial}, invocation b`);
+    assert.deepEqual(
+      ra?.batchItemFailures.map((f) => f.itemIdentifier),
+      [`a${trial}-fail`],
+      `trial ${trial}, invocation a`,
+    );
+    assert.deepEqual(
+      rb?.batchItemFailures.map((f) => f.itemIdentifier),
+      [`b${trial}-fail`],
+      `trial ${trial}, invocation b`,
+    );
   }
   assert.equal(seen.length, 80, "every record was processed");
 });

@@ -21,7 +21,8 @@ const freshDir = () => {
   dirs.push(d);
   return d;
 };
-const client = (endpoint: string) => new DynamoDBClient({ endpoint, region: "us-east-1", credentials: { accessKeyId: "ferrylocal", secretAccessKey: "ferrylocal" } });
+const client = (endpoint: string) =>
+  new DynamoDBClient({ endpoint, region: "us-east-1", credentials: { accessKeyId: "ferrylocal", secretAccessKey: "ferrylocal" } });
 const key = (k: string) => ({ pk: { S: k }, sk: { S: "X" } });
 
 it("answered writes come back after a restart, in their order, conditional ones with the same outcome", async () => {
@@ -30,13 +31,27 @@ it("answered writes come back after a restart, in their order, conditional ones 
   let db = client(store.endpoint);
   await ensureTable(db, "tbl");
   await db.send(new PutItemCommand({ TableName: "tbl", Item: { ...key("a"), n: { N: "1" } } }));
-  await db.send(new UpdateItemCommand({ TableName: "tbl", Key: key("a"), UpdateExpression: "SET n = n + :one", ExpressionAttributeValues: { ":one": { N: "1" } } }));
+  await db.send(
+    new UpdateItemCommand({ TableName: "tbl", Key: key("a"), UpdateExpression: "SET n = n + :one", ExpressionAttributeValues: { ":one": { N: "1" } } }),
+  );
   // refused by its condition: not journaled, and not replayed as if it had happened
   await assert.rejects(
-    db.send(new UpdateItemCommand({ TableName: "tbl", Key: key("a"), UpdateExpression: "SET n = :z", ConditionExpression: "n = :x", ExpressionAttributeValues: { ":z": { N: "0" }, ":x": { N: "99" } } })),
+    db.send(
+      new UpdateItemCommand({
+        TableName: "tbl",
+        Key: key("a"),
+        UpdateExpression: "SET n = :z",
+        ConditionExpression: "n = :x",
+        ExpressionAttributeValues: { ":z": { N: "0" }, ":x": { N: "99" } },
+      }),
+    ),
     (e: unknown) => (e as { name?: string }).name === "ConditionalCheckFailedException",
   );
-  await db.send(new BatchWriteItemCommand({ RequestItems: { tbl: [{ PutRequest: { Item: { ...key("b"), n: { N: "5" } } } }, { PutRequest: { Item: { ...key("c"), n: { N: "6" } } } }] } }));
+  await db.send(
+    new BatchWriteItemCommand({
+      RequestItems: { tbl: [{ PutRequest: { Item: { ...key("b"), n: { N: "5" } } } }, { PutRequest: { Item: { ...key("c"), n: { N: "6" } } } }] },
+    }),
+  );
   await db.send(new DeleteItemCommand({ TableName: "tbl", Key: key("c") }));
   db.destroy();
   await store.stop();
@@ -80,7 +95,10 @@ it("compaction rewrites a long journal as the state it describes, without items 
   let db = client(store.endpoint);
   await ensureTable(db, "tbl");
   const past = Math.floor(Date.now() / 1000) - 60;
-  for (let i = 0; i < 30; i++) await db.send(new PutItemCommand({ TableName: "tbl", Item: { ...key(`k${i % 5}`), n: { N: String(i) }, ...(i % 5 === 4 ? { ttl: { N: String(past) } } : {}) } }));
+  for (let i = 0; i < 30; i++)
+    await db.send(
+      new PutItemCommand({ TableName: "tbl", Item: { ...key(`k${i % 5}`), n: { N: String(i) }, ...(i % 5 === 4 ? { ttl: { N: String(past) } } : {}) } }),
+    );
   db.destroy();
   await store.stop();
   const before = readFileSync(join(dir, "dynamodb.journal"), "utf8").trim().split("\n").length;

@@ -57,7 +57,10 @@ describe("parseManifest", () => {
     const idx = parseManifest(Buffer.from(JSON.stringify({ schemaVersion: 2, manifests: [desc(OCI_MANIFEST)] })));
     assert.equal(idx.mediaType, OCI_INDEX);
     assert.equal(idx.manifest.kind, "index");
-    const docker = parseManifest(Buffer.from(JSON.stringify({ schemaVersion: 2, config: desc("application/vnd.docker.container.image.v1+json"), layers: [] })), "application/json");
+    const docker = parseManifest(
+      Buffer.from(JSON.stringify({ schemaVersion: 2, config: desc("application/vnd.docker.container.image.v1+json"), layers: [] })),
+      "application/json",
+    );
     assert.equal(docker.mediaType, DOCKER_MANIFEST);
     const oci = parseManifest(Buffer.from(JSON.stringify({ schemaVersion: 2, config: desc("application/vnd.oci.image.config.v1+json"), layers: [] })));
     assert.equal(oci.mediaType, OCI_MANIFEST);
@@ -77,13 +80,27 @@ describe("parseManifest", () => {
     assert.throws(() => parseManifest(Buffer.alloc(100, 32), undefined, { maxBytes: 50 }), code("MANIFEST_TOO_LARGE"));
     assert.throws(() => parseManifest(Buffer.from("not json")), code("MANIFEST_INVALID"));
     assert.throws(() => parseManifest(Buffer.from("[]")), code("MANIFEST_INVALID"));
-    assert.throws(() => parseManifest(Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, config: { digest: "x" } }))), code("MANIFEST_INVALID"));
+    assert.throws(
+      () => parseManifest(Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, config: { digest: "x" } }))),
+      code("MANIFEST_INVALID"),
+    );
   });
   it("keeps platform, urls and annotations of descriptors", () => {
-    const raw = parseManifest(Buffer.from(JSON.stringify({
-      schemaVersion: 2, mediaType: OCI_INDEX,
-      manifests: [{ ...desc(OCI_MANIFEST), platform: { os: "linux", architecture: "arm", variant: "v7" }, annotations: { "vnd.docker.reference.type": "attestation-manifest" } }],
-    })));
+    const raw = parseManifest(
+      Buffer.from(
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: OCI_INDEX,
+          manifests: [
+            {
+              ...desc(OCI_MANIFEST),
+              platform: { os: "linux", architecture: "arm", variant: "v7" },
+              annotations: { "vnd.docker.reference.type": "attestation-manifest" },
+            },
+          ],
+        }),
+      ),
+    );
     assert.equal(raw.manifest.kind, "index");
     if (raw.manifest.kind !== "index") return;
     assert.equal(formatPlatform(raw.manifest.manifests[0]?.platform), "linux/arm/v7");

@@ -9,17 +9,57 @@ const D = "sha256:" + "a".repeat(64);
 // input → [normalised, tag (a digest counts), name, without tag, registry, port]
 const table: Array<[string, string, string | undefined, string, string, string, number | undefined]> = [
   ["alpine:3", "registry-1.docker.io/library/alpine:3", "3", "library/alpine", "registry-1.docker.io/library/alpine", "registry-1.docker.io", undefined],
-  ["alpine", "registry-1.docker.io/library/alpine:latest", "latest", "library/alpine", "registry-1.docker.io/library/alpine", "registry-1.docker.io", undefined],
-  ["docker.io/library/alpine:3", "registry-1.docker.io/library/alpine:3", "3", "library/alpine", "registry-1.docker.io/library/alpine", "registry-1.docker.io", undefined],
-  ["index.docker.io/alpine:3", "registry-1.docker.io/library/alpine:3", "3", "library/alpine", "registry-1.docker.io/library/alpine", "registry-1.docker.io", undefined],
-  ["bitnami/redis:7.2", "registry-1.docker.io/bitnami/redis:7.2", "7.2", "bitnami/redis", "registry-1.docker.io/bitnami/redis", "registry-1.docker.io", undefined],
+  [
+    "alpine",
+    "registry-1.docker.io/library/alpine:latest",
+    "latest",
+    "library/alpine",
+    "registry-1.docker.io/library/alpine",
+    "registry-1.docker.io",
+    undefined,
+  ],
+  [
+    "docker.io/library/alpine:3",
+    "registry-1.docker.io/library/alpine:3",
+    "3",
+    "library/alpine",
+    "registry-1.docker.io/library/alpine",
+    "registry-1.docker.io",
+    undefined,
+  ],
+  [
+    "index.docker.io/alpine:3",
+    "registry-1.docker.io/library/alpine:3",
+    "3",
+    "library/alpine",
+    "registry-1.docker.io/library/alpine",
+    "registry-1.docker.io",
+    undefined,
+  ],
+  [
+    "bitnami/redis:7.2",
+    "registry-1.docker.io/bitnami/redis:7.2",
+    "7.2",
+    "bitnami/redis",
+    "registry-1.docker.io/bitnami/redis",
+    "registry-1.docker.io",
+    undefined,
+  ],
   ["ghcr.io/org/team/app:v1.0.0-rc.1", "ghcr.io/org/team/app:v1.0.0-rc.1", "v1.0.0-rc.1", "org/team/app", "ghcr.io/org/team/app", "ghcr.io", undefined],
   ["127.0.0.1:5000/a/b:t", "127.0.0.1:5000/a/b:t", "t", "a/b", "127.0.0.1:5000/a/b", "127.0.0.1:5000", 5000],
   ["localhost/app", "localhost/app:latest", "latest", "app", "localhost/app", "localhost", undefined],
   ["localhost:5000/app@" + D, `localhost:5000/app@${D}`, D, "app", "localhost:5000/app", "localhost:5000", 5000],
   ["quay.io/a/b:t@" + D, `quay.io/a/b:t@${D}`, "t", "a/b", "quay.io/a/b", "quay.io", undefined],
   ["[::1]:5000/x:y", "[::1]:5000/x:y", "y", "x", "[::1]:5000/x", "[::1]:5000", 5000],
-  ["my-reg.example.com/a__b/c-d--e.f:T_1", "my-reg.example.com/a__b/c-d--e.f:T_1", "T_1", "a__b/c-d--e.f", "my-reg.example.com/a__b/c-d--e.f", "my-reg.example.com", undefined],
+  [
+    "my-reg.example.com/a__b/c-d--e.f:T_1",
+    "my-reg.example.com/a__b/c-d--e.f:T_1",
+    "T_1",
+    "a__b/c-d--e.f",
+    "my-reg.example.com/a__b/c-d--e.f",
+    "my-reg.example.com",
+    undefined,
+  ],
 ];
 
 describe("parseReference", () => {
@@ -50,7 +90,10 @@ describe("parseReference", () => {
     assert.equal(r.parsedDigest().algorithm, "sha256");
     assert.equal(r.parsedDigest().encoded, "a".repeat(64));
     assert.equal(r.tagName, undefined);
-    assert.throws(() => parseReference("ghcr.io/a/b:1").parsedDigest(), (e: unknown) => e instanceof FerryError && e.code === "INVALID_REFERENCE");
+    assert.throws(
+      () => parseReference("ghcr.io/a/b:1").parsedDigest(),
+      (e: unknown) => e instanceof FerryError && e.code === "INVALID_REFERENCE",
+    );
   });
 
   it("keeps no tag when asked not to default it", () => {

@@ -7,7 +7,11 @@ import { BadPayloadError } from "../../../lib/events/types.ts";
 import { globToRegExp, matchRules, renderDestination } from "../../../lib/rules/match.ts";
 
 const invalid = (yaml: string, path: RegExp) =>
-  assert.throws(() => parseConfigText(yaml, "ferry.yml"), (e: unknown) => e instanceof FerryError && e.code === "INVALID_CONFIG" && path.test(e.message), yaml);
+  assert.throws(
+    () => parseConfigText(yaml, "ferry.yml"),
+    (e: unknown) => e instanceof FerryError && e.code === "INVALID_CONFIG" && path.test(e.message),
+    yaml,
+  );
 
 describe("config", () => {
   it("parses the documented shape with defaults", () => {
@@ -29,7 +33,10 @@ api: { token: local-token }
     invalid("version: 1\nrules: [{ name: r, source: a/**, destinations: [nohost] }]", /rules\[0\]\.destinations\[0\]: want host/);
     invalid("version: 1\nrules: [{ name: r, source: a/**, destinations: [h/x], platforms: [linux] }]", /rules\[0\]\.platforms\[0\]: want os\/arch/);
     invalid("version: 1\nwebhooks: [{ provider: distribution, id: 'bad id' }]", /webhooks\[0\]\.id/);
-    invalid("version: 1\nrules: [{ name: a, source: x/y, destinations: [h/x] }, { name: a, source: x/y, destinations: [h/x] }]", /rules\[1\]\.name: duplicate rule name a/);
+    invalid(
+      "version: 1\nrules: [{ name: a, source: x/y, destinations: [h/x] }, { name: a, source: x/y, destinations: [h/x] }]",
+      /rules\[1\]\.name: duplicate rule name a/,
+    );
     invalid("version: 1\nbogus: true", /Unrecognized key/);
     invalid("version: 1\n  rules: [", /not valid YAML/);
   });
@@ -49,7 +56,10 @@ rules:
   });
   it("matches with the host and renders destinations", () => {
     const m = matchRules(rules, { registry: "reg.example.com", repository: "team/web/api", tag: "v1" });
-    assert.deepEqual(m.map((x) => x.rule.name), ["team"]);
+    assert.deepEqual(
+      m.map((x) => x.rule.name),
+      ["team"],
+    );
     assert.deepEqual(m[0]?.destinations, ["mirror.example.com/team/web/api", "backup.example.com/x/api:v1-bak"]);
     assert.deepEqual(matchRules(rules, { registry: "other.example.com", repository: "tool" })[0]?.destinations, ["m.example.com/tool"]);
     assert.deepEqual(matchRules(rules, { registry: "evil.example.com", repository: "team/web" }), [], "another host never matches");
@@ -70,14 +80,30 @@ describe("distribution notifications", () => {
   });
   it("keeps tagged manifest pushes; drops blob pushes, tagless children, pulls and deletes", () => {
     const events = [
-      { id: "1", timestamp: "2026-11-22T10:00:00Z", action: "push", target: { mediaType: "application/vnd.oci.image.index.v1+json", digest: D, repository: "team/app", tag: "v1" }, request: { host: "reg:5000" } },
+      {
+        id: "1",
+        timestamp: "2026-11-22T10:00:00Z",
+        action: "push",
+        target: { mediaType: "application/vnd.oci.image.index.v1+json", digest: D, repository: "team/app", tag: "v1" },
+        request: { host: "reg:5000" },
+      },
       { id: "2", action: "push", target: { mediaType: "application/octet-stream", digest: D, repository: "team/app" } },
       { id: "3", action: "push", target: { mediaType: "application/vnd.oci.image.manifest.v1+json", digest: D, repository: "team/app" } },
       { id: "4", action: "pull", target: { mediaType: "application/vnd.oci.image.index.v1+json", digest: D, repository: "team/app", tag: "v1" } },
       { id: "5", action: "delete", target: { digest: D, repository: "team/app" } },
     ];
     const out = distribution.parse(envelope(events));
-    assert.deepEqual(out, [{ registry: "reg:5000", repository: "team/app", tag: "v1", digest: D, mediaType: "application/vnd.oci.image.index.v1+json", eventTime: "2026-11-22T10:00:00Z", deliveryId: "1" }]);
+    assert.deepEqual(out, [
+      {
+        registry: "reg:5000",
+        repository: "team/app",
+        tag: "v1",
+        digest: D,
+        mediaType: "application/vnd.oci.image.index.v1+json",
+        eventTime: "2026-11-22T10:00:00Z",
+        deliveryId: "1",
+      },
+    ]);
   });
   it("rejects malformed bodies with a reason", () => {
     for (const body of ["not json", "[]", '{"events": 3}', '{"events": [1]}', '{"events": [{"action": "push", "target": {}}]}']) {

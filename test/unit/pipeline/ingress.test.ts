@@ -4,7 +4,13 @@ import { it } from "node:test";
 import { FerryError } from "../../../lib/errors.ts";
 import { validateRequest } from "../../../lib/pipeline/ingress.ts";
 
-const request = (over: object) => ({ source: "r.example/a:v1", destinations: ["d.example/a"], trigger: "api" as const, eventTime: "2026-01-01T00:00:00Z", ...over });
+const request = (over: object) => ({
+  source: "r.example/a:v1",
+  destinations: ["d.example/a"],
+  trigger: "api" as const,
+  eventTime: "2026-01-01T00:00:00Z",
+  ...over,
+});
 
 it("validateRequest names the field at fault and its code", () => {
   const cases: Array<[object, string, string]> = [

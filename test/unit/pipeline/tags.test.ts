@@ -15,7 +15,10 @@ describe("tag filters", () => {
   });
   it("applies include, exclude and a semver range", () => {
     const r = rule(`{ include: ["^v"], exclude: ["-rc"], semver: ">=1.2 <2" }`);
-    assert.deepEqual(["v1.1.0", "v1.2.0", "v1.9.9", "v2.0.0", "v1.5.0-rc1", "1.5.0", "latest"].filter((t) => tagAllowed(r, t)), ["v1.2.0", "v1.9.9"]);
+    assert.deepEqual(
+      ["v1.1.0", "v1.2.0", "v1.9.9", "v2.0.0", "v1.5.0-rc1", "1.5.0", "latest"].filter((t) => tagAllowed(r, t)),
+      ["v1.2.0", "v1.9.9"],
+    );
   });
   it("keeps the latest N by version, unversioned tags last", () => {
     const r = rule(`{ keepLatest: 3 }`);
@@ -26,8 +29,15 @@ describe("tag filters", () => {
   it("validates regexes, ranges and schedules in the config", () => {
     assert.throws(() => rule(`{ include: ["("] }`), /tags\.include\[0\]: not a valid regular expression/);
     assert.throws(() => rule(`{ semver: "not a range!" }`), /tags\.semver: not a valid semver range/);
-    assert.throws(() => parseConfigText(`version: 1\nrules: [{ name: r, source: h/x, destinations: [d/x], backfill: { schedule: "every day" } }]`), /backfill\.schedule/);
-    assert.equal(parseConfigText(`version: 1\nrules: [{ name: r, source: h/x, destinations: [d/x], backfill: { schedule: "cron(0 3 * * ? *)" } }]`).rules[0]?.backfill?.schedule, "cron(0 3 * * ? *)");
+    assert.throws(
+      () => parseConfigText(`version: 1\nrules: [{ name: r, source: h/x, destinations: [d/x], backfill: { schedule: "every day" } }]`),
+      /backfill\.schedule/,
+    );
+    assert.equal(
+      parseConfigText(`version: 1\nrules: [{ name: r, source: h/x, destinations: [d/x], backfill: { schedule: "cron(0 3 * * ? *)" } }]`).rules[0]?.backfill
+        ?.schedule,
+      "cron(0 3 * * ? *)",
+    );
     assert.equal(rateMs("rate(5 minutes)"), 300_000);
     assert.equal(rateMs("rate(1 day)"), 86_400_000);
     assert.equal(rateMs("cron(0 3 * * ? *)"), undefined);

@@ -59,7 +59,12 @@ describe("bearer auth (matrix cases 1–3)", () => {
       await client.blobHead("r", d);
       assert.equal(tokenRequests(fake).length, 1);
       // a body request needs more validity left: refreshed before sending, no 401 on the PUT
-      await client.manifestPut("r", "t", Buffer.from('{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}'), "application/vnd.oci.image.index.v1+json");
+      await client.manifestPut(
+        "r",
+        "t",
+        Buffer.from('{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}'),
+        "application/vnd.oci.image.index.v1+json",
+      );
       assert.equal(tokenRequests(fake).length, 2);
       assert.equal(fake.requests.filter((r) => r.method === "PUT").length, 1, "the PUT was sent once");
       now += 120_000; // expired

@@ -102,7 +102,10 @@ describe("blob downloads (matrix cases 10, 11)", () => {
         const m = /^bytes=(\d+)-$/.exec(headers.range ?? "");
         if (m && honourRange) {
           const start = Number(m[1]);
-          res.writeHead(206, { "content-range": `bytes ${start}-${data.byteLength - 1}/${data.byteLength}`, "content-length": String(data.byteLength - start) });
+          res.writeHead(206, {
+            "content-range": `bytes ${start}-${data.byteLength - 1}/${data.byteLength}`,
+            "content-length": String(data.byteLength - start),
+          });
           res.end(data.subarray(start));
         } else {
           res.writeHead(200, { "content-length": String(data.byteLength) });
@@ -149,8 +152,10 @@ describe("corrupt sources", () => {
     src.fake.blobs.set(digest, corrupt);
     const dst = await h.setup({}, { side: "destination" });
     const desc = { digest, size: data.byteLength };
-    await rejectsWithCode(dst.client.blobPut("r", desc, () => src.client.blobGet("r", desc)), "DIGEST_MISMATCH", (e) =>
-      assert.equal(e.side, "source"),
+    await rejectsWithCode(
+      dst.client.blobPut("r", desc, () => src.client.blobGet("r", desc)),
+      "DIGEST_MISMATCH",
+      (e) => assert.equal(e.side, "source"),
     );
     assert.equal(dst.fake.blobs.has(digest), false);
     const complete = dst.fake.requests.filter((r) => r.method === "PUT" && r.bodyLength === data.byteLength);

@@ -9,7 +9,10 @@ import { backoffMs, DEFAULT_RETRY, parseRetryAfter } from "../../../lib/registry
 describe("challenge parsing (matrix case 1)", () => {
   it("parses Negotiate plus Bearer on one line and picks Bearer", () => {
     const cs = parseChallenges('Negotiate, Bearer realm="https://auth.example.com/token",service="registry.example.com"');
-    assert.deepEqual(cs.map((c) => c.scheme), ["negotiate", "bearer"]);
+    assert.deepEqual(
+      cs.map((c) => c.scheme),
+      ["negotiate", "bearer"],
+    );
     assert.equal(pickChallenge(cs)?.params.realm, "https://auth.example.com/token");
   });
   it("handles quoted realms with commas and escapes, any-case scheme, extra params", () => {
@@ -22,7 +25,10 @@ describe("challenge parsing (matrix case 1)", () => {
   });
   it("parses several header lines, unquoted params, no service, token68", () => {
     const cs = parseChallenges(["Negotiate YIIB3gYJKoZIhvcSAQICAQBuggHN==", "Basic realm=registry", 'Bearer realm="/token"']);
-    assert.deepEqual(cs.map((c) => c.scheme), ["negotiate", "basic", "bearer"]);
+    assert.deepEqual(
+      cs.map((c) => c.scheme),
+      ["negotiate", "basic", "bearer"],
+    );
     assert.equal(cs[0]?.params[""], "YIIB3gYJKoZIhvcSAQICAQBuggHN==");
     assert.equal(cs[1]?.params.realm, "registry");
     assert.equal(cs[2]?.params.service, undefined);
@@ -57,8 +63,14 @@ describe("Retry-After and backoff", () => {
     assert.equal(parseRetryAfter(undefined), undefined);
   });
   it("backs off 3× per attempt with bounded jitter", () => {
-    assert.equal(backoffMs(1, DEFAULT_RETRY, () => 0.5), 200);
-    assert.equal(backoffMs(2, DEFAULT_RETRY, () => 0.5), 600);
+    assert.equal(
+      backoffMs(1, DEFAULT_RETRY, () => 0.5),
+      200,
+    );
+    assert.equal(
+      backoffMs(2, DEFAULT_RETRY, () => 0.5),
+      600,
+    );
     assert.ok(backoffMs(3, DEFAULT_RETRY, () => 1) <= 1800 * 1.1);
   });
 });

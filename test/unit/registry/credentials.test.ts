@@ -26,14 +26,17 @@ const b64 = (s: string) => Buffer.from(s).toString("base64");
 describe("credentials", () => {
   it("reads auths with base64 auth, username/password, identitytoken, and Docker Hub's URL key", async () => {
     const file = join(dir, "config.json");
-    await writeFile(file, JSON.stringify({
-      auths: {
-        "https://index.docker.io/v1/": { auth: b64("hubuser:hub:pass") },
-        "ghcr.io": { username: "gh", password: "ghp_x" },
-        "https://acr.example.io": { auth: b64("00000000-0000-0000-0000-000000000000:"), identitytoken: "idtok" },
-        "127.0.0.1:5000": { auth: b64("local:pw") },
-      },
-    }));
+    await writeFile(
+      file,
+      JSON.stringify({
+        auths: {
+          "https://index.docker.io/v1/": { auth: b64("hubuser:hub:pass") },
+          "ghcr.io": { username: "gh", password: "ghp_x" },
+          "https://acr.example.io": { auth: b64("00000000-0000-0000-0000-000000000000:"), identitytoken: "idtok" },
+          "127.0.0.1:5000": { auth: b64("local:pw") },
+        },
+      }),
+    );
     const p = dockerConfigCredentials({ files: [file] });
     assert.deepEqual(await p("registry-1.docker.io"), { kind: "basic", username: "hubuser", password: "hub:pass" });
     assert.deepEqual(await p("ghcr.io"), { kind: "basic", username: "gh", password: "ghp_x" });

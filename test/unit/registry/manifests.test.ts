@@ -14,7 +14,13 @@ describe("manifests (matrix cases 5–7)", () => {
     const { fake, client } = await h.setup({ strictAccept: true });
     const amd = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: DOCKER_MANIFEST, config: cfg("1"), layers: [] }));
     const amdDigest = fake.putManifest("lib/app", digestOf(amd), amd, DOCKER_MANIFEST);
-    const list = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: DOCKER_LIST, manifests: [{ mediaType: DOCKER_MANIFEST, digest: amdDigest, size: amd.byteLength, platform: { os: "linux", architecture: "amd64" } }] }));
+    const list = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: DOCKER_LIST,
+        manifests: [{ mediaType: DOCKER_MANIFEST, digest: amdDigest, size: amd.byteLength, platform: { os: "linux", architecture: "amd64" } }],
+      }),
+    );
     fake.putManifest("lib/app", "v1", list, DOCKER_LIST);
     const oci = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [] }));
     fake.putManifest("lib/app", "oci", oci, OCI_INDEX);
@@ -37,7 +43,9 @@ describe("manifests (matrix cases 5–7)", () => {
   });
 
   it("sniffs a missing mediaType, ignores Content-Type params, and distrusts a tag's Docker-Content-Digest (case 6)", async () => {
-    const body = Buffer.from(`{"schemaVersion":2,"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:${"2".repeat(64)}","size":2},"layers":[]}`);
+    const body = Buffer.from(
+      `{"schemaVersion":2,"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:${"2".repeat(64)}","size":2},"layers":[]}`,
+    );
     const real = digestOf(body);
     const { client } = await h.setup({
       hook: (req, res) => {
@@ -67,14 +75,17 @@ describe("manifests (matrix cases 5–7)", () => {
   });
 
   it("caps manifest reads", async () => {
-    const { client } = await h.setup({
-      hook: (req, res) => {
-        if (!req.url?.includes("/manifests/")) return false;
-        res.setHeader("content-type", OCI_INDEX);
-        res.end(Buffer.alloc(2048, 32));
-        return true;
+    const { client } = await h.setup(
+      {
+        hook: (req, res) => {
+          if (!req.url?.includes("/manifests/")) return false;
+          res.setHeader("content-type", OCI_INDEX);
+          res.end(Buffer.alloc(2048, 32));
+          return true;
+        },
       },
-    }, { maxManifestBytes: 1024 });
+      { maxManifestBytes: 1024 },
+    );
     await rejectsWithCode(client.manifestGet("r", "t"), "MANIFEST_TOO_LARGE");
   });
 
@@ -87,17 +98,25 @@ describe("manifests (matrix cases 5–7)", () => {
     for await (const p of client.tagList("t/r", { pageSize: 5000 })) pages.push(p);
     assert.deepEqual(pages.flat(), tags);
     assert.equal(pages.length, 4);
-    assert.ok(fake.requests.some((r) => r.url.includes("n=1000")), "page size clamped to ECR's 1000");
+    assert.ok(
+      fake.requests.some((r) => r.url.includes("n=1000")),
+      "page size clamped to ECR's 1000",
+    );
   });
 
   it("surfaces the ECR immutable-tag refusal with its code", async () => {
-    const { client } = await h.setup({
-      hook: (req, res) => {
-        if (req.method !== "PUT") return false;
-        send(res, 400, { errors: [{ code: "TAG_INVALID", message: "The image tag 'v1' already exists ... cannot be overwritten because the tag is immutable." }] });
-        return true;
+    const { client } = await h.setup(
+      {
+        hook: (req, res) => {
+          if (req.method !== "PUT") return false;
+          send(res, 400, {
+            errors: [{ code: "TAG_INVALID", message: "The image tag 'v1' already exists ... cannot be overwritten because the tag is immutable." }],
+          });
+          return true;
+        },
       },
-    }, { side: "destination" });
+      { side: "destination" },
+    );
     await rejectsWithCode(client.manifestPut("r", "v1", Buffer.from("{}"), OCI_MANIFEST), "REGISTRY", (e) => {
       assert.equal(e.side, "destination");
       assert.equal(e.retryable, false);

@@ -66,7 +66,15 @@ describe("429 and Retry-After (matrix case 17)", () => {
   });
 
   it("retries 5xx with backoff, up to the attempt limit", async () => {
-    const { fake, client } = await h.setup({ hook: failFirst(100, (res) => { res.statusCode = 502; res.end("<html>bad gateway</html>"); }) }, { retry: { maxAttempts: 3, baseDelayMs: 5 } });
+    const { fake, client } = await h.setup(
+      {
+        hook: failFirst(100, (res) => {
+          res.statusCode = 502;
+          res.end("<html>bad gateway</html>");
+        }),
+      },
+      { retry: { maxAttempts: 3, baseDelayMs: 5 } },
+    );
     const e = await rejectsWithRegistryError(client.manifestGet("r", "t"), 502);
     assert.match(e.message, /bad gateway/);
     assert.equal(fake.count("GET", /manifests/), 3);
@@ -79,20 +87,26 @@ describe("429 and Retry-After (matrix case 17)", () => {
   });
 
   it("never retries a streamed upload body at the request level", async () => {
-    const { fake, client } = await h.setup({
-      hook: (req, res) => {
-        if (req.method === "PUT") {
-          res.statusCode = 503;
-          res.end();
-          return true;
-        }
-        return false;
+    const { fake, client } = await h.setup(
+      {
+        hook: (req, res) => {
+          if (req.method === "PUT") {
+            res.statusCode = 503;
+            res.end();
+            return true;
+          }
+          return false;
+        },
       },
-    }, { retry: { maxAttempts: 2, baseDelayMs: 5 } });
+      { retry: { maxAttempts: 2, baseDelayMs: 5 } },
+    );
     const data = Buffer.from("x");
     const { Readable } = await import("node:stream");
     const { digestOf } = await import("../../../lib/oci/digest.ts");
-    await rejectsWithRegistryError(client.blobPut("r", { digest: digestOf(data), size: 1 }, async () => Readable.from([data])), 503);
+    await rejectsWithRegistryError(
+      client.blobPut("r", { digest: digestOf(data), size: 1 }, async () => Readable.from([data])),
+      503,
+    );
     // two upload attempts (the unit retry), each a single PUT
     assert.equal(fake.count("PUT"), 2);
     assert.equal(fake.count("POST"), 2);

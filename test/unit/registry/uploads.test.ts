@@ -16,10 +16,14 @@ const blob = (n: number) => {
   return { data, desc: { digest: digestOf(data), size: n }, open: async () => Readable.from([data]) };
 };
 /** Splits a buffer into small chunks, as a network stream would deliver it. */
-const streamed = (data: Buffer, size = 64 * 1024) => async () =>
-  Readable.from((function* () {
-    for (let i = 0; i < data.byteLength; i += size) yield data.subarray(i, i + size);
-  })());
+const streamed =
+  (data: Buffer, size = 64 * 1024) =>
+  async () =>
+    Readable.from(
+      (function* () {
+        for (let i = 0; i < data.byteLength; i += size) yield data.subarray(i, i + size);
+      })(),
+    );
 
 describe("cross-repository mount (matrix case 4)", () => {
   it("201: mounted, no upload", async () => {
@@ -27,7 +31,10 @@ describe("cross-repository mount (matrix case 4)", () => {
     const d = fake.putBlob("src", Buffer.from("layer"));
     assert.deepEqual(await client.blobMount("dst", "src", d), { mounted: true });
     assert.ok(fake.repoBlobs.get("dst")?.has(d));
-    assert.ok(fake.requests.some((r) => r.url.includes(`mount=${d}&from=src`)), "always sends from= (Quay rejects mount without it)");
+    assert.ok(
+      fake.requests.some((r) => r.url.includes(`mount=${d}&from=src`)),
+      "always sends from= (Quay rejects mount without it)",
+    );
   });
   it("202: the opened session is used for the upload (no second POST)", async () => {
     const { fake, client } = await h.setup({}, { side: "destination" });
@@ -83,18 +90,21 @@ describe("upload Locations (matrix case 12)", () => {
       await new Promise<void>((r) => store.close(() => r()));
     });
     const storeOrigin = `http://127.0.0.1:${(store.address() as AddressInfo).port}`;
-    const { fake, client } = await h.setup({
-      auth: { kind: "basic", username: "u", password: "p" },
-      hook: (req, res) => {
-        if (req.method === "POST" && req.headers.authorization) {
-          res.statusCode = 202;
-          res.setHeader("location", `${storeOrigin}/upload/abc?sig=s%2Bx`);
-          res.end();
-          return true;
-        }
-        return false;
+    const { fake, client } = await h.setup(
+      {
+        auth: { kind: "basic", username: "u", password: "p" },
+        hook: (req, res) => {
+          if (req.method === "POST" && req.headers.authorization) {
+            res.statusCode = 202;
+            res.setHeader("location", `${storeOrigin}/upload/abc?sig=s%2Bx`);
+            res.end();
+            return true;
+          }
+          return false;
+        },
       },
-    }, { credentials: async () => ({ kind: "basic", username: "u", password: "p" }) });
+      { credentials: async () => ({ kind: "basic", username: "u", password: "p" }) },
+    );
     await client.blobPut("r", b.desc, b.open);
     assert.equal(seen.length, 1);
     assert.equal(seen[0]?.url, `/upload/abc?sig=s%2Bx&digest=${b.desc.digest}`);
@@ -231,7 +241,9 @@ describe("upload retries (matrix case 16)", () => {
       hook: (req, res) => {
         if (req.method === "PUT" && !failed) {
           failed = true;
-          send(res, 400, { errors: [{ code: "BLOB_UPLOAD_INVALID", message: "First byte of layer part is not equal to the previous layer part's last byte + 1" }] });
+          send(res, 400, {
+            errors: [{ code: "BLOB_UPLOAD_INVALID", message: "First byte of layer part is not equal to the previous layer part's last byte + 1" }],
+          });
           return true;
         }
         return false;

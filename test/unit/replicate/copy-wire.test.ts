@@ -41,7 +41,10 @@ describe("each digest once per destination", () => {
     const image = imageIndex({
       entries: platforms.map((platform) => ({
         platform,
-        manifest: imageManifest({ config: configBlob(platform, "oci", `shared/${platform.architecture}`, 2), layers: [base, randomBlob(1000, `own/${platform.architecture}`)] }),
+        manifest: imageManifest({
+          config: configBlob(platform, "oci", `shared/${platform.architecture}`, 2),
+          layers: [base, randomBlob(1000, `own/${platform.architecture}`)],
+        }),
       })),
     });
     const src = await h.setup({}, { side: "source" });
@@ -53,7 +56,10 @@ describe("each digest once per destination", () => {
     assert.equal(r.blobs.copied, distinct);
     assert.equal(dst.fake.count("POST", /blobs\/uploads/), distinct, "one upload session per distinct digest");
     assert.equal(src.fake.count("GET", new RegExp(base.digest)), 1, "the shared layer is read once");
-    assert.equal(r.bytes, allBlobs(image).reduce((n, b) => n + b.size, 0));
+    assert.equal(
+      r.bytes,
+      allBlobs(image).reduce((n, b) => n + b.size, 0),
+    );
     assert.equal(r.digest, image.digest);
   });
 });

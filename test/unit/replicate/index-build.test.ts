@@ -41,7 +41,10 @@ describe("platform filter", () => {
     assert.equal(out.mediaType, obj.mediaType);
   });
   it("is a clear error when no platform matches", () => {
-    assert.throws(() => filterIndex(raw(src), [parsePlatform("windows/amd64")]), (e: unknown) => e instanceof FerryError && e.code === "PLATFORM_MISMATCH");
+    assert.throws(
+      () => filterIndex(raw(src), [parsePlatform("windows/amd64")]),
+      (e: unknown) => e instanceof FerryError && e.code === "PLATFORM_MISMATCH",
+    );
   });
 });
 
@@ -52,10 +55,19 @@ describe("merge with the destination", () => {
     const plan = mergeWithDestination(verbatim(raw(source)), raw(source), raw(dest));
     assert.equal(plan.rebuilt, true);
     assert.deepEqual(platformsOf(plan.bytes), [
-      "linux/amd64", "linux/arm64/v8", "unknown/unknown", "unknown/unknown", // the source, as it was
-      "linux/arm/v7", "linux/s390x", "unknown/unknown", "unknown/unknown", // destination-only, with attestations
+      "linux/amd64",
+      "linux/arm64/v8",
+      "unknown/unknown",
+      "unknown/unknown", // the source, as it was
+      "linux/arm/v7",
+      "linux/s390x",
+      "unknown/unknown",
+      "unknown/unknown", // destination-only, with attestations
     ]);
-    assert.deepEqual(plan.fromDestination.filter((d) => d.platform?.os === "linux").map((d) => formatPlatform(d.platform)), ["linux/arm/v7", "linux/s390x"]);
+    assert.deepEqual(
+      plan.fromDestination.filter((d) => d.platform?.os === "linux").map((d) => formatPlatform(d.platform)),
+      ["linux/arm/v7", "linux/s390x"],
+    );
     const m = parseManifest(plan.bytes).manifest;
     assert.ok(m.kind === "index");
     const srcM = parseManifest(source.bytes).manifest;

@@ -34,7 +34,11 @@ describe("parseLocation", () => {
   });
   it("rejects bad input with INVALID_REFERENCE", () => {
     for (const bad of ["oci:", "oci::tag", "oci:/x:bad tag!", "Upper/Case"]) {
-      assert.throws(() => parseLocation(bad), (e: unknown) => e instanceof FerryError && e.code === "INVALID_REFERENCE", bad);
+      assert.throws(
+        () => parseLocation(bad),
+        (e: unknown) => e instanceof FerryError && e.code === "INVALID_REFERENCE",
+        bad,
+      );
     }
   });
 });
@@ -56,7 +60,10 @@ describe("Limiter", () => {
       ),
     );
     assert.equal(peak, 3);
-    assert.deepEqual(results, Array.from({ length: 20 }, (_, i) => i));
+    assert.deepEqual(
+      results,
+      Array.from({ length: 20 }, (_, i) => i),
+    );
   });
   it("frees the slot when a task fails", async () => {
     const l = new Limiter(1);
