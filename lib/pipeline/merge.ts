@@ -18,6 +18,7 @@ import type { DestinationResult, Job, JobPlan, JobStatus, Task } from "../state/
 import { FINAL_STATUSES } from "../state/store.ts";
 import type { DeliveryInfo, PipelineDeps } from "./deps.ts";
 import { failOnLastDelivery, heartbeat, reopenIfRedriven } from "./recovery.ts";
+import { destinationResult, jobResult } from "./results.ts";
 import { storeFor } from "./stores.ts";
 
 /** How long a merge claim holds: the longest merge function timeout (180 s on AWS, 120 s locally); no merge outlives it. */
@@ -47,19 +48,9 @@ export async function runMerge(deps: PipelineDeps, msg: MergeMessage, claimant: 
   try {
     const outcome = await pushAndTag(deps, job, job.plan, opts);
     if (outcome === "busy") return await waitForTag(deps, msg, claimant);
-    const { results, warnings } = outcome;
-    const first = results[0];
-    await deps.store.updateJob(jobId, {
-      status: "succeeded",
-      result: {
-        digest: first?.digest ?? job.plan.root.digest,
-        addressByDigest: first?.addressByDigest ?? "",
-        ...(first?.addressByTag ? { addressByTag: first.addressByTag } : {}),
-        destinations: results,
-        ...(warnings.length ? { warnings } : {}),
-      },
-    });
-    deps.log.info("job succeeded", { jobId, src: job.plan.source, digest: first?.digest, destinations: results.length });
+    const result = jobResult(job.plan.root.digest, outcome.results, outcome.warnings);
+    await deps.store.updateJob(jobId, { status: "succeeded", result });
+    deps.log.info("job succeeded", { jobId, src: job.plan.source, digest: result.digest, destinations: result.destinations.length });
     return "succeeded";
   } catch (e) {
     return failOnLastDelivery(deps, jobId, e, d, "merge", ["merging"]);
@@ -111,13 +102,7 @@ async function pushAndTag(
   const warnings: string[] = [];
   for (const d of plan.destinations) {
     if (d.upToDate) {
-      results.push({
-        destination: d.repository,
-        digest: root.digest,
-        upToDate: true,
-        ...(d.tag ? { addressByTag: `${d.repository}:${d.tag}` } : {}),
-        addressByDigest: `${d.repository}@${root.digest}`,
-      });
+      results.push(destinationResult(d.repository, root.digest, { ...(d.tag ? { tag: d.tag } : {}), upToDate: true }));
       continue;
     }
     const sink = storeFor(deps.registries, d.repository, "destination");
@@ -137,7 +122,7 @@ async function pushAndTag(
     // The content by digest first: it exists whether or not the tag moves.
     await sink.manifestPut(digest, bytes, plan.root.mediaType, opts);
     if (!d.tag) {
-      results.push({ destination: d.repository, digest, addressByDigest: `${d.repository}@${digest}` });
+      results.push(destinationResult(d.repository, digest));
       continue;
     }
     const key = `${d.repository}:${d.tag}`;
@@ -146,16 +131,16 @@ async function pushAndTag(
     if (claim === "busy") return "busy";
     if (claim === "superseded") {
       warnings.push(`${key} was already moved by a newer event; left as it is`);
-      results.push({ destination: d.repository, digest, superseded: true, addressByDigest: `${d.repository}@${digest}` });
+      results.push(destinationResult(d.repository, digest, { superseded: true }));
       continue;
     }
     await underLease(deps, key, job.id, leaseMs, opts, (o) => sink.manifestPut(d.tag as string, bytes, plan.root.mediaType, o));
     if (!(await deps.store.releaseTag(key, job.id, eventTime, digest)) && (await repairTag(deps, sink, key, d.tag, digest, job.id, opts))) {
       warnings.push(`${key} was moved by a newer event while this job's PUT ran; the newer digest was put back`);
-      results.push({ destination: d.repository, digest, superseded: true, addressByDigest: `${d.repository}@${digest}` });
+      results.push(destinationResult(d.repository, digest, { superseded: true }));
       continue;
     }
-    results.push({ destination: d.repository, digest, addressByTag: key, addressByDigest: `${d.repository}@${digest}` });
+    results.push(destinationResult(d.repository, digest, { tag: d.tag }));
   }
   return { results, warnings };
 }

@@ -14,6 +14,7 @@ import { RegistryStore } from "../replicate/registry-store.ts";
 import type { Job, JobPlan, PlannedDestination } from "../state/store.ts";
 import type { DeliveryInfo, PipelineDeps } from "./deps.ts";
 import { failOnLastDelivery, heartbeat, reopenIfRedriven } from "./recovery.ts";
+import { destinationResult, jobResult } from "./results.ts";
 import { storeFor } from "./stores.ts";
 import { copyMessages, tasksOf } from "./tasks.ts";
 
@@ -121,18 +122,9 @@ async function resolvePlan(deps: PipelineDeps, job: Job, opts: CallOptions): Pro
 }
 
 function upToDateResult(plan: JobPlan) {
-  const destinations = plan.destinations.map((d) => ({
-    destination: d.repository,
-    digest: plan.root.digest,
-    upToDate: true,
-    ...(d.tag ? { addressByTag: `${d.repository}:${d.tag}` } : {}),
-    addressByDigest: `${d.repository}@${plan.root.digest}`,
-  }));
-  const first = destinations[0];
-  return {
-    digest: plan.root.digest,
-    destinations,
-    addressByDigest: first?.addressByDigest ?? "",
-    ...(first?.addressByTag ? { addressByTag: first.addressByTag } : {}),
-  };
+  const digest = plan.root.digest;
+  return jobResult(
+    digest,
+    plan.destinations.map((d) => destinationResult(d.repository, digest, { ...(d.tag ? { tag: d.tag } : {}), upToDate: true })),
+  );
 }
