@@ -6,9 +6,10 @@
  * order they took effect and a replay reproduces every conditional write's outcome.
  *
  * A journal line is `{"t": "<X-Amz-Target>", "b": "<request body>"}`. A line cut short by a
- * crash was never answered, so it is dropped. At start-up a journal over `compactAt` lines is
- * rewritten as one CreateTable per table and one PutItem per item (items whose `ttl` has passed
- * are left out: DynamoDB's TTL, applied at compaction).
+ * crash was never answered, so it is dropped. A journal over `compactAt` lines (at start-up, and
+ * while running, every `compactAt` writes) is rewritten as one CreateTable per table and one
+ * PutItem per item; items whose `ttl` has passed are left out and deleted from memory (DynamoDB's
+ * TTL, applied at compaction).
  * What this keeps: every answered write survives `kill -9` (it is in the OS's page cache before
  * the answer); a power cut may lose the last ones, as with LevelDB's default.
  */
@@ -101,10 +102,23 @@ export async function startJournaledDynamo(dir: string, opts: JournaledDynamoOpt
       if (entry.t === "CreateTable" || entry.t === "UpdateTable") await untilActive(handler, (JSON.parse(entry.b) as { TableName: string }).TableName);
       replayed++;
     }
-    if (replayed > (opts.compactAt ?? 20_000)) await compact(handler, file, opts.now?.() ?? Date.now());
   }
-  const fd = openSync(file, "a", 0o600);
+  const compactAt = opts.compactAt ?? 20_000;
+  const now = opts.now ?? Date.now;
+  if (replayed > compactAt) await compact(handler, file, now());
+  let fd = openSync(file, "a", 0o600);
+  let written = 0;
   let writes: Promise<unknown> = Promise.resolve();
+  /** Between two writes (so the state is still): rewrite the journal and drop expired items from memory too. */
+  const compactNow = async () => {
+    closeSync(fd);
+    try {
+      await compact(handler, file, now());
+    } finally {
+      fd = openSync(file, "a", 0o600);
+      written = 0;
+    }
+  };
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
@@ -138,6 +152,8 @@ export async function startJournaledDynamo(dir: string, opts: JournaledDynamoOpt
             }
           }
           send(a);
+          // A long-running server compacts as it goes, in the write queue: nothing writes meanwhile.
+          if (a.status === 200 && ++written >= compactAt) await compactNow();
         })
         .catch(() => undefined); // a client gone mid-answer must not stop the writes after it
     });
@@ -175,6 +191,7 @@ async function compact(handler: Handler, file: string, now: number): Promise<voi
     return JSON.parse(a.body) as Record<string, unknown>;
   };
   const lines: string[] = [];
+  const expired: Array<{ TableName: string; Key: Record<string, unknown> }> = [];
   const { TableNames = [] } = (await call("ListTables", {})) as { TableNames?: string[] };
   for (const name of TableNames) {
     const t = (await call("DescribeTable", { TableName: name })).Table as {
@@ -182,6 +199,7 @@ async function compact(handler: Handler, file: string, now: number): Promise<voi
       KeySchema: unknown;
       GlobalSecondaryIndexes?: Array<{ IndexName: string; KeySchema: unknown; Projection: unknown }>;
     };
+    const keys = (t.KeySchema as Array<{ AttributeName: string }>).map((k) => k.AttributeName);
     const gsis = t.GlobalSecondaryIndexes?.map((g) => ({ IndexName: g.IndexName, KeySchema: g.KeySchema, Projection: g.Projection }));
     const create = {
       TableName: name,
@@ -199,7 +217,10 @@ async function compact(handler: Handler, file: string, now: number): Promise<voi
       };
       for (const item of page.Items ?? []) {
         const ttl = Number(item.ttl?.N);
-        if (Number.isFinite(ttl) && ttl * 1000 < now) continue;
+        if (Number.isFinite(ttl) && ttl * 1000 < now) {
+          expired.push({ TableName: name, Key: Object.fromEntries(keys.map((k) => [k, item[k]])) });
+          continue;
+        }
         lines.push(JSON.stringify({ t: "PutItem", b: JSON.stringify({ TableName: name, Item: item }) }));
       }
       start = page.LastEvaluatedKey;
@@ -211,4 +232,6 @@ async function compact(handler: Handler, file: string, now: number): Promise<voi
   fsyncSync(fd);
   closeSync(fd);
   renameSync(tmp, file);
+  // DynamoDB's TTL in memory too: the journal no longer has them.
+  for (const key of expired) await call("DeleteItem", key);
 }

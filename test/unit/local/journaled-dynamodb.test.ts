@@ -116,3 +116,25 @@ it("compaction rewrites a long journal as the state it describes, without items 
   db.destroy();
   await store.stop();
 });
+
+it("a running server compacts as it goes, and expired items leave memory too", async () => {
+  const dir = freshDir();
+  let store = await startJournaledDynamo(dir, { compactAt: 10 });
+  let db = client(store.endpoint);
+  await ensureTable(db, "tbl");
+  const past = Math.floor(Date.now() / 1000) - 60;
+  await db.send(new PutItemCommand({ TableName: "tbl", Item: { ...key("old"), ttl: { N: String(past) } } }));
+  for (let i = 0; i < 24; i++) await db.send(new PutItemCommand({ TableName: "tbl", Item: { ...key(`k${i % 3}`), n: { N: String(i) } } }));
+  const lines = readFileSync(join(dir, "dynamodb.journal"), "utf8").trim().split("\n").length;
+  assert.ok(lines < 15, `${lines} journal lines after 26 writes with compactAt 10`);
+  const get = async (k: string) => (await db.send(new GetItemCommand({ TableName: "tbl", Key: key(k), ConsistentRead: true }))).Item;
+  assert.equal(await get("old"), undefined, "expired, and gone from memory without a restart");
+  assert.equal((await get("k2"))?.n?.N, "23");
+  db.destroy();
+  await store.stop();
+  store = await startJournaledDynamo(dir, { compactAt: 10 });
+  db = client(store.endpoint);
+  assert.deepEqual([(await get("k0"))?.n?.N, (await get("k1"))?.n?.N, (await get("k2"))?.n?.N], ["21", "22", "23"]);
+  db.destroy();
+  await store.stop();
+});
