@@ -287,6 +287,9 @@ export class DynamoJobStore implements JobStore {
   }
 
   async putTasks(jobId: string, tasks: Task[]): Promise<void> {
+    // Task items carry a TTL too, a day past the earliest their job can expire, so DynamoDB's TTL
+    // removes them with their job rather than never (a job lives hours; the reconciler ends one that stops).
+    const ttl = N(Math.floor(this.now() / 1000) + (this.ttlDays + 1) * 86400);
     for (let i = 0; i < tasks.length; i += 25) {
       let requests = tasks.slice(i, i + 25).map((t) => ({
         PutRequest: {
@@ -299,6 +302,7 @@ export class DynamoJobStore implements JobStore {
             size: N(t.size),
             destination: S(t.destination),
             state: S(t.state),
+            ttl,
           },
         },
       }));
