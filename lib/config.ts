@@ -208,15 +208,29 @@ export function parseConfig(obj: unknown, source = "config"): FerryConfig {
   return r.data;
 }
 
-/** Parses YAML text, then validates it. */
+/** Parses YAML text, then validates it. A YAML error says where, and how to fix the usual one. */
 export function parseConfigText(text: string, source = "config"): FerryConfig {
   let obj: unknown;
   try {
     obj = parseYaml(text);
   } catch (e) {
-    throw new FerryError("INVALID_CONFIG", `${source}: not valid YAML: ${(e as Error).message.split("\n")[0]}`);
+    const pos = (e as { linePos?: Array<{ line: number; col: number }> }).linePos?.[0];
+    const where = pos ? `${source}:${pos.line}:${pos.col}` : source;
+    throw new FerryError("INVALID_CONFIG", `${where}: not valid YAML: ${(e as Error).message.split("\n")[0]}${yamlHint(text, pos?.line)}`);
   }
   return parseConfig(obj, source);
+}
+
+/**
+ * Inside `[...]` or `{...}` (a flow collection), `{` and `}` are YAML syntax: a destination like
+ * `[host/{repo}]` must be quoted. Says so when the line at fault (or the one before) has one.
+ */
+function yamlHint(text: string, line: number | undefined): string {
+  if (line === undefined) return "";
+  const lines = text.split("\n");
+  const near = [lines[line - 1], lines[line - 2]].filter((l): l is string => l !== undefined);
+  const flowWithBrace = near.some((l) => /\[[^\]"']*\{/.test(l) || /\{[^}"']*\{/.test(l));
+  return flowWithBrace ? ' (hint: inside [...] a value with { or } must be quoted, e.g. destinations: ["mirror.example.com/{repo}"])' : "";
 }
 
 /** Reads and validates a config file. */

@@ -16,6 +16,7 @@ Commands:
   inspect REF      Print an image's tree: index, platforms, config and layers
   serve            Run the event-driven pipeline on this machine (API, webhooks, queues, state)
   backfill         Queue replications for the tags a rule's destinations lack
+  config check     Validate a config file and show where sample references would go
   help             Show this help
 
 Run 'ferry <command> --help' for a command's options.
@@ -47,6 +48,12 @@ export async function main(argv: string[], app: CliApp = {}): Promise<number> {
         return await runInspect(rest);
       case "backfill":
         return await (await import("./backfill.ts")).runBackfill(rest);
+      case "config":
+        if (rest[0] !== "check") {
+          process.stderr.write("ferry: usage: ferry config check FILE [REF...] (see 'ferry config check --help')\n");
+          return 2;
+        }
+        return await (await import("./config-check.ts")).runConfigCheck(rest.slice(1));
       case "serve":
         // Loaded on demand: the pipeline brings the AWS SDK, middy and Powertools, which
         // `ferry copy` should not pay for at start-up.
