@@ -17,6 +17,7 @@ Commands:
   serve            Run the event-driven pipeline on this machine (API, webhooks, queues, state)
   backfill         Queue replications for the tags a rule's destinations lack
   config check     Validate a config file and show where sample references would go
+  jobs             List, show, re-drive, fail or watch the jobs of a running ferry serve
   help             Show this help
 
 Run 'ferry <command> --help' for a command's options.
@@ -48,6 +49,8 @@ export async function main(argv: string[], app: CliApp = {}): Promise<number> {
         return await runInspect(rest);
       case "backfill":
         return await (await import("./backfill.ts")).runBackfill(rest);
+      case "jobs":
+        return await (await import("./jobs.ts")).runJobs(rest);
       case "config":
         if (rest[0] !== "check") {
           process.stderr.write("ferry: usage: ferry config check FILE [REF...] (see 'ferry config check --help')\n");
