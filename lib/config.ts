@@ -40,6 +40,8 @@ export const RegistrySettingsSchema = z
     uploadMode: z.enum(["monolithic", "patch", "chunked"]).optional(),
     /** The registry's quirks by name, when its host name does not say (GHCR or ECR behind a domain of your own). */
     profile: z.enum(["generic", "ecr", "ghcr", "dockerhub"]).optional(),
+    /** Token realm host names that may receive this registry's credentials (e.g. a GitLab registry's gitlab.example.com). */
+    tokenRealms: z.array(z.string().regex(/^[A-Za-z0-9.-]+$/, "want a host name")).optional(),
     /** Request budget for this host, e.g. to stay within Docker Hub's pull limits. */
     requestsPerSecond: z.number().positive().optional(),
   })

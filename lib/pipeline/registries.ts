@@ -52,6 +52,7 @@ export function poolFromConfig(
       ...(r.caFile ? { caFile: r.caFile } : {}),
       ...(r.uploadMode ? { uploadMode: r.uploadMode } : {}),
       ...(r.profile ? { profile: r.profile } : {}),
+      ...(r.tokenRealms ? { tokenRealms: r.tokenRealms } : {}),
       ...(r.requestsPerSecond ? { requestsPerSecond: r.requestsPerSecond } : {}),
       ...(credentials ? { credentials } : {}),
     };

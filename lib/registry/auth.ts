@@ -86,11 +86,17 @@ export class Authenticator {
   private readonly inflight = new Map<string, Promise<CachedToken>>();
 
   private readonly baseUrl: () => string;
+  private readonly realmHosts: ReadonlySet<string>;
 
   constructor(opts: {
     host: string;
     credentials?: CredentialProvider;
     fetchToken: TokenFetch;
+    /**
+     * Host names besides the registry's own that may receive its credentials as a token realm
+     * (the host profile's, e.g. Docker Hub's auth.docker.io, and the config's `tokenRealms`).
+     */
+    realmHosts?: readonly string[];
     /** The registry's base URL as pinged (`http://` or `https://`), for relative realms. */
     baseUrl?: () => string | undefined;
     now?: () => number;
@@ -99,6 +105,7 @@ export class Authenticator {
     this.credentials = opts.credentials;
     this.fetchToken = opts.fetchToken;
     this.baseUrl = () => opts.baseUrl?.() ?? `https://${opts.host}`;
+    this.realmHosts = new Set((opts.realmHosts ?? []).map((h) => h.toLowerCase()));
     this.now = opts.now ?? (() => Date.now());
   }
 
@@ -173,7 +180,9 @@ export class Authenticator {
     if (!mayFollow(this.host, realm.host)) {
       throw new FerryError("AUTH", `${this.host}: refusing token realm on a private address ${realm.host}`);
     }
-    const cred = await this.getCredential();
+    // Credentials go to the registry's own host name, or to a realm its profile or the config
+    // names; any other realm is asked for an anonymous token (a public image still works).
+    const cred = this.mayReceiveCredentials(realm) ? await this.getCredential() : undefined;
     const service = c.params.service;
     const issued = this.now();
     let res: { status: number; text: string };
@@ -219,6 +228,13 @@ export class Authenticator {
     const entry: CachedToken = { token, expiresAt: start + lifetime, scopes: scopes.map(parseScope) };
     this.tokens.push(entry);
     return entry;
+  }
+
+  /** True when `realm` is on the registry's own host name (any port) or a host named for it. */
+  mayReceiveCredentials(realm: URL): boolean {
+    const own = new URL(`https://${this.host}`).hostname.toLowerCase();
+    const there = realm.hostname.toLowerCase();
+    return there === own || this.realmHosts.has(there);
   }
 
   private getUrl(realm: URL, service: string | undefined, scopes: string[]): URL {

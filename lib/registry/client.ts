@@ -53,6 +53,8 @@ export interface RegistryClientOptions extends TransportOptions {
   uploadMode?: UploadMode;
   /** The host's quirks by name (default: chosen by the host name, see host-profile.ts). */
   profile?: ProfileName;
+  /** Token realm host names, besides the registry's own and its profile's, that may receive its credentials. */
+  tokenRealms?: string[];
   /** Chunk size for `chunked` uploads. Default 4 MiB (GHCR's cap); raised to OCI-Chunk-Min-Length. */
   chunkSize?: number;
   /** Try `POST ?digest=` with the body for small blobs (capability-detected: 202 falls back). */
@@ -134,8 +136,10 @@ export class RegistryClient {
     this.ownsAgent = !opts.agent;
     this.dispatcher = this.agent.compose(stallGuard(this.transfer, opts.side));
     this.userAgent = opts.userAgent ?? "ferry/0.1";
+    const realmHosts = [...(this.profile.realmHosts ?? []), ...(opts.tokenRealms ?? [])];
     this.auth = new Authenticator({
       host: opts.host,
+      ...(realmHosts.length ? { realmHosts } : {}),
       ...(opts.credentials ? { credentials: opts.credentials } : {}),
       fetchToken: (url, init) => this.fetchToken(url, init),
       baseUrl: () => this.base?.origin,

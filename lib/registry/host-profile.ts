@@ -12,13 +12,15 @@ export interface HostProfile {
   maxChunkBytes?: number;
   /** Chunked uploads are not supported (ECR): use monolithic uploads instead. */
   neverChunk?: boolean;
+  /** Token realms on other hosts that may receive the registry's credentials. */
+  realmHosts?: readonly string[];
 }
 
 export const PROFILES: Readonly<Record<ProfileName, HostProfile>> = {
   generic: { name: "generic" },
   ecr: { name: "ecr", neverChunk: true },
   ghcr: { name: "ghcr", maxChunkBytes: 4 * 1024 * 1024 },
-  dockerhub: { name: "dockerhub" },
+  dockerhub: { name: "dockerhub", realmHosts: ["auth.docker.io"] },
 };
 
 const ECR = /^(\d{12})\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$|^public\.ecr\.aws$/;

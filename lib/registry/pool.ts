@@ -20,6 +20,8 @@ export interface HostSettings {
   uploadMode?: UploadMode;
   /** The host's quirks by name, when its name does not say (GHCR or ECR behind a domain of your own). */
   profile?: ProfileName;
+  /** Token realm hosts that may receive this registry's credentials (besides its own and its profile's). */
+  tokenRealms?: string[];
   chunkSize?: number;
   maxConnectionsPerHost?: number;
   /** Requests per second to this host (both sides together). */
