@@ -124,6 +124,14 @@ export class Authenticator {
   }
 
   /**
+   * The registry refused the credential (a rotated secret): the next request asks the provider
+   * to read its source again, once, before the failure counts.
+   */
+  refreshCredential(): void {
+    this.credential = this.credentials ? this.credentials(this.host, { refresh: true }) : undefined;
+  }
+
+  /**
    * The Authorization header for a request needing `scopes`, or undefined when anonymous.
    * `forBody` asks for a token that stays valid long enough to send a body.
    */
@@ -164,7 +172,7 @@ export class Authenticator {
     }
   }
 
-  private async requestToken(c: Challenge, scopes: string[]): Promise<CachedToken> {
+  private async requestToken(c: Challenge, scopes: string[], refreshed = false): Promise<CachedToken> {
     const realmText = c.params.realm;
     if (!realmText) throw new FerryError("AUTH", `${this.host}: Bearer challenge without a realm`);
     let realm: URL;
@@ -206,6 +214,11 @@ export class Authenticator {
       const headers: Record<string, string> = {};
       if (cred) headers.authorization = basic(cred.username, cred.password);
       res = await this.fetchToken(this.getUrl(realm, service, scopes), { method: "GET", headers });
+      if (cred && (res.status === 401 || res.status === 403) && !refreshed) {
+        // Refused credentials may have been rotated: read them again, once, and ask again.
+        this.refreshCredential();
+        return this.requestToken(c, scopes, true);
+      }
     }
     if (res.status !== 200) {
       throw new FerryError("AUTH", `${this.host}: token request to ${realm.host} failed with HTTP ${res.status}`, {

@@ -261,6 +261,8 @@ export class RegistryClient {
             scopes.unshift(...missingScopes(scopes, c?.params.scope));
             if (c) this.auth.setChallenge(c);
             this.auth.invalidate(scopes);
+            // Basic credentials refused: they may have been rotated; read them again once.
+            if (this.auth.scheme === "basic") this.auth.refreshCredential();
             attempt--;
             continue;
           }

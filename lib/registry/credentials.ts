@@ -27,7 +27,11 @@ export interface IdentityTokenCredential {
 export type Credential = BasicCredential | IdentityTokenCredential;
 
 /** Returns the credential for a registry host (`host[:port]`), or undefined for anonymous. */
-export type CredentialProvider = (host: string) => Promise<Credential | undefined>;
+/**
+ * Credentials for a host. `refresh`: the registry refused what the last call gave (a rotated
+ * secret): a provider that caches reads its source again.
+ */
+export type CredentialProvider = (host: string, opts?: { refresh?: boolean }) => Promise<Credential | undefined>;
 
 /** A provider that always answers with the same credential. */
 export function staticCredentials(username: string, password: string): CredentialProvider {
@@ -172,9 +176,9 @@ export function runHelper(name: string, host: string, timeoutMs = 10_000): Promi
 /** Tries each provider in turn; the first credential found wins. */
 export function chainCredentials(...providers: Array<CredentialProvider | undefined>): CredentialProvider {
   const ps = providers.filter((p): p is CredentialProvider => p !== undefined);
-  return async (host) => {
+  return async (host, opts) => {
     for (const p of ps) {
-      const c = await p(host);
+      const c = await p(host, opts);
       if (c) return c;
     }
     return undefined;
