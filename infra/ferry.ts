@@ -43,6 +43,16 @@ export interface FerryProps {
 }
 
 type FnName = "api" | "webhook" | "plan" | "copy" | "merge" | "backfill" | "reconcile";
+
+/** Webhook routes' default throttle: requests per second and burst. */
+const WEBHOOK_THROTTLE = { rate: 20, burst: 40 };
+const REPLICATION_ROUTES = [
+  "POST /replications",
+  "GET /replications",
+  "GET /replications/{id}",
+  "POST /replications/{id}/redrive",
+  "POST /replications/{id}/fail",
+];
 type Stage = "plan" | "copy" | "merge";
 
 const FUNCTIONS_DIR = fileURLToPath(new URL("../functions/", import.meta.url));
@@ -278,6 +288,16 @@ export class Ferry extends Construct {
     const stage = this.api.defaultStage?.node.defaultChild as CfnStage;
     const accessLogs = new LogGroup(this, "ApiAccessLogs", { retention: RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
     stage.defaultRouteSettings = { throttlingRateLimit: props.apiRateLimit ?? 50, throttlingBurstLimit: props.apiBurstLimit ?? 100 };
+    // Per route: a flood of (unauthenticated) webhook calls is throttled on its own route and
+    // cannot starve the operators' /replications routes.
+    const hooks = config.api.throttle?.webhooks ?? WEBHOOK_THROTTLE;
+    const reps = config.api.throttle?.replications ?? { rate: props.apiRateLimit ?? 50, burst: props.apiBurstLimit ?? 100 };
+    // RouteSettings is raw JSON to CloudFormation (CDK does not rename its keys): CloudFormation's own names.
+    const limit = (t: { rate: number; burst: number }) => ({ ThrottlingRateLimit: t.rate, ThrottlingBurstLimit: t.burst });
+    stage.routeSettings = {
+      "POST /webhooks/{provider}/{id}": limit(hooks),
+      ...Object.fromEntries(REPLICATION_ROUTES.map((r) => [r, limit(reps)])),
+    };
     stage.accessLogSettings = {
       destinationArn: accessLogs.logGroupArn,
       format: JSON.stringify({

@@ -114,6 +114,9 @@ export const RuleSchema = z
   })
   .strict();
 
+/** Requests per second and burst for one group of API routes. */
+const routeThrottle = z.object({ rate: z.number().positive().max(10_000), burst: z.number().int().positive().max(5_000) }).strict();
+
 export const ConfigSchema = z
   .object({
     version: z.literal(1),
@@ -121,7 +124,12 @@ export const ConfigSchema = z
     webhooks: z.array(WebhookSchema).default([]),
     rules: z.array(RuleSchema).default([]),
     api: z
-      .object({ token: z.string().min(1).optional(), tokenEnv: z.string().optional() })
+      .object({
+        token: z.string().min(1).optional(),
+        tokenEnv: z.string().optional(),
+        /** On AWS: API Gateway throttles per route, so a webhook flood cannot starve /replications (defaults in infra/ferry.ts). */
+        throttle: z.object({ webhooks: routeThrottle.optional(), replications: routeThrottle.optional() }).strict().optional(),
+      })
       .strict()
       .default({}),
     pipeline: z

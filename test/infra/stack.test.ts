@@ -326,6 +326,28 @@ describe("alarms", () => {
     }
   });
 
+  it("webhooks and /replications are throttled per route: a webhook flood cannot starve the API", () => {
+    const settings = (t: ReturnType<typeof templateOf>) => {
+      const stages = resourcesOf(t, "AWS::ApiGatewayV2::Stage");
+      assert.equal(stages.length, 1);
+      return stages[0]?.[1].Properties.RouteSettings as Record<string, { ThrottlingRateLimit: number; ThrottlingBurstLimit: number }>;
+    };
+    const defaults = settings(templateOf(withConfig("")));
+    assert.deepEqual(defaults["POST /webhooks/{provider}/{id}"], { ThrottlingRateLimit: 20, ThrottlingBurstLimit: 40 });
+    for (const route of [
+      "POST /replications",
+      "GET /replications",
+      "GET /replications/{id}",
+      "POST /replications/{id}/redrive",
+      "POST /replications/{id}/fail",
+    ]) {
+      assert.deepEqual(defaults[route], { ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 }, route);
+    }
+    const custom = settings(templateOf(withConfig("api:\n  throttle: { webhooks: { rate: 5, burst: 10 }, replications: { rate: 100, burst: 200 } }")));
+    assert.deepEqual(custom["POST /webhooks/{provider}/{id}"], { ThrottlingRateLimit: 5, ThrottlingBurstLimit: 10 });
+    assert.deepEqual(custom["POST /replications"], { ThrottlingRateLimit: 100, ThrottlingBurstLimit: 200 });
+  });
+
   it("every function gets the stuck threshold: 2 × the longest visibility, or the config's stuckAfter", () => {
     const envOf = (t: ReturnType<typeof templateOf>) =>
       resourcesOf(t, "AWS::Lambda::Function").map(([, r]) => (r.Properties.Environment as { Variables: Record<string, unknown> }).Variables.FERRY_STUCK_AFTER);
