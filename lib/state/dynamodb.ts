@@ -3,7 +3,8 @@
  *   JOB#<id>/JOB          the job: status, request, plan, result, task counts as string sets
  *   JOB#<id>/TASK#<task>  one item per task
  *   TAG#<dst:tag>/TAG     the ordering guard and lease of a destination tag
- * GSI `gsi1` (gsi1pk = "JOBS", gsi1sk = createdAt#id) lists recent jobs; `ttl` expires finished jobs.
+ * GSI `gsi1` (gsi1pk = "JOBS#0".."JOBS#7", gsi1sk = createdAt#id) lists recent jobs, newest first
+ * across its shards (one partition took every job update's index write); `ttl` expires finished jobs.
  * GSI `active` (activeShard = "A#0".."A#7", createdAt; keys only) is sparse: only jobs not yet
  * final carry `activeShard`, so the reconciler reads just those, spread over 8 partitions.
  */
@@ -53,7 +54,8 @@ const BATCH_WRITE_ATTEMPTS = 8;
 
 /** Partitions of the `active` index: enough to spread writes, few enough to read in one pass. */
 export const ACTIVE_SHARDS = 8;
-const activeShard = (jobId: string) => S(`A#${(createHash("sha256").update(jobId).digest()[0] ?? 0) % ACTIVE_SHARDS}`);
+const shardOf = (jobId: string) => (createHash("sha256").update(jobId).digest()[0] ?? 0) % ACTIVE_SHARDS;
+const activeShard = (jobId: string) => S(`A#${shardOf(jobId)}`);
 
 export interface DynamoJobStoreOptions {
   tableName: string;
@@ -102,7 +104,7 @@ export class DynamoJobStore implements JobStore {
           request: S(JSON.stringify(job.request)),
           createdAt: S(at),
           updatedAt: S(at),
-          gsi1pk: S("JOBS"),
+          gsi1pk: S(`JOBS#${shardOf(job.id)}`),
           gsi1sk: S(`${at}#${job.id}`),
           activeShard: activeShard(job.id),
         },
@@ -181,17 +183,27 @@ export class DynamoJobStore implements JobStore {
   }
 
   async listJobs(limit: number): Promise<Job[]> {
-    const out = await this.db.send(
-      new QueryCommand({
-        TableName: this.table,
-        IndexName: "gsi1",
-        KeyConditionExpression: "gsi1pk = :p",
-        ExpressionAttributeValues: { ":p": S("JOBS") },
-        ScanIndexForward: false,
-        Limit: limit,
-      }),
+    // The newest `limit` of each shard, merged. "JOBS" is the one partition of tables written before sharding.
+    const partitions = [...Array.from({ length: ACTIVE_SHARDS }, (_, i) => `JOBS#${i}`), "JOBS"];
+    const pages = await Promise.all(
+      partitions.map((p) =>
+        this.db.send(
+          new QueryCommand({
+            TableName: this.table,
+            IndexName: "gsi1",
+            KeyConditionExpression: "gsi1pk = :p",
+            ExpressionAttributeValues: { ":p": S(p) },
+            ScanIndexForward: false,
+            Limit: limit,
+          }),
+        ),
+      ),
     );
-    return (out.Items ?? []).map((i) => this.toJob(i));
+    return pages
+      .flatMap((out) => out.Items ?? [])
+      .sort((a, b) => (str(b.gsi1sk) ?? "").localeCompare(str(a.gsi1sk) ?? ""))
+      .slice(0, limit)
+      .map((i) => this.toJob(i));
   }
 
   async updateJob(id: string, patch: JobPatch, from?: readonly JobStatus[]): Promise<boolean> {
