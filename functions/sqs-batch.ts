@@ -11,6 +11,7 @@ import type { Context, SQSEvent, SQSRecord } from "aws-lambda";
 import type { z } from "zod";
 import { formatIssues } from "../lib/config.ts";
 import { errorOf, FerryError } from "../lib/errors.ts";
+import { ACTIVE_STATUSES } from "../lib/state/store.ts";
 import { forInvocation, type HandlerContext, type Runtime, withMiddleware } from "./runtime.ts";
 
 /** Stop this long before the Lambda's own timeout, to record outcomes cleanly. */
@@ -46,7 +47,7 @@ export function sqsConsumer<S extends z.ZodType>(ctx: HandlerContext, schema: S,
       log.error(reason, { receiveCount });
       const jobId = (body as { jobId?: unknown } | undefined)?.jobId;
       if (typeof jobId === "string" && receiveCount >= maxReceiveCount) {
-        await runtime.deps.store.updateJob(jobId, { status: "failed", error: errorOf("POISON_MESSAGE", reason) }, ["queued", "planning", "copying", "merging"]);
+        await runtime.deps.store.updateJob(jobId, { status: "failed", error: errorOf("POISON_MESSAGE", reason) }, ACTIVE_STATUSES);
       }
       throw new FerryError("POISON_MESSAGE", reason);
     }

@@ -11,7 +11,7 @@
  */
 import { errorOf, errorRecord, FerryError } from "../errors.ts";
 import type { QueueName } from "../queue/messages.ts";
-import { FINAL_STATUSES, type Job, type JobStatus } from "../state/store.ts";
+import { ACTIVE_STATUSES, FINAL_STATUSES, type Job, type JobStatus } from "../state/store.ts";
 import type { DeliveryInfo, PipelineDeps } from "./deps.ts";
 import { copyMessages, tasksOf } from "./tasks.ts";
 
@@ -179,7 +179,7 @@ export async function failJobNow(deps: PipelineDeps, id: string, reason: string)
   const job = await deps.store.getJob(id);
   if (!job) throw new FerryError("NOT_FOUND", `no replication ${id}`);
   const error = errorOf("CANCELLED", reason, { retryable: true });
-  if (!(await deps.store.updateJob(id, { status: "failed", error }, ["queued", "planning", "copying", "merging"]))) {
+  if (!(await deps.store.updateJob(id, { status: "failed", error }, ACTIVE_STATUSES))) {
     throw new FerryError("CONFLICT", `replication ${id} is already ${job.status}`);
   }
   deps.log.warn("job failed by an operator", { jobId: id, code: error.code });

@@ -9,6 +9,8 @@ import type { ReplicationRequest } from "../queue/messages.ts";
 
 export type JobStatus = "queued" | "planning" | "copying" | "merging" | "succeeded" | "failed" | "skipped";
 export const FINAL_STATUSES: readonly JobStatus[] = ["succeeded", "failed", "skipped"];
+/** The statuses of a job still under way (all the others). */
+export const ACTIVE_STATUSES: readonly JobStatus[] = ["queued", "planning", "copying", "merging"];
 
 /** One destination of a planned job. */
 export interface PlannedDestination {
