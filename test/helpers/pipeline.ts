@@ -1,5 +1,16 @@
 /** Helpers for end-to-end pipeline tests: config files, HTTP calls, waiting for job states. */
 import { writeFile } from "node:fs/promises";
+import { type LocalServer, startLocal } from "../../lib/local/serve.ts";
+
+/** `ferry serve`'s runtime in this process, with the very handlers it runs (functions/local.ts). */
+export function startFerry(configPath: string, opts: { dataDir: string | false; port?: number }): Promise<LocalServer> {
+  return startLocal({
+    configPath,
+    dataDir: opts.dataDir,
+    ...(opts.port !== undefined ? { port: opts.port } : {}),
+    loadHandlers: async (s) => (await import("../../functions/local.ts")).createLocalHandlers(s),
+  });
+}
 
 export async function writeConfig(path: string, yaml: string): Promise<string> {
   await writeFile(path, yaml);

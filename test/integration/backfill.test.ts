@@ -11,14 +11,14 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { after, before, it } from "node:test";
-import { type LocalServer, startLocal } from "../../lib/local/serve.ts";
+import type { LocalServer } from "../../lib/local/serve.ts";
 import { backfillRule } from "../../lib/pipeline/backfill.ts";
 import { silentLog } from "../../lib/pipeline/deps.ts";
 import { poolFromConfig } from "../../lib/pipeline/registries.ts";
 import { RegistryClient } from "../../lib/registry/client.ts";
 import { type Distribution, freePort, startDistribution } from "../helpers/distribution.ts";
 import { pushImage, randomImage } from "../helpers/images.ts";
-import { api, waitForJob, writeConfig } from "../helpers/pipeline.ts";
+import { api, startFerry, waitForJob, writeConfig } from "../helpers/pipeline.ts";
 
 const run = promisify(execFile);
 const BIN = fileURLToPath(new URL("../../bin/ferry.js", import.meta.url));
@@ -56,12 +56,7 @@ rules:
 api: { token: test-token }
 `,
   );
-  ferry = await startLocal({
-    configPath: config,
-    port,
-    dataDir: false,
-    loadHandlers: async (s) => (await import("../../functions/local.ts")).createLocalHandlers(s),
-  });
+  ferry = await startFerry(config, { port, dataDir: false });
 });
 after(async () => {
   await ferry?.stop();

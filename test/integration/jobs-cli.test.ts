@@ -12,11 +12,11 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { after, before, it } from "node:test";
-import { type LocalServer, startLocal } from "../../lib/local/serve.ts";
+import type { LocalServer } from "../../lib/local/serve.ts";
 import { RegistryClient } from "../../lib/registry/client.ts";
 import { type Distribution, freePort, startDistribution } from "../helpers/distribution.ts";
 import { pushImage, randomIndex } from "../helpers/images.ts";
-import { api, writeConfig } from "../helpers/pipeline.ts";
+import { api, startFerry, writeConfig } from "../helpers/pipeline.ts";
 
 const run = promisify(execFile);
 const BIN = fileURLToPath(new URL("../../bin/ferry.js", import.meta.url));
@@ -33,12 +33,7 @@ before(async () => {
   blackHole = createServer((s) => sockets.push(s)); // accepts, never answers
   await new Promise<void>((r) => blackHole.listen(0, "127.0.0.1", r));
   const config = await writeConfig(join(dir, "ferry.yml"), "version: 1\napi: { token: test-token }\n");
-  ferry = await startLocal({
-    configPath: config,
-    port: await freePort(),
-    dataDir: false,
-    loadHandlers: async (s) => (await import("../../functions/local.ts")).createLocalHandlers(s),
-  });
+  ferry = await startFerry(config, { port: await freePort(), dataDir: false });
 });
 after(async () => {
   await ferry?.stop();

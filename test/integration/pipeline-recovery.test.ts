@@ -12,13 +12,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { DeleteMessageCommand, ReceiveMessageCommand, SendMessageCommand } from "@aws-sdk/client-sqs";
-import { type LocalServer, startLocal } from "../../lib/local/serve.ts";
+import type { LocalServer } from "../../lib/local/serve.ts";
 import { RegistryClient } from "../../lib/registry/client.ts";
 import { type Distribution, freePort, startDistribution } from "../helpers/distribution.ts";
 import { type FaultProxy, startFaultProxy } from "../helpers/fault-proxy.ts";
 import { type HoldProxy, startHoldProxy } from "../helpers/hold-proxy.ts";
 import { pushImage, randomIndex } from "../helpers/images.ts";
-import { api, eventually, waitForJob, writeConfig } from "../helpers/pipeline.ts";
+import { api, eventually, startFerry, waitForJob, writeConfig } from "../helpers/pipeline.ts";
 
 let src: Distribution;
 let dst: Distribution;
@@ -55,12 +55,7 @@ api: { token: test-token }
 pipeline: { visibilityTimeout: 1, maxReceiveCount: 2, tagLease: 1, tagWait: 120, reconcileEvery: 1, stuckAfter: 8, maxRedrives: 3 }
 `,
   );
-  ferry = await startLocal({
-    configPath: config,
-    port: await freePort(),
-    dataDir: join(dir, "state"),
-    loadHandlers: async (s) => (await import("../../functions/local.ts")).createLocalHandlers(s),
-  });
+  ferry = await startFerry(config, { port: await freePort(), dataDir: join(dir, "state") });
   srcClient = new RegistryClient({ host: src.host });
   dstClient = new RegistryClient({ host: dst.host });
 });

@@ -9,13 +9,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { ReceiveMessageCommand, SendMessageCommand } from "@aws-sdk/client-sqs";
-import { type LocalServer, startLocal } from "../../lib/local/serve.ts";
+import type { LocalServer } from "../../lib/local/serve.ts";
 import { parseManifest } from "../../lib/oci/manifest.ts";
 import { formatPlatform } from "../../lib/oci/platform.ts";
 import { RegistryClient } from "../../lib/registry/client.ts";
 import { type Distribution, freePort, startDistribution } from "../helpers/distribution.ts";
 import { pushImage, randomIndex } from "../helpers/images.ts";
-import { api, distributionEnvelope, eventually, waitForJob, writeConfig } from "../helpers/pipeline.ts";
+import { api, distributionEnvelope, eventually, startFerry, waitForJob, writeConfig } from "../helpers/pipeline.ts";
 import { skopeoInspectRaw } from "../helpers/skopeo.ts";
 
 let src: Distribution;
@@ -46,12 +46,7 @@ api: { token: test-token }
 pipeline: { visibilityTimeout: 2, maxReceiveCount: 2, copyConcurrency: 4 }
 `,
   );
-  ferry = await startLocal({
-    configPath: config,
-    port,
-    dataDir: join(dir, "state"),
-    loadHandlers: async (s) => (await import("../../functions/local.ts")).createLocalHandlers(s),
-  });
+  ferry = await startFerry(config, { port, dataDir: join(dir, "state") });
   srcClient = new RegistryClient({ host: src.host });
   dstClient = new RegistryClient({ host: dst.host });
 });

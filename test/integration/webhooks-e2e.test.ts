@@ -8,11 +8,11 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { type LocalServer, startLocal } from "../../lib/local/serve.ts";
+import type { LocalServer } from "../../lib/local/serve.ts";
 import { RegistryClient } from "../../lib/registry/client.ts";
 import { type Distribution, freePort, startDistribution } from "../helpers/distribution.ts";
 import { pushImage, randomIndex } from "../helpers/images.ts";
-import { waitForJob, writeConfig } from "../helpers/pipeline.ts";
+import { startFerry, waitForJob, writeConfig } from "../helpers/pipeline.ts";
 import { skopeoInspectRaw } from "../helpers/skopeo.ts";
 import { routeOf, sample } from "../helpers/webhook-samples.ts";
 
@@ -42,12 +42,7 @@ api: { token: test-token }
 pipeline: { visibilityTimeout: 2 }
 `,
   );
-  ferry = await startLocal({
-    configPath: config,
-    port: await freePort(),
-    dataDir: false,
-    loadHandlers: async (s) => (await import("../../functions/local.ts")).createLocalHandlers(s),
-  });
+  ferry = await startFerry(config, { port: await freePort(), dataDir: false });
   srcClient = new RegistryClient({ host: src.host });
   dstClient = new RegistryClient({ host: dst.host });
 });
