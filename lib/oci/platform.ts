@@ -24,3 +24,9 @@ export function platformMatches(wanted: Platform, candidate: Platform | undefine
   if (wanted.os !== candidate.os || wanted.architecture !== candidate.architecture) return false;
   return !wanted.variant || wanted.variant === candidate.variant;
 }
+
+/** Splits `os/arch[/variant]` without validating (a platform ferry formatted itself). */
+export function parsePlatformLoose(s: string): Platform {
+  const [os = "", architecture = "", variant] = s.split("/");
+  return variant ? { os, architecture, variant } : { os, architecture };
+}

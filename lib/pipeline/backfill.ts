@@ -5,16 +5,20 @@
  * leaves a cursor; the next run resumes there.
  */
 import type { RuleConfig } from "../config.ts";
+import { FerryError } from "../errors.ts";
 import type { ReplicationRequest } from "../queue/messages.ts";
 import type { CallOptions } from "../registry/client.ts";
 import type { RegistryPool } from "../registry/pool.ts";
 import { Limiter } from "../replicate/limiter.ts";
-import { globToRegExp, renderDestination } from "../rules/match.ts";
+import { parseReference, Repository } from "../oci/reference.ts";
+import { planRoot } from "../replicate/root-plan.ts";
+import { parsePlatform } from "../oci/platform.ts";
+import { globToRegExp, renderDestination, splitGlob } from "../rules/match.ts";
 import { selectTags } from "../rules/tags.ts";
 import type { JobStore } from "../state/store.ts";
 import type { Log } from "./deps.ts";
 import { deliveryJobId } from "./ingress.ts";
-import { splitRepository } from "./stores.ts";
+import { storeFor } from "./stores.ts";
 
 export interface BackfillCounts {
   repositories: number;
@@ -49,7 +53,7 @@ const MARGIN_MS = 5_000;
 async function repositoriesOf(pool: RegistryPool, rule: RuleConfig, opts: CallOptions): Promise<Array<{ host: string; repository: string }>> {
   const out: Array<{ host: string; repository: string }> = [];
   for (const glob of Array.isArray(rule.source) ? rule.source : [rule.source]) {
-    const { host, repository: path } = splitRepository(glob);
+    const { host, pattern: path } = splitGlob(glob);
     if (!/[*?]/.test(path)) {
       out.push({ host, repository: path });
       continue;
@@ -82,8 +86,7 @@ export async function backfillRule(
     const start = cursor?.next ?? 0;
     cursor = undefined;
     counts.repositories++;
-    const src = pool.client(host, "source");
-    const tags = await src.tagListAll(repository, call);
+    const tags = await pool.client(host, "source").tagListAll(repository, call);
     counts.listed += tags.length;
     const { kept, filtered } = selectTags(rule, tags);
     counts.skippedByFilter += filtered;
@@ -96,23 +99,15 @@ export async function backfillRule(
       await Promise.all(
         kept.slice(i, i + CHUNK).map((tag) =>
           limiter.run(async () => {
-            const head = await src.manifestHead(repository, tag, call);
-            if (!head) return; // deleted since listing
-            const stale: string[] = [];
-            for (const template of rule.destinations) {
-              const d = renderDestination(template, { registry: host, repository, tag });
-              const dest = splitRepository(d);
-              const there = await pool.client(dest.host, "destination").manifestHead(dest.repository, tag, call);
-              // With a platform filter or a merge the pushed digest differs by design: plan decides.
-              if (there?.digest !== head.digest || rule.platforms || rule.merge) stale.push(d);
-            }
-            if (stale.length === 0) {
+            const stale = await staleDestinations(pool, rule, new Repository(host, repository), tag, call);
+            if (!stale) return; // deleted since listing
+            if (stale.destinations.length === 0) {
               counts.upToDate++;
               return;
             }
             const request: ReplicationRequest = {
-              source: `${repoKey}:${tag}@${head.digest}`,
-              destinations: stale,
+              source: new Repository(host, repository).at(stale.digest, tag).toString(),
+              destinations: stale.destinations,
               ...(rule.platforms ? { platforms: rule.platforms } : {}),
               ...(rule.merge ? { merge: true } : {}),
               trigger: "backfill",
@@ -123,7 +118,7 @@ export async function backfillRule(
               counts.enqueued++;
               return;
             }
-            const created = await enqueue(request, deliveryJobId("backfill", rule.name, repoKey, tag, head.digest, stale.join(",")));
+            const created = await enqueue(request, deliveryJobId("backfill", rule.name, repoKey, tag, stale.digest, stale.destinations.join(",")));
             if (created) counts.enqueued++;
             else counts.alreadyQueued++;
           }),
@@ -134,4 +129,34 @@ export async function backfillRule(
   await opts.cursors?.putCursor(cursorKey, undefined);
   log.info("backfill done", { rule: rule.name, ...counts });
   return { counts, complete: true };
+}
+
+/**
+ * The destinations of `repo:tag` that are not up to date, as the root planner decides (HEADs
+ * alone when the rule neither filters nor merges); undefined when the tag is gone.
+ */
+async function staleDestinations(
+  pool: RegistryPool,
+  rule: RuleConfig,
+  repo: Repository,
+  tag: string,
+  call: CallOptions,
+): Promise<{ digest: string; destinations: string[] } | undefined> {
+  const targets = rule.destinations.map((template) => renderDestination(template, { registry: repo.registry, repository: repo.path, tag }));
+  const refs = targets.map((d) => parseReference(d, { defaultTag: false }));
+  try {
+    const plan = await planRoot({
+      source: storeFor(pool, repo, "source"),
+      ref: tag,
+      destinations: refs.map((r) => ({ sink: storeFor(pool, r.repo, "destination"), tag: r.tagName ?? tag })),
+      ...(rule.platforms ? { platforms: rule.platforms.map(parsePlatform) } : {}),
+      ...(rule.merge ? { merge: true } : {}),
+      call,
+      decideByHead: "decided",
+    });
+    return { digest: plan.sourceDigest, destinations: targets.filter((_, i) => !plan.destinations[i]?.upToDate) };
+  } catch (e) {
+    if (e instanceof FerryError && e.code === "NOT_FOUND" && e.side === "source") return undefined;
+    throw e;
+  }
 }

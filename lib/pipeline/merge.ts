@@ -9,17 +9,18 @@
  * (a delayed message) until `pipeline.tagWait` runs out (then TAG_BUSY).
  */
 import { type ErrorRecord, errorOf, FerryError } from "../errors.ts";
-import { parseManifest } from "../oci/manifest.ts";
+import { parseRepository } from "../oci/reference.ts";
 import type { MergeMessage } from "../queue/messages.ts";
 import type { CallOptions } from "../registry/client.ts";
-import { mergeWithDestination, verbatim } from "../replicate/index-build.ts";
 import type { RegistryStore } from "../replicate/registry-store.ts";
+import { planDestination } from "../replicate/root-plan.ts";
 import type { DestinationResult, Job, JobPlan, JobStatus, Task } from "../state/store.ts";
 import { FINAL_STATUSES } from "../state/store.ts";
 import type { DeliveryInfo, PipelineDeps } from "./deps.ts";
 import { failOnLastDelivery, heartbeat, reopenIfRedriven } from "./recovery.ts";
 import { destinationResult, jobResult } from "./results.ts";
 import { storeFor } from "./stores.ts";
+import { rootOf } from "./tasks.ts";
 
 /** How long a merge claim holds: the longest merge function timeout (180 s on AWS, 120 s locally); no merge outlives it. */
 export const MERGE_LEASE_MS = 180_000;
@@ -95,30 +96,20 @@ async function pushAndTag(
   plan: JobPlan,
   opts: CallOptions,
 ): Promise<{ results: DestinationResult[]; warnings: string[] } | "busy"> {
-  const rootBytes = Buffer.from(plan.root.bytes, "base64");
-  const root = { ...parseManifest(rootBytes, plan.root.mediaType), digest: plan.root.digest };
+  const source = rootOf(plan);
   const eventTime = Date.parse(job.request.eventTime) || Date.parse(job.createdAt);
   const results: DestinationResult[] = [];
   const warnings: string[] = [];
   for (const d of plan.destinations) {
     if (d.upToDate) {
-      results.push(destinationResult(d.repository, root.digest, { ...(d.tag ? { tag: d.tag } : {}), upToDate: true }));
+      results.push(destinationResult(d.repository, source.digest, { ...(d.tag ? { tag: d.tag } : {}), upToDate: true }));
       continue;
     }
-    const sink = storeFor(deps.registries, d.repository, "destination");
-    let bytes: Buffer = rootBytes;
-    let digest = root.digest;
-    if (plan.merge && d.tag && root.manifest.kind === "index") {
-      const there = await sink.manifestHead(d.tag, opts);
-      if (there && there.digest !== digest) {
-        const existing = await sink.manifestGet(there.digest, opts);
-        if (existing.manifest.kind === "index") {
-          const merged = mergeWithDestination({ ...verbatim(root), rebuilt: plan.root.rebuilt }, root, existing);
-          bytes = merged.bytes;
-          digest = merged.digest;
-        } else warnings.push(`${d.repository}:${d.tag} held a single-platform manifest; it is replaced, not merged`);
-      }
-    }
+    const sink = storeFor(deps.registries, parseRepository(d.repository), "destination");
+    // The destination's root now (a merge reads the tag again: it may have moved since plan).
+    const planned = await planDestination(sink, source, { ...(d.tag ? { tag: d.tag } : {}), merge: plan.merge, call: opts });
+    warnings.push(...planned.warnings);
+    const { bytes, digest } = planned.destination.root ?? source;
     // The content by digest first: it exists whether or not the tag moves.
     await sink.manifestPut(digest, bytes, plan.root.mediaType, opts);
     if (!d.tag) {

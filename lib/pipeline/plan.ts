@@ -4,14 +4,13 @@
  * per task, and only then mark the job `copying`. A crash anywhere in between leaves the job in
  * `planning`, and the next delivery (or the reconciler) resumes it with the plan it recorded.
  */
-import { FerryError, onSide } from "../errors.ts";
-import { formatPlatform, parsePlatform, platformMatches } from "../oci/platform.ts";
+import { FerryError } from "../errors.ts";
+import { parsePlatform } from "../oci/platform.ts";
 import { parseReference } from "../oci/reference.ts";
 import type { CallOptions } from "../registry/client.ts";
-import { imagePlatform, parsePlatformLoose } from "../replicate/copy.ts";
-import { filterIndex, isAttestation, verbatim } from "../replicate/index-build.ts";
 import { RegistryStore } from "../replicate/registry-store.ts";
-import type { Job, JobPlan, PlannedDestination } from "../state/store.ts";
+import { planRoot } from "../replicate/root-plan.ts";
+import type { Job, JobPlan } from "../state/store.ts";
 import type { DeliveryInfo, PipelineDeps } from "./deps.ts";
 import { failOnLastDelivery, heartbeat, reopenIfRedriven } from "./recovery.ts";
 import { destinationResult, jobResult } from "./results.ts";
@@ -81,44 +80,38 @@ export async function planJob(deps: PipelineDeps, jobId: string, d: DeliveryInfo
   }
 }
 
-/** Resolves the source and decides what to copy where. */
-async function resolvePlan(deps: PipelineDeps, job: Job, opts: CallOptions): Promise<JobPlan> {
+/** Resolves the source and decides what to copy where (the root planner), as a plan to record. */
+async function resolvePlan(deps: PipelineDeps, job: Job, call: CallOptions): Promise<JobPlan> {
   const r = job.request;
   const src = parseReference(r.source, { defaultTag: false });
-  const srcRef = src.digest ?? src.tagName ?? "latest";
   const source = new RegistryStore(deps.registries.client(src.registry, "source"), src.repository);
-  const sourceRepo = `${src.registry}/${src.repository}`;
-  const head = await onSide(source.manifestHead(srcRef, opts), "source");
-  if (!head) throw new FerryError("NOT_FOUND", `${src.toString()} not found`, { side: "source" });
-  const raw = await onSide(source.manifestGet(head.digest, opts), "source");
-  const wanted = r.platforms?.map(parsePlatform);
-  let root: JobPlan["root"];
-  let platforms: string[];
-  if (raw.manifest.kind === "index") {
-    const p = wanted ? filterIndex(raw, wanted) : verbatim(raw);
-    root = { bytes: p.bytes.toString("base64"), digest: p.digest, mediaType: p.mediaType, rebuilt: p.rebuilt };
-    platforms = p.fromSource.filter((c) => c.platform && !isAttestation(c)).map((c) => formatPlatform(c.platform));
-  } else {
-    const platform = await imagePlatform(source, raw, opts);
-    if (wanted && !wanted.some((w) => platformMatches(w, parsePlatformLoose(platform)))) {
-      throw new FerryError("PLATFORM_MISMATCH", `${src.toString()} is a single-platform image for ${platform || "an unknown platform"}`, { side: "source" });
-    }
-    root = { bytes: raw.bytes.toString("base64"), digest: raw.digest, mediaType: raw.mediaType, rebuilt: false };
-    platforms = platform ? [platform] : [];
-  }
-  const destinations: PlannedDestination[] = [];
-  for (const dst of r.destinations) {
-    const ref = parseReference(dst, { defaultTag: false });
+  const destinations = r.destinations.map((d) => {
+    const ref = parseReference(d, { defaultTag: false });
     const tag = ref.tagName ?? (src.tagName && !ref.digest ? src.tagName : undefined);
-    const repository = `${ref.registry}/${ref.repository}`;
-    let upToDate = false;
-    if (tag && !r.merge) {
-      const there = await onSide(storeFor(deps.registries, repository, "destination").manifestHead(tag, opts), "destination");
-      upToDate = there?.digest === root.digest;
-    }
-    destinations.push({ repository, ...(tag ? { tag } : {}), ...(upToDate ? { upToDate } : {}) });
-  }
-  return { source: sourceRepo, sourceDigest: head.digest, root, destinations, merge: r.merge === true, platforms };
+    return { repository: ref.repo, ...(tag ? { tag } : {}) };
+  });
+  const plan = await planRoot({
+    source,
+    ref: src.manifestRef,
+    destinations: destinations.map((d) => ({ sink: storeFor(deps.registries, d.repository, "destination"), ...(d.tag ? { tag: d.tag } : {}) })),
+    ...(r.platforms ? { platforms: r.platforms.map(parsePlatform) } : {}),
+    ...(r.merge ? { merge: true } : {}),
+    call,
+  });
+  const root = plan.source;
+  if (!root) throw new FerryError("INTERNAL", "the root planner did not read the root");
+  return {
+    source: src.repo.toString(),
+    sourceDigest: plan.sourceDigest,
+    root: { bytes: root.bytes.toString("base64"), digest: root.digest, mediaType: root.mediaType, rebuilt: root.rebuilt },
+    destinations: plan.destinations.map((d, i) => ({
+      repository: (destinations[i] as (typeof destinations)[number]).repository.toString(),
+      ...(d.tag ? { tag: d.tag } : {}),
+      ...(d.upToDate ? { upToDate: true } : {}),
+    })),
+    merge: r.merge === true,
+    platforms: root.platforms,
+  };
 }
 
 function upToDateResult(plan: JobPlan) {

@@ -3,30 +3,21 @@
  * a re-run of plan and the reconciler all name the same tasks.
  */
 import type { Descriptor } from "../oci/manifest.ts";
-import { parseManifest } from "../oci/manifest.ts";
 import { formatPlatform } from "../oci/platform.ts";
+import { parseRepository } from "../oci/reference.ts";
 import type { CopyMessage } from "../queue/messages.ts";
-import { parsePlatformLoose } from "../replicate/copy.ts";
 import { isAttestation } from "../replicate/index-build.ts";
+import { copyUnits, type SourceRoot, sourceRootOf } from "../replicate/root-plan.ts";
 import type { JobPlan, Task } from "../state/store.ts";
 
-/** The children to copy: the root's manifests (an index, after any filter) or the root itself. */
-function childrenOf(plan: JobPlan): Descriptor[] {
-  const bytes = Buffer.from(plan.root.bytes, "base64");
-  const m = parseManifest(bytes, plan.root.mediaType).manifest;
-  if (m.kind === "index") {
-    const seen = new Set<string>();
-    return m.manifests.filter((c) => !seen.has(c.digest) && seen.add(c.digest));
-  }
-  const platform = plan.platforms[0];
-  return [
-    { mediaType: plan.root.mediaType, digest: plan.root.digest, size: bytes.byteLength, ...(platform ? { platform: parsePlatformLoose(platform) } : {}) },
-  ];
+/** The source root a plan recorded. */
+export function rootOf(plan: JobPlan): SourceRoot {
+  return sourceRootOf({ ...plan.root, bytes: Buffer.from(plan.root.bytes, "base64"), sourceDigest: plan.sourceDigest, platforms: plan.platforms });
 }
 
 /** The tasks of a plan, derived from it alone: every run of plan (or a re-drive) gets the same ids. */
 export function tasksOf(plan: JobPlan): Task[] {
-  const children = childrenOf(plan);
+  const children = copyUnits(rootOf(plan));
   const platformOf = new Map(children.filter((c) => c.platform && !isAttestation(c)).map((c) => [c.digest, formatPlatform(c.platform)]));
   const label = (c: Descriptor) =>
     isAttestation(c)
@@ -60,8 +51,8 @@ export function copyMessages(jobId: string, plan: JobPlan, tasks: Task[]): CopyM
     kind: "copy",
     jobId,
     taskId: t.id,
-    source: plan.source,
-    destination: t.destination,
+    source: parseRepository(plan.source),
+    destination: parseRepository(t.destination),
     digest: t.digest,
     mediaType: t.mediaType,
     size: t.size,

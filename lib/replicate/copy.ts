@@ -7,13 +7,15 @@
 import { setMaxListeners } from "node:events";
 import { Transform } from "node:stream";
 import { FerryError, onSide } from "../errors.ts";
-import type { Descriptor, Platform, RawManifest } from "../oci/manifest.ts";
-import { isForeignLayerType, isIndexType } from "../oci/media-types.ts";
-import { formatPlatform, platformMatches } from "../oci/platform.ts";
+import { isDigest } from "../oci/digest.ts";
+import type { AnyManifest, Descriptor, Platform } from "../oci/manifest.ts";
+import { isForeignLayerType } from "../oci/media-types.ts";
+import { formatPlatform } from "../oci/platform.ts";
 import type { CallOptions } from "../registry/client.ts";
-import { filterIndex, type IndexPlan, isAttestation, mergeWithDestination, verbatim } from "./index-build.ts";
+import { isAttestation } from "./index-build.ts";
 import { Limiter } from "./limiter.ts";
 import type { ImageSink, ImageSource } from "./ports.ts";
+import { type DestinationPlan, planRoot, type Root, type SourceRoot } from "./root-plan.ts";
 
 /** Concurrent blob transfers per copy unless told otherwise. */
 export const DEFAULT_JOBS = 8;
@@ -201,18 +203,14 @@ export class CopySession {
       return;
     }
     const raw = await onSide(this.source.manifestGet(desc.digest, call), "source");
-    await this.copyReferenced(raw, platform);
+    await this.copyReferenced(raw.manifest, platform);
     await this.putManifest(raw.digest, raw.bytes, raw.mediaType, platform);
   }
 
   /** Copies what a manifest references: an index's children, or an image's config and layers. */
-  async copyReferenced(raw: RawManifest, platform: string, children?: Descriptor[]): Promise<void> {
-    const m = raw.manifest;
+  async copyReferenced(m: AnyManifest, platform: string): Promise<void> {
     if (m.kind === "index") {
-      const list = children ?? m.manifests;
-      await Promise.all(
-        list.map((d) => this.copyManifest(d, d.platform ? formatPlatform(d.platform) : isAttestation(d) ? `attestation ${platform}`.trim() : platform)),
-      );
+      await Promise.all(m.manifests.map((d) => this.copyManifest(d, childLabel(d, platform))));
     } else if (m.kind === "manifest") {
       await Promise.all([m.config, ...m.layers].map((d) => this.copyBlob(d, platform)));
     } else {
@@ -224,7 +222,7 @@ export class CopySession {
 
   /** PUTs manifest bytes (by digest or tag); in a dry run only reports it. */
   async putManifest(ref: string, bytes: Buffer, mediaType: string, platform: string): Promise<string | undefined> {
-    const digest = ref.includes(":") ? ref : undefined;
+    const digest = isDigest(ref) ? ref : undefined;
     if (this.opts.dryRun) {
       this.emit({ type: "manifest", digest: digest ?? ref, mediaType, platform, action: "would-push" });
       return digest;
@@ -238,103 +236,79 @@ export class CopySession {
 
 /**
  * Copies `srcRef` (tag or digest) from `source` to `dstRef` at `sink`. `dstRef` undefined means:
- * the source's tag, or by digest only when the source was named by digest.
+ * the source's tag, or by digest only when the source was named by digest. The root planner
+ * decides what to push; the session copies the children, then the root (the tag last).
  */
 export async function copyImage(source: ImageSource, srcRef: string, sink: ImageSink, dstRef: string | undefined, opts: CopyOptions = {}): Promise<CopyResult> {
   const started = Date.now();
   const session = new CopySession(source, sink, opts);
   const call = { ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.deadline ? { deadline: opts.deadline } : {}) };
-  const tag = dstRef ?? (srcRef.includes(":") ? undefined : srcRef);
-  const dstTagOrDigest = tag ?? srcRef;
-
-  // One HEAD per side decides "up to date" for an unfiltered copy: no GET at all.
-  const [srcDesc, dstDesc] = await Promise.all([
-    onSide(source.manifestHead(srcRef, call), "source"),
-    tag ? onSide(sink.manifestHead(tag, call), "destination") : Promise.resolve(undefined),
-  ]);
-  if (!srcDesc) throw new FerryError("NOT_FOUND", `${source.name}: ${srcRef} not found`, { side: "source" });
-  const result = (digest: string, mediaType: string, platforms: string[], rebuilt: boolean, upToDate: boolean): CopyResult => ({
-    source: `${source.name}${srcRef.includes(":") ? "@" : ":"}${srcRef}`,
-    destination: sink.address(dstTagOrDigest),
-    sourceDigest: srcDesc.digest,
+  const tag = dstRef ?? (isDigest(srcRef) ? undefined : srcRef);
+  const plan = await planRoot({
+    source,
+    ref: srcRef,
+    destinations: [{ sink, ...(tag ? { tag } : {}) }],
+    ...(opts.platforms ? { platforms: opts.platforms } : {}),
+    ...(opts.merge ? { merge: true } : {}),
+    call,
+    decideByHead: "up-to-date",
+  });
+  const dst = plan.destinations[0] as DestinationPlan;
+  const root = dst.root;
+  const digest = root?.digest ?? plan.sourceDigest;
+  const result: CopyResult = {
+    source: source.address(srcRef),
+    destination: sink.address(tag ?? srcRef),
+    sourceDigest: plan.sourceDigest,
     digest,
-    mediaType,
-    platforms,
-    indexRebuilt: rebuilt,
-    upToDate,
+    mediaType: root?.mediaType ?? plan.mediaType,
+    platforms: plan.source ? [...plan.source.platforms, ...platformsOf(dst.fromDestination)] : [],
+    indexRebuilt: root?.rebuilt ?? false,
+    upToDate: dst.upToDate,
     dryRun: opts.dryRun === true,
-    blobs: { copied: session.stats.copied, skipped: session.stats.skipped, mounted: session.stats.mounted, foreignSkipped: session.stats.foreignSkipped },
-    manifests: { pushed: session.stats.manifestsPushed, skipped: session.stats.manifestsSkipped },
-    bytes: session.stats.bytes,
-    durationMs: Date.now() - started,
+    blobs: { copied: 0, skipped: 0, mounted: 0, foreignSkipped: 0 },
+    manifests: { pushed: 0, skipped: 0 },
+    bytes: 0,
+    durationMs: 0,
     ...(tag ? { addressByTag: sink.address(tag) } : {}),
     addressByDigest: sink.address(digest),
     warnings: session.warnings,
-  });
-  if (!opts.platforms && dstDesc?.digest === srcDesc.digest) {
-    opts.onEvent?.({ type: "up-to-date", digest: srcDesc.digest });
-    return result(srcDesc.digest, srcDesc.mediaType, [], false, true);
+  };
+  for (const w of plan.warnings) session.warn(w);
+  if (plan.source && root) {
+    opts.onEvent?.({ type: "resolved", digest, mediaType: root.mediaType, platforms: result.platforms });
+    if (!dst.upToDate) await pushRoot(session, plan.source, root, tag);
   }
-
-  const raw = await onSide(source.manifestGet(srcDesc.digest, call), "source");
-  if (raw.manifest.kind === "index" && isIndexType(raw.mediaType)) {
-    let plan: IndexPlan = opts.platforms ? filterIndex(raw, opts.platforms) : verbatim(raw);
-    if (opts.merge && tag && dstDesc) {
-      const existing = await onSide(sink.manifestGet(dstDesc.digest, call), "destination");
-      if (existing.manifest.kind === "index") plan = mergeWithDestination(plan, raw, existing);
-      else session.warn(`${sink.address(tag)} held a single-platform manifest (${existing.digest}); it is replaced, not merged`);
-    }
-    const platforms = [...plan.fromSource, ...plan.fromDestination].filter((d) => d.platform && !isAttestation(d)).map((d) => formatPlatform(d.platform));
-    opts.onEvent?.({ type: "resolved", digest: plan.digest, mediaType: plan.mediaType, platforms });
-    if (dstDesc?.digest === plan.digest) {
-      opts.onEvent?.({ type: "up-to-date", digest: plan.digest });
-      return result(plan.digest, plan.mediaType, platforms, plan.rebuilt, true);
-    }
-    await session.copyReferenced(raw, "", plan.fromSource);
-    const pushed = await session.putManifest(tag ?? plan.digest, plan.bytes, plan.mediaType, "index");
-    if (pushed && pushed !== plan.digest)
-      throw new FerryError("DIGEST_MISMATCH", `${sink.name}: index stored as ${pushed}, expected ${plan.digest}`, { side: "destination" });
-    return result(plan.digest, plan.mediaType, platforms, plan.rebuilt, false);
-  }
-
-  // A single manifest (image or artifact).
-  let platform = "";
-  if (raw.manifest.kind === "manifest") platform = await imagePlatform(source, raw, call);
-  if (opts.platforms && raw.manifest.kind === "manifest") {
-    const p = platform ? parsePlatformLoose(platform) : undefined;
-    if (!p || !opts.platforms.some((w) => platformMatches(w, p))) {
-      throw new FerryError(
-        "PLATFORM_MISMATCH",
-        `${source.name}:${srcRef} is a single-platform image for ${platform || "an unknown platform"}, not ${opts.platforms.map(formatPlatform).join(", ")}`,
-        { side: "source" },
-      );
-    }
-  }
-  opts.onEvent?.({ type: "resolved", digest: raw.digest, mediaType: raw.mediaType, platforms: platform ? [platform] : [] });
-  if (opts.merge && dstDesc && dstDesc.digest !== raw.digest) {
-    session.warn(`${sink.address(tag ?? srcRef)} is replaced: the source is a single manifest, there is nothing to merge`);
-  }
-  await session.copyReferenced(raw, platform);
-  await session.putManifest(tag ?? raw.digest, raw.bytes, raw.mediaType, platform);
-  return result(raw.digest, raw.mediaType, platform ? [platform] : [], false, false);
+  if (dst.upToDate) opts.onEvent?.({ type: "up-to-date", digest });
+  const s = session.stats;
+  return {
+    ...result,
+    blobs: { copied: s.copied, skipped: s.skipped, mounted: s.mounted, foreignSkipped: s.foreignSkipped },
+    manifests: { pushed: s.manifestsPushed, skipped: s.manifestsSkipped },
+    bytes: s.bytes,
+    durationMs: Date.now() - started,
+  };
 }
 
-/** Reads os/arch[/variant] from an image's config blob (small); "" for artifacts. */
-export async function imagePlatform(source: ImageSource, raw: RawManifest, call: CallOptions): Promise<string> {
-  if (raw.manifest.kind !== "manifest") return "";
-  const cfg = raw.manifest.config;
-  if (!/container\.image\.v1\+json|image\.config\.v1\+json/.test(cfg.mediaType) || cfg.size > 4 * 1024 * 1024) return "";
-  const chunks: Buffer[] = [];
-  for await (const c of await onSide(source.blobGet(cfg, call), "source")) chunks.push(c as Buffer);
-  try {
-    const j = JSON.parse(Buffer.concat(chunks).toString("utf8")) as { os?: string; architecture?: string; variant?: string };
-    return j.os && j.architecture ? [j.os, j.architecture, j.variant].filter(Boolean).join("/") : "";
-  } catch {
-    return "";
+/** Copies what the root references (children first), then the root under the tag (or its digest). */
+async function pushRoot(session: CopySession, source: SourceRoot, root: Root, tag: string | undefined): Promise<void> {
+  if (source.children) {
+    await Promise.all(source.children.map((d) => session.copyManifest(d, childLabel(d, ""))));
+    const pushed = await session.putManifest(tag ?? root.digest, root.bytes, root.mediaType, "index");
+    if (pushed && pushed !== root.digest)
+      throw new FerryError("DIGEST_MISMATCH", `${session.sink.name}: index stored as ${pushed}, expected ${root.digest}`, { side: "destination" });
+    return;
   }
+  const platform = source.platforms[0] ?? "";
+  await session.copyReferenced(source.manifest, platform);
+  await session.putManifest(tag ?? root.digest, root.bytes, root.mediaType, platform);
 }
 
-export function parsePlatformLoose(s: string): Platform {
-  const [os = "", architecture = "", variant] = s.split("/");
-  return variant ? { os, architecture, variant } : { os, architecture };
+function platformsOf(entries: Descriptor[]): string[] {
+  return entries.filter((d) => d.platform && !isAttestation(d)).map((d) => formatPlatform(d.platform));
+}
+
+/** How progress names an index entry: its platform, or an attestation of its parent's. */
+function childLabel(d: Descriptor, parent: string): string {
+  return d.platform ? formatPlatform(d.platform) : isAttestation(d) ? `attestation ${parent}`.trim() : parent;
 }

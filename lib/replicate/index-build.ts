@@ -87,7 +87,7 @@ export function filterIndex(raw: RawManifest, wanted: Platform[]): IndexPlan {
  * the source lacks are appended, with their attestations. Unchanged when the destination has
  * nothing the source lacks.
  */
-export function mergeWithDestination(plan: IndexPlan, source: RawManifest, destination: RawManifest): IndexPlan {
+export function mergeWithDestination(plan: IndexPlan, destination: RawManifest): IndexPlan {
   const srcKeys = new Set(plan.fromSource.filter((d) => d.platform && !isAttestation(d)).map((d) => formatPlatform(d.platform)));
   const dstAll = entries(destination);
   const dstRaw = rawEntries(destination).list;
@@ -103,7 +103,7 @@ export function mergeWithDestination(plan: IndexPlan, source: RawManifest, desti
     if (isAttestation(d) && extraDigests.has(d.annotations?.[REF_DIGEST] ?? "")) extra.add(i);
   });
   if (extra.size === 0) return plan;
-  const base = plan.rebuilt ? (JSON.parse(plan.bytes.toString("utf8")) as Record<string, unknown>) : rawEntries(source).obj;
+  const base = JSON.parse(plan.bytes.toString("utf8")) as Record<string, unknown>;
   const list = [...(base.manifests as unknown[]), ...dstRaw.filter((_, i) => extra.has(i))];
   const { bytes, digest } = rebuild(base, list);
   return {

@@ -16,6 +16,8 @@ export interface ImageSource {
   blobGet(desc: Descriptor, opts?: CallOptions): Promise<Readable>;
   /** Size of the blob, or undefined when this source does not hold it. */
   blobHead(digest: string, opts?: CallOptions): Promise<number | undefined>;
+  /** `name:tag` and `name@digest` forms, for messages and results. */
+  address(ref: string): string;
 }
 
 /** Result of asking a sink to mount a blob from another repository of the same registry. */

@@ -63,5 +63,11 @@ export function matchRules(rules: readonly RuleConfig[], input: MatchInput): Rul
 
 /** The registry hosts that rules name as sources: the only ones a webhook may cause pulls from. */
 export function ruleSourceHosts(rules: readonly RuleConfig[]): string[] {
-  return [...new Set(rules.flatMap((r) => (Array.isArray(r.source) ? r.source : [r.source]).map((g) => g.split("/")[0] ?? "")))];
+  return [...new Set(rules.flatMap((r) => (Array.isArray(r.source) ? r.source : [r.source]).map((g) => splitGlob(g).host)))];
+}
+
+/** A source pattern's registry host and repository pattern (`host/team/*` → `host`, `team/*`). */
+export function splitGlob(glob: string): { host: string; pattern: string } {
+  const i = glob.indexOf("/");
+  return i < 0 ? { host: glob, pattern: "" } : { host: glob.slice(0, i), pattern: glob.slice(i + 1) };
 }

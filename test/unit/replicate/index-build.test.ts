@@ -52,7 +52,7 @@ describe("merge with the destination", () => {
   it("appends the destination's platforms that the source lacks, with their attestations", () => {
     const source = randomIndex({ platforms: 2, attestations: true, seed: "new" }); // amd64, arm64
     const dest = randomIndex({ platforms: 4, attestations: true, seed: "old" }); // amd64, arm64, arm, s390x
-    const plan = mergeWithDestination(verbatim(raw(source)), raw(source), raw(dest));
+    const plan = mergeWithDestination(verbatim(raw(source)), raw(dest));
     assert.equal(plan.rebuilt, true);
     assert.deepEqual(platformsOf(plan.bytes), [
       "linux/amd64",
@@ -77,7 +77,7 @@ describe("merge with the destination", () => {
   it("is the source verbatim when the destination has nothing the source lacks", () => {
     const source = randomIndex({ platforms: 3, seed: "a" });
     const dest = randomIndex({ platforms: 2, seed: "b" });
-    const plan = mergeWithDestination(verbatim(raw(source)), raw(source), raw(dest));
+    const plan = mergeWithDestination(verbatim(raw(source)), raw(dest));
     assert.equal(plan.rebuilt, false);
     assert.equal(plan.digest, source.digest);
   });
@@ -85,7 +85,7 @@ describe("merge with the destination", () => {
     const source = randomIndex({ platforms: 3, seed: "a" });
     const dest = randomIndex({ platforms: 4, seed: "b" });
     const filtered = filterIndex(raw(source), [parsePlatform("linux/amd64")]);
-    const plan = mergeWithDestination(filtered, raw(source), raw(dest));
+    const plan = mergeWithDestination(filtered, raw(dest));
     assert.deepEqual(platformsOf(plan.bytes), ["linux/amd64", "linux/arm64/v8", "linux/arm/v7", "linux/s390x"]);
     assert.equal(plan.fromSource.length, 1);
   });
