@@ -43,9 +43,9 @@ export class Reference {
     return this.repository;
   }
 
-  /** The tag, or when the reference has none the digest ("a digest counts"). */
-  get tag(): string | undefined {
-    return this.tagName ?? this.digest;
+  /** The repository this reference names, as a value. */
+  get repo(): Repository {
+    return new Repository(this.registry, this.repository);
   }
 
   /** What to ask the registry for: the digest when there is one, else the tag. */
@@ -113,6 +113,56 @@ export class Reference {
   equals(other: Reference): boolean {
     return this.toString() === other.toString();
   }
+}
+
+/**
+ * A repository on a registry (`host[:port]/path`), the identity that plans, queue messages and
+ * tag leases carry. Immutable; `toString()` (and JSON) give the form {@link parseRepository} reads.
+ */
+export class Repository {
+  readonly registry: string;
+  readonly path: string;
+
+  constructor(registry: string, path: string) {
+    this.registry = registry;
+    this.path = path;
+    Object.freeze(this);
+  }
+
+  /** This repository at a tag. */
+  tagged(tag: string): Reference {
+    return new Reference({ registry: this.registry, repository: this.path }).withTag(tag);
+  }
+
+  /** This repository at a digest, still naming the tag it was found under when one is given. */
+  at(digest: string, tag?: string): Reference {
+    const ref = new Reference({ registry: this.registry, repository: this.path }).withDigest(digest);
+    return tag === undefined ? ref : new Reference({ registry: this.registry, repository: this.path, tag: this.tagged(tag).tagName, digest: ref.digest });
+  }
+
+  /** `host/path:tag` for a tag, `host/path@digest` for a digest. */
+  address(tagOrDigest: string): string {
+    return `${this}${isDigest(tagOrDigest) ? "@" : ":"}${tagOrDigest}`;
+  }
+
+  toString(): string {
+    return `${this.registry}/${this.path}`;
+  }
+
+  toJSON(): string {
+    return this.toString();
+  }
+
+  equals(other: Repository): boolean {
+    return this.registry === other.registry && this.path === other.path;
+  }
+}
+
+/** Parses `host[:port]/path` (no tag, no digest) as {@link parseReference} normalises it. */
+export function parseRepository(input: string): Repository {
+  const ref = parseReference(input, { defaultTag: false });
+  if (ref.tagName !== undefined || ref.digest !== undefined) throw invalidReference(input, "is a reference, want a repository (no tag or digest)");
+  return ref.repo;
 }
 
 /** Options for {@link parseReference}. */

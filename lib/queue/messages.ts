@@ -4,8 +4,20 @@
  */
 import { z } from "zod";
 import { isDigest } from "../oci/digest.ts";
+import { parseRepository, Repository } from "../oci/reference.ts";
 
 const digest = z.string().refine(isDigest, "not a digest");
+
+/** A repository on the wire (`host/path`), a {@link Repository} once parsed; JSON writes it back as the string. */
+const repository = z.union([z.string(), z.instanceof(Repository)]).transform((s, ctx) => {
+  if (s instanceof Repository) return s;
+  try {
+    return parseRepository(s);
+  } catch (e) {
+    ctx.addIssue({ code: "custom", message: (e as Error).message });
+    return z.NEVER;
+  }
+});
 
 /** What started a replication. */
 export const TriggerSchema = z.enum(["webhook", "api", "backfill"]);
@@ -39,9 +51,9 @@ export const CopyMessageSchema = z.object({
   kind: z.literal("copy"),
   jobId: z.string().min(1),
   taskId: z.string().min(1),
-  /** `host/repository` of the source and of the destination. */
-  source: z.string().min(1),
-  destination: z.string().min(1),
+  /** The source and destination repositories. */
+  source: repository,
+  destination: repository,
   digest,
   mediaType: z.string(),
   size: z.number().int().nonnegative(),

@@ -2,11 +2,11 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import { FerryError } from "../../../lib/errors.ts";
-import { parseReference } from "../../../lib/oci/reference.ts";
+import { parseReference, parseRepository, Repository } from "../../../lib/oci/reference.ts";
 
 const D = "sha256:" + "a".repeat(64);
 
-// input → [normalised, tag (a digest counts), name, without tag, registry, port]
+// input → [normalised, tag (never the digest), name, without tag, registry, port]
 const table: Array<[string, string, string | undefined, string, string, string, number | undefined]> = [
   ["alpine:3", "registry-1.docker.io/library/alpine:3", "3", "library/alpine", "registry-1.docker.io/library/alpine", "registry-1.docker.io", undefined],
   [
@@ -48,7 +48,7 @@ const table: Array<[string, string, string | undefined, string, string, string, 
   ["ghcr.io/org/team/app:v1.0.0-rc.1", "ghcr.io/org/team/app:v1.0.0-rc.1", "v1.0.0-rc.1", "org/team/app", "ghcr.io/org/team/app", "ghcr.io", undefined],
   ["127.0.0.1:5000/a/b:t", "127.0.0.1:5000/a/b:t", "t", "a/b", "127.0.0.1:5000/a/b", "127.0.0.1:5000", 5000],
   ["localhost/app", "localhost/app:latest", "latest", "app", "localhost/app", "localhost", undefined],
-  ["localhost:5000/app@" + D, `localhost:5000/app@${D}`, D, "app", "localhost:5000/app", "localhost:5000", 5000],
+  ["localhost:5000/app@" + D, `localhost:5000/app@${D}`, undefined, "app", "localhost:5000/app", "localhost:5000", 5000],
   ["quay.io/a/b:t@" + D, `quay.io/a/b:t@${D}`, "t", "a/b", "quay.io/a/b", "quay.io", undefined],
   ["[::1]:5000/x:y", "[::1]:5000/x:y", "y", "x", "[::1]:5000/x", "[::1]:5000", 5000],
   [
@@ -68,7 +68,7 @@ describe("parseReference", () => {
       const r = parseReference(input);
       assert.equal(r.original, input);
       assert.equal(r.toString(), normalised);
-      assert.equal(r.tag, tag);
+      assert.equal(r.tagName, tag);
       assert.equal(r.name, name);
       assert.equal(r.withoutTag().toString(), withoutTag);
       assert.equal(r.registry, registry);
@@ -97,7 +97,7 @@ describe("parseReference", () => {
   });
 
   it("keeps no tag when asked not to default it", () => {
-    assert.equal(parseReference("ghcr.io/a/b", { defaultTag: false }).tag, undefined);
+    assert.equal(parseReference("ghcr.io/a/b", { defaultTag: false }).tagName, undefined);
   });
 
   const bad: Array<[string, RegExp]> = [
@@ -135,5 +135,27 @@ describe("parseReference", () => {
         return again.toString() === r.toString() && again.equals(r);
       }),
     );
+  });
+
+  it("names a repository as a value that round-trips through its string and JSON", () => {
+    const repo = parseReference(`localhost:5000/team/app:v1@${D}`).repo;
+    assert.ok(repo instanceof Repository);
+    assert.equal(repo.toString(), "localhost:5000/team/app");
+    assert.ok(parseRepository(repo.toString()).equals(repo));
+    assert.equal(JSON.parse(JSON.stringify({ repo })).repo, "localhost:5000/team/app");
+    assert.equal(repo.at(D).toString(), `localhost:5000/team/app@${D}`);
+    assert.equal(repo.tagged("v2").toString(), "localhost:5000/team/app:v2");
+    assert.equal(repo.address(D), `localhost:5000/team/app@${D}`);
+    assert.equal(repo.address("v2"), "localhost:5000/team/app:v2");
+    assert.equal(parseRepository("docker.io/alpine").toString(), "registry-1.docker.io/library/alpine");
+  });
+
+  it("refuses a reference where a repository is wanted", () => {
+    for (const bad of ["ghcr.io/a/b:v1", `ghcr.io/a/b@${D}`, "GHCR.io/A", ""]) {
+      assert.throws(
+        () => parseRepository(bad),
+        (e: unknown) => e instanceof FerryError && e.code === "INVALID_REFERENCE",
+      );
+    }
   });
 });
