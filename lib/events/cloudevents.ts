@@ -6,10 +6,11 @@
  * `{reference}`), authenticated by `X-Signature: sha256=<hex HMAC>` (sha1/sha512 too) or a static
  * Authorization value.
  */
+import { splitReferenceLoose } from "../oci/reference.ts";
 import { createHash } from "node:crypto";
 import { safeEqual } from "./compare.ts";
 import { BadPayloadError, type ImageEvent, type WebhookProvider, type WebhookRequest } from "./types.ts";
-import { digestOf, eventTime, hmacMatches, hostOf, jsonBody, obj, splitReference, staticAuthMatches, str, tagOrDigest } from "./util.ts";
+import { digestOf, eventTime, hmacMatches, hostOf, jsonBody, obj, staticAuthMatches, str, tagOrDigest } from "./util.ts";
 
 interface CloudEvent {
   id: string;
@@ -103,7 +104,7 @@ export const cloudevents: WebhookProvider = {
       if (IGNORED_TYPE.test(e.type)) continue;
       const d = e.data;
       let fields: { registry?: string; repository?: string; tag?: string; digest?: string } | undefined;
-      if (str(d.reference)) fields = splitReference(String(d.reference));
+      if (str(d.reference)) fields = splitReferenceLoose(String(d.reference));
       else if (str(d.repository))
         fields = {
           ...(str(d.registry) ? { registry: hostOf(d.registry) ?? "" } : {}),

@@ -4,9 +4,10 @@
  * by Pub/Sub's OIDC token: RS256 signature against the configured JWKS, issuer Google, the
  * configured audience and service account, `email_verified`, not expired.
  */
+import { splitReferenceLoose } from "../oci/reference.ts";
 import { createPublicKey, createVerify, type JsonWebKey } from "node:crypto";
 import { BadPayloadError, type VerifyOptions, type WebhookProvider, type WebhookRequest } from "./types.ts";
-import { eventTime, jsonBody, need, obj, splitReference, str } from "./util.ts";
+import { eventTime, jsonBody, need, obj, str } from "./util.ts";
 
 const ISSUERS = new Set(["accounts.google.com", "https://accounts.google.com"]);
 
@@ -66,9 +67,9 @@ export const gar: WebhookProvider = {
     }
     if (!data) throw new BadPayloadError("message.data is not an object");
     if (data.action !== "INSERT") return [];
-    const tagRef = str(data.tag) ? splitReference(String(data.tag)) : undefined;
+    const tagRef = str(data.tag) ? splitReferenceLoose(String(data.tag)) : undefined;
     if (!tagRef?.tag) return []; // digest-only inserts: children, or untagged
-    const digestRef = str(data.digest) ? splitReference(String(data.digest)) : undefined;
+    const digestRef = str(data.digest) ? splitReferenceLoose(String(data.digest)) : undefined;
     return [
       {
         registry: tagRef.registry,

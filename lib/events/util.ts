@@ -63,7 +63,7 @@ export function digestOf(v: unknown, bareHex = false): string | undefined {
   const s = str(v)?.toLowerCase();
   if (!s) return undefined;
   if (bareHex && /^[a-f0-9]{64}$/.test(s)) return `sha256:${s}`;
-  return SHA256.test(s) || (isDigest(s) && s.includes(":")) ? s : undefined;
+  return SHA256.test(s) || isDigest(s) ? s : undefined;
 }
 
 /** Splits a tag that may really be a digest (Harbor, Gitea) into tag or digest. */
@@ -83,26 +83,4 @@ export function hostOf(v: unknown): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** Splits a full reference `host/repo[:tag][@digest]` (GAR, Harbor resource_url). */
-export function splitReference(ref: string): { registry: string; repository: string; tag?: string; digest?: string } | undefined {
-  const slash = ref.indexOf("/");
-  if (slash <= 0) return undefined;
-  const registry = ref.slice(0, slash).toLowerCase();
-  let rest = ref.slice(slash + 1);
-  let digest: string | undefined;
-  const at = rest.indexOf("@");
-  if (at >= 0) {
-    digest = digestOf(rest.slice(at + 1));
-    rest = rest.slice(0, at);
-  }
-  let tag: string | undefined;
-  const colon = rest.lastIndexOf(":");
-  if (colon > rest.lastIndexOf("/")) {
-    tag = rest.slice(colon + 1);
-    rest = rest.slice(0, colon);
-  }
-  if (!rest) return undefined;
-  return { registry, repository: rest, ...(tag ? { tag } : {}), ...(digest ? { digest } : {}) };
 }

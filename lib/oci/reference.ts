@@ -235,3 +235,26 @@ function validateRepository(input: string, repository: string): void {
 export function isValidTag(tag: string): boolean {
   return TAG_RE.test(tag);
 }
+
+/** Splits a full reference `host/repo[:tag][@digest]` as a sender wrote it, without normalising or validating (webhook payloads: GAR, Harbor, CloudEvents). */
+export function splitReferenceLoose(ref: string): { registry: string; repository: string; tag?: string; digest?: string } | undefined {
+  const slash = ref.indexOf("/");
+  if (slash <= 0) return undefined;
+  const registry = ref.slice(0, slash).toLowerCase();
+  let rest = ref.slice(slash + 1);
+  let digest: string | undefined;
+  const at = rest.indexOf("@");
+  if (at >= 0) {
+    const d = rest.slice(at + 1).toLowerCase();
+    digest = isDigest(d) ? d : undefined;
+    rest = rest.slice(0, at);
+  }
+  let tag: string | undefined;
+  const colon = rest.lastIndexOf(":");
+  if (colon > rest.lastIndexOf("/")) {
+    tag = rest.slice(colon + 1);
+    rest = rest.slice(0, colon);
+  }
+  if (!rest) return undefined;
+  return { registry, repository: rest, ...(tag ? { tag } : {}), ...(digest ? { digest } : {}) };
+}

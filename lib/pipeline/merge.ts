@@ -101,11 +101,12 @@ async function pushAndTag(
   const results: DestinationResult[] = [];
   const warnings: string[] = [];
   for (const d of plan.destinations) {
+    const repo = parseRepository(d.repository);
     if (d.upToDate) {
-      results.push(destinationResult(d.repository, source.digest, { ...(d.tag ? { tag: d.tag } : {}), upToDate: true }));
+      results.push(destinationResult(repo, source.digest, { ...(d.tag ? { tag: d.tag } : {}), upToDate: true }));
       continue;
     }
-    const sink = storeFor(deps.registries, parseRepository(d.repository), "destination");
+    const sink = storeFor(deps.registries, repo, "destination");
     // The destination's root now (a merge reads the tag again: it may have moved since plan).
     const planned = await planDestination(sink, source, { ...(d.tag ? { tag: d.tag } : {}), merge: plan.merge, call: opts });
     warnings.push(...planned.warnings);
@@ -113,25 +114,25 @@ async function pushAndTag(
     // The content by digest first: it exists whether or not the tag moves.
     await sink.manifestPut(digest, bytes, plan.root.mediaType, opts);
     if (!d.tag) {
-      results.push(destinationResult(d.repository, digest));
+      results.push(destinationResult(repo, digest));
       continue;
     }
-    const key = `${d.repository}:${d.tag}`;
+    const key = repo.address(d.tag);
     const leaseMs = deps.config.pipeline.tagLease * 1000;
     const claim = await deps.store.claimTag(key, job.id, eventTime, leaseMs);
     if (claim === "busy") return "busy";
     if (claim === "superseded") {
       warnings.push(`${key} was already moved by a newer event; left as it is`);
-      results.push(destinationResult(d.repository, digest, { superseded: true }));
+      results.push(destinationResult(repo, digest, { superseded: true }));
       continue;
     }
     await underLease(deps, key, job.id, leaseMs, opts, (o) => sink.manifestPut(d.tag as string, bytes, plan.root.mediaType, o));
     if (!(await deps.store.releaseTag(key, job.id, eventTime, digest)) && (await repairTag(deps, sink, key, d.tag, digest, job.id, opts))) {
       warnings.push(`${key} was moved by a newer event while this job's PUT ran; the newer digest was put back`);
-      results.push(destinationResult(d.repository, digest, { superseded: true }));
+      results.push(destinationResult(repo, digest, { superseded: true }));
       continue;
     }
-    results.push(destinationResult(d.repository, digest, { tag: d.tag }));
+    results.push(destinationResult(repo, digest, { tag: d.tag }));
   }
   return { results, warnings };
 }

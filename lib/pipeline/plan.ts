@@ -6,7 +6,7 @@
  */
 import { FerryError } from "../errors.ts";
 import { parsePlatform } from "../oci/platform.ts";
-import { parseReference } from "../oci/reference.ts";
+import { parseReference, parseRepository } from "../oci/reference.ts";
 import type { CallOptions } from "../registry/client.ts";
 import { RegistryStore } from "../replicate/registry-store.ts";
 import { planRoot } from "../replicate/root-plan.ts";
@@ -118,6 +118,6 @@ function upToDateResult(plan: JobPlan) {
   const digest = plan.root.digest;
   return jobResult(
     digest,
-    plan.destinations.map((d) => destinationResult(d.repository, digest, { ...(d.tag ? { tag: d.tag } : {}), upToDate: true })),
+    plan.destinations.map((d) => destinationResult(parseRepository(d.repository), digest, { ...(d.tag ? { tag: d.tag } : {}), upToDate: true })),
   );
 }

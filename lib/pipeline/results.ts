@@ -1,4 +1,5 @@
 /** A job's result, built in one place: each destination's addresses, and the job's own summary. */
+import type { Repository } from "../oci/reference.ts";
 import type { DestinationResult, JobResult } from "../state/store.ts";
 
 /**
@@ -6,17 +7,17 @@ import type { DestinationResult, JobResult } from "../state/store.ts";
  * digest (moved now, or already there); a superseded destination has no address by tag.
  */
 export function destinationResult(
-  repository: string,
+  repository: Repository,
   digest: string,
   opts: { tag?: string; upToDate?: boolean; superseded?: boolean } = {},
 ): DestinationResult {
   return {
-    destination: repository,
+    destination: repository.toString(),
     digest,
     ...(opts.upToDate ? { upToDate: true } : {}),
     ...(opts.superseded ? { superseded: true } : {}),
-    ...(opts.tag && !opts.superseded ? { addressByTag: `${repository}:${opts.tag}` } : {}),
-    addressByDigest: `${repository}@${digest}`,
+    ...(opts.tag && !opts.superseded ? { addressByTag: repository.address(opts.tag) } : {}),
+    addressByDigest: repository.address(digest),
   };
 }
 

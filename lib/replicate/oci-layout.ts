@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { FerryError } from "../errors.ts";
-import { DigestVerifier, digestOf, parseDigest } from "../oci/digest.ts";
+import { DigestVerifier, digestOf, isDigest, parseDigest } from "../oci/digest.ts";
 import { type Descriptor, parseManifest, type RawManifest } from "../oci/manifest.ts";
 import { OCI_INDEX } from "../oci/media-types.ts";
 import type { ImageSink, ImageSource } from "./ports.ts";
@@ -37,7 +37,7 @@ export class OciLayoutStore implements ImageSource, ImageSink {
   }
 
   address(ref: string): string {
-    return `oci:${this.dir}${ref.includes(":") ? "@" : ":"}${ref}`;
+    return `oci:${this.dir}${isDigest(ref) ? "@" : ":"}${ref}`;
   }
 
   private blobPath(digest: string): string {
@@ -62,7 +62,7 @@ export class OciLayoutStore implements ImageSource, ImageSink {
 
   /** Finds the descriptor for a tag (ref name) or digest. */
   private async resolve(ref: string): Promise<Descriptor | undefined> {
-    if (ref.includes(":")) {
+    if (isDigest(ref)) {
       const size = await this.blobHead(ref);
       if (size === undefined) return undefined;
       const idx = await this.readIndex();
@@ -175,7 +175,7 @@ export class OciLayoutStore implements ImageSource, ImageSink {
     const digest = digestOf(bytes);
     const desc = { mediaType, digest, size: bytes.byteLength };
     if ((await this.blobHead(digest)) === undefined) await this.blobPut(desc, async () => Readable.from([bytes]));
-    if (!ref.includes(":")) await this.tag(ref, desc);
+    if (!isDigest(ref)) await this.tag(ref, desc);
     return digest;
   }
 
