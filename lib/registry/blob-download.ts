@@ -8,7 +8,8 @@
 import { Readable } from "node:stream";
 import { FerryError, withSide } from "../errors.ts";
 import { DigestVerifier } from "../oci/digest.ts";
-import type { CallOptions, RegistryClient, RegistryResponse } from "./client.ts";
+import type { RegistryEndpoint } from "./endpoint.ts";
+import type { CallOptions, Reply } from "./exchange.ts";
 import { isNetworkError } from "./retry.ts";
 import { isStall } from "./stall.ts";
 import { drain, header } from "./transport.ts";
@@ -22,16 +23,16 @@ export const STALL_RESUME_MIN_BYTES = 1024 * 1024;
 
 /** Opens a verified, resumable stream of a blob. Rejects at once for 404 and other errors. */
 export async function blobGet(
-  client: RegistryClient,
+  ep: RegistryEndpoint,
   repo: string,
   desc: { digest: string; size: number },
   opts: CallOptions & { maxResumes?: number } = {},
 ): Promise<Readable> {
   const knownSize = desc.size >= 0 ? desc.size : undefined;
   const verifier = new DigestVerifier(desc.digest, knownSize);
-  const where = `${client.host}/${repo}@${desc.digest}`;
-  const get = (offset: number): Promise<RegistryResponse> =>
-    client.request({
+  const where = `${ep.host}/${repo}@${desc.digest}`;
+  const get = (offset: number): Promise<Reply> =>
+    ep.send({
       ...opts,
       method: "GET",
       path: `/v2/${repo}/blobs/${desc.digest}`,
@@ -46,7 +47,7 @@ export async function blobGet(
   if (knownSize !== undefined && length !== undefined && Number(length) !== knownSize) {
     await drain(first.body);
     throw new FerryError("SIZE_MISMATCH", `${where}: server announces ${length} bytes, descriptor says ${knownSize}`, {
-      side: client.side,
+      side: ep.side,
     });
   }
   const maxResumes = opts.maxResumes ?? MAX_RESUMES;
@@ -82,18 +83,18 @@ export async function blobGet(
         }
       } catch (err) {
         const resumableStall = isStall(err) && stallResumes < MAX_STALL_RESUMES && delivered - openedAt >= STALL_RESUME_MIN_BYTES;
-        if (err instanceof FerryError && !resumableStall) throw withSide(err, client.side);
+        if (err instanceof FerryError && !resumableStall) throw withSide(err, ep.side);
         cut = err;
       }
       const short = knownSize !== undefined && delivered < knownSize;
       if (cut === undefined && !short) break;
       const canResume = (cut === undefined || isNetworkError(cut) || isStall(cut)) && resumes < maxResumes && delivered > lastResumeAt && !opts.signal?.aborted;
       if (!canResume) {
-        if (isStall(cut)) throw withSide(cut, client.side);
+        if (isStall(cut)) throw withSide(cut, ep.side);
         if (cut !== undefined) {
           throw new FerryError("NETWORK", `${where}: download cut after ${delivered} bytes: ${(cut as Error).message}`, {
             retryable: true,
-            side: client.side,
+            side: ep.side,
             cause: cut,
           });
         }
@@ -109,7 +110,7 @@ export async function blobGet(
           await drain(current.body);
           throw new FerryError("NETWORK", `${where}: resume at ${delivered} got Content-Range ${header(current.headers, "content-range") ?? "none"}`, {
             retryable: true,
-            side: client.side,
+            side: ep.side,
           });
         }
       } else {
@@ -120,7 +121,7 @@ export async function blobGet(
     try {
       verifier.finish();
     } catch (e) {
-      throw withSide(e, client.side);
+      throw withSide(e, ep.side);
     }
     if (pending) yield pending;
   }

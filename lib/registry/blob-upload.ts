@@ -8,16 +8,29 @@
 import { Readable } from "node:stream";
 import { FerryError, RegistryError } from "../errors.ts";
 import { digestOf } from "../oci/digest.ts";
-import type { CallOptions, RegistryClient, UploadMode } from "./client.ts";
-import { appendQuery, resolveLocation } from "./upload-location.ts";
-import { isRetryable, nextDelay, sleep } from "./retry.ts";
+import type { RegistryEndpoint } from "./endpoint.ts";
+import type { CallOptions } from "./exchange.ts";
 import type { HostProfile } from "./host-profile.ts";
+import { isRetryable, withRetries } from "./retry.ts";
 import { drain, header } from "./transport.ts";
+import { appendQuery, resolveLocation } from "./upload-location.ts";
+import { blobUploadCancel, blobUploadCommit, blobUploadStart, blobUploadStatus, COMMIT_HEADERS_TIMEOUT_MS } from "./upload-session.ts";
 
 export const DEFAULT_CHUNK_SIZE = 4 * 1024 * 1024;
 const MAX_CHUNK = 256 * 1024 * 1024;
-/** Registries hash the whole blob before answering the commit PUT: give them time. */
-const COMMIT_HEADERS_TIMEOUT_MS = 15 * 60 * 1000;
+
+/** How blobs are uploaded: one PUT, one streamed PATCH then PUT, or Content-Range chunks. */
+export type UploadMode = "monolithic" | "patch" | "chunked";
+
+/** A client's upload settings. */
+export interface UploadSettings {
+  /** Default `monolithic`; never `chunked` to a host whose profile says so (ECR). */
+  mode?: UploadMode | undefined;
+  /** Chunk size for `chunked` uploads. Default 4 MiB (GHCR's cap); raised to OCI-Chunk-Min-Length. */
+  chunkSize?: number | undefined;
+  /** Try `POST ?digest=` with the body for small blobs (capability-detected: 202 falls back). */
+  singlePost?: boolean | undefined;
+}
 
 /** Opens the blob's bytes; called again for each attempt. */
 export type BodyOpener = () => Promise<Readable | AsyncIterable<Uint8Array>>;
@@ -38,32 +51,38 @@ export interface UploadOutcome {
  * mount answered 202); it is used for the first attempt only.
  */
 export async function blobPut(
-  client: RegistryClient,
+  ep: RegistryEndpoint,
+  settings: UploadSettings,
   repo: string,
   desc: { digest: string; size: number },
   open: BodyOpener,
   opts: CallOptions & { location?: string } = {},
 ): Promise<UploadOutcome> {
-  const mode = effectiveUploadMode(client.profile, client.options.uploadMode);
+  const mode = effectiveUploadMode(ep.profile, settings.mode);
   let location = opts.location;
-  for (let attempt = 1; ; attempt++) {
+  const attempt = async (n: number): Promise<UploadOutcome> => {
     let session: string | undefined;
     try {
-      const start = location ? { location, minChunk: undefined } : await startSession(client, repo, opts);
+      const start = location ? { location, minChunk: undefined } : await blobUploadStart(ep, repo, opts);
       location = undefined;
       session = start.location;
       const body = await open();
-      if (mode === "monolithic") await putMonolithic(client, repo, session, desc, body, opts);
-      else if (mode === "patch") await patchThenPut(client, repo, session, desc, body, opts);
-      else await putChunked(client, repo, session, desc, body, start.minChunk, opts);
-      return { attempts: attempt };
+      if (mode === "monolithic") await putMonolithic(ep, repo, session, desc, body, opts);
+      else if (mode === "patch") await patchThenPut(ep, repo, session, desc, body, opts);
+      else await putChunked(ep, repo, session, desc, body, chunkLimit(ep.profile, settings, start.minChunk), start.minChunk, opts);
+      return { attempts: n };
     } catch (err) {
-      if (session) void client.blobUploadCancel(session, repo);
-      const delay = uploadRetryable(err) ? nextDelay(err, attempt, client.retry, opts.deadline) : undefined;
-      if (delay === undefined) throw err;
-      await sleep(delay, opts.signal);
+      if (session) void blobUploadCancel(ep, session, repo);
+      throw err;
     }
-  }
+  };
+  return withRetries(attempt, ep.retry, { signal: opts.signal, deadline: opts.deadline, retryable: uploadRetryable });
+}
+
+/** The first chunk size: the configured one, raised to the server's minimum, capped by the profile. */
+function chunkLimit(profile: HostProfile, settings: UploadSettings, minChunk: number | undefined): number {
+  const limit = Math.min(MAX_CHUNK, Math.max(settings.chunkSize ?? DEFAULT_CHUNK_SIZE, minChunk ?? 0));
+  return profile.maxChunkBytes ? Math.min(limit, profile.maxChunkBytes) : limit;
 }
 
 function uploadRetryable(err: unknown): boolean {
@@ -76,26 +95,8 @@ function uploadRetryable(err: unknown): boolean {
   return isRetryable(err);
 }
 
-async function startSession(client: RegistryClient, repo: string, opts: CallOptions): Promise<{ location: string; minChunk: number | undefined }> {
-  const res = await client.request({
-    ...opts,
-    method: "POST",
-    path: `/v2/${repo}/blobs/uploads/`,
-    repo,
-    push: true,
-    headers: { "content-length": "0" },
-    expect: [202],
-    retry: true, // opening a session has no effect until data is sent
-  });
-  await drain(res.body);
-  const loc = header(res.headers, "location");
-  if (!loc) throw new FerryError("REGISTRY", `${client.host}/${repo}: upload session without Location`, { side: client.side, retryable: true });
-  const min = Number(header(res.headers, "oci-chunk-min-length"));
-  return { location: resolveLocation(loc, res.url), minChunk: Number.isFinite(min) && min > 0 ? min : undefined };
-}
-
 async function putMonolithic(
-  client: RegistryClient,
+  ep: RegistryEndpoint,
   repo: string,
   location: string,
   desc: { digest: string; size: number },
@@ -103,7 +104,7 @@ async function putMonolithic(
   opts: CallOptions,
 ): Promise<void> {
   // No Content-Range here: some registries then apply chunk caps (cirruslabs/tart#179).
-  const res = await client.request({
+  const res = await ep.send({
     ...opts,
     method: "PUT",
     path: appendQuery(location, "digest", desc.digest),
@@ -118,14 +119,14 @@ async function putMonolithic(
 }
 
 async function patchThenPut(
-  client: RegistryClient,
+  ep: RegistryEndpoint,
   repo: string,
   location: string,
   desc: { digest: string; size: number },
   body: Readable | AsyncIterable<Uint8Array>,
   opts: CallOptions,
 ): Promise<void> {
-  const res = await client.request({
+  const res = await ep.send({
     ...opts,
     method: "PATCH",
     path: location,
@@ -138,23 +139,7 @@ async function patchThenPut(
   });
   await drain(res.body);
   const next = header(res.headers, "location");
-  await commit(client, repo, next ? resolveLocation(next, res.url) : location, desc.digest, opts);
-}
-
-async function commit(client: RegistryClient, repo: string, location: string, digest: string, opts: CallOptions): Promise<void> {
-  const res = await client.request({
-    ...opts,
-    method: "PUT",
-    path: appendQuery(location, "digest", digest),
-    repo,
-    push: true,
-    headers: { "content-length": "0" },
-    body: Buffer.alloc(0),
-    expect: [201, 204],
-    retry: false,
-    headersTimeout: COMMIT_HEADERS_TIMEOUT_MS,
-  });
-  await drain(res.body);
+  await blobUploadCommit(ep, repo, next ? resolveLocation(next, res.url) : location, desc.digest, opts);
 }
 
 /** Splits a stream into buffers of exactly `size` bytes (the last may be shorter). */
@@ -179,16 +164,16 @@ async function* fixedChunks(body: Readable | AsyncIterable<Uint8Array>, size: nu
 }
 
 async function putChunked(
-  client: RegistryClient,
+  ep: RegistryEndpoint,
   repo: string,
   location: string,
   desc: { digest: string; size: number },
   body: Readable | AsyncIterable<Uint8Array>,
+  firstLimit: number,
   minChunk: number | undefined,
   opts: CallOptions,
 ): Promise<void> {
-  let limit = Math.min(MAX_CHUNK, Math.max(client.options.chunkSize ?? DEFAULT_CHUNK_SIZE, minChunk ?? 0));
-  if (client.profile.maxChunkBytes) limit = Math.min(limit, client.profile.maxChunkBytes);
+  let limit = firstLimit;
   let loc = location;
   let offset = 0; // tracked here: ECR's Range stops advancing after the first PATCH
   for await (const chunk of fixedChunks(body, limit)) {
@@ -196,7 +181,7 @@ async function putChunked(
     while (rest.byteLength > 0) {
       const piece = rest.subarray(0, limit);
       const end = offset + piece.byteLength - 1;
-      const res = await client.request({
+      const res = await ep.send({
         ...opts,
         method: "PATCH",
         path: loc,
@@ -213,7 +198,7 @@ async function putChunked(
       });
       await drain(res.body);
       if (res.status === 416) {
-        const have = await uploadStatus(client, repo, loc, opts);
+        const have = await blobUploadStatus(ep, repo, loc, opts);
         if (have.offset > offset && have.offset <= end + 1) {
           // The server has part of this piece: send the rest.
           rest = rest.subarray(have.offset - offset);
@@ -226,8 +211,8 @@ async function putChunked(
           loc = have.location;
           continue;
         }
-        throw new FerryError("REGISTRY", `${client.host}/${repo}: chunk ${offset}-${end} refused (416), server has ${have.offset} bytes`, {
-          side: client.side,
+        throw new FerryError("REGISTRY", `${ep.host}/${repo}: chunk ${offset}-${end} refused (416), server has ${have.offset} bytes`, {
+          side: ep.side,
           retryable: true,
         });
       }
@@ -237,29 +222,17 @@ async function putChunked(
       rest = rest.subarray(piece.byteLength);
     }
   }
-  await commit(client, repo, loc, desc.digest, opts);
-}
-
-/** `GET <location>` → 204 with `Range: 0-<last>`: how many bytes the server holds. */
-async function uploadStatus(client: RegistryClient, repo: string, location: string, opts: CallOptions): Promise<{ offset: number; location: string }> {
-  const res = await client.request({ ...opts, method: "GET", path: location, repo, push: true, expect: [204, 200] });
-  await drain(res.body);
-  const m = /^(?:bytes=)?(\d+)-(\d+)$/.exec(header(res.headers, "range") ?? "");
-  const next = header(res.headers, "location");
-  const last = m ? Number(m[2]) : -1;
-  // distribution says 0-0 for both 0 and 1 byte held; 0-0 is taken as nothing held.
-  const offset = m && !(m[1] === "0" && m[2] === "0") ? last + 1 : 0;
-  return { offset, location: next ? resolveLocation(next, res.url) : location };
+  await blobUploadCommit(ep, repo, loc, desc.digest, opts);
 }
 
 /**
  * Uploads a small blob held in memory. With `singlePostUpload`, tries the one-request form
  * (`POST ?digest=` with the body); a 202 means unsupported and the bytes go to the Location.
  */
-export async function blobPutBytes(client: RegistryClient, repo: string, bytes: Buffer, opts: CallOptions = {}): Promise<string> {
+export async function blobPutBytes(ep: RegistryEndpoint, settings: UploadSettings, repo: string, bytes: Buffer, opts: CallOptions = {}): Promise<string> {
   const digest = digestOf(bytes);
-  if (client.options.singlePostUpload) {
-    const res = await client.request({
+  if (settings.singlePost) {
+    const res = await ep.send({
       ...opts,
       method: "POST",
       path: `/v2/${repo}/blobs/uploads/?digest=${digest}`,
@@ -273,10 +246,10 @@ export async function blobPutBytes(client: RegistryClient, repo: string, bytes: 
     if (res.status === 201) return digest;
     const loc = header(res.headers, "location");
     if (loc) {
-      await putMonolithic(client, repo, resolveLocation(loc, res.url), { digest, size: bytes.byteLength }, Readable.from([bytes]), opts);
+      await putMonolithic(ep, repo, resolveLocation(loc, res.url), { digest, size: bytes.byteLength }, Readable.from([bytes]), opts);
       return digest;
     }
   }
-  await blobPut(client, repo, { digest, size: bytes.byteLength }, async () => Readable.from([bytes]), opts);
+  await blobPut(ep, settings, repo, { digest, size: bytes.byteLength }, async () => Readable.from([bytes]), opts);
   return digest;
 }

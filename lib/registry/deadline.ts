@@ -2,8 +2,11 @@
  * A call's deadline as an abort signal: requests in flight (a blob body mid-stream, an upload)
  * stop at the deadline with a retryable DEADLINE error, so the caller still has the time it kept
  * in reserve to record the outcome (and the pipeline's queue delivers the work again).
+ * Contract of `deadlineLayer`: the request, its retries and its Reply's body until read or
+ * drained all run under one signal that aborts at the deadline.
  */
 import { FerryError } from "../errors.ts";
+import type { RegistryRequest, Send } from "./exchange.ts";
 import { abortError } from "./retry.ts";
 
 /** The signal for one call and a `dispose()` to run when the call is over (body consumed). */
@@ -56,4 +59,23 @@ export function untilAborted<T>(p: Promise<T>, signal: AbortSignal | undefined):
     signal.addEventListener("abort", onAbort, { once: true });
     p.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
   });
+}
+
+/**
+ * The outermost layer: `r.signal` combined with `r.deadline` for everything below, released when
+ * the Reply's body closes (or at once on failure). `host` names the request in the DEADLINE error.
+ */
+export function deadlineLayer(host: string): (next: Send<RegistryRequest>) => Send<RegistryRequest> {
+  return (next) => async (r) => {
+    const scope = callScope(r.signal, r.deadline, `${r.method} ${host}${r.repo ? `/${r.repo}` : ""}`);
+    try {
+      const res = await next(scope.signal === r.signal ? r : { ...r, signal: scope.signal });
+      if (res.body.closed) scope.dispose();
+      else res.body.once("close", scope.dispose);
+      return res;
+    } catch (e) {
+      scope.dispose();
+      throw e;
+    }
+  };
 }

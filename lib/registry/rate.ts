@@ -1,4 +1,12 @@
-/** A request-rate budget per registry (Docker Hub's pull limits): a token bucket. */
+/**
+ * A request-rate budget per registry (Docker Hub's pull limits): a token bucket, and the layer
+ * that spends it. Contract: one token per request sent (each retry and auth replay; redirect
+ * hops are free), taken before the request's credentials are looked up; waiting stops when the request is aborted.
+ */
+import { untilAborted } from "./deadline.ts";
+import type { Layer } from "./exchange.ts";
+
+/** A token bucket shared by the clients of one host. */
 export class RateBudget {
   private tokens: number;
   private last = Date.now();
@@ -29,4 +37,12 @@ export class RateBudget {
     this.chain = next.catch(() => undefined);
     return next;
   }
+}
+
+/** Takes one token of `budget` before each request goes on. */
+export function rateLayer(budget: RateBudget): Layer {
+  return (next) => async (req) => {
+    await untilAborted(budget.take(), req.signal);
+    return next(req);
+  };
 }

@@ -114,3 +114,27 @@ export function nextDelay(err: unknown, attempt: number, opts: RetryOptions, dea
   if (deadline !== undefined && Date.now() + wait > deadline) return undefined;
   return wait;
 }
+
+/** How {@link withRetries} may wait and which failures it may retry. */
+export interface RetryControl {
+  signal?: AbortSignal | undefined;
+  deadline?: number | undefined;
+  /** Narrows the policy: failures this says no to are raised at once. Default: all the policy allows. */
+  retryable?: (err: unknown) => boolean;
+}
+
+/**
+ * Runs `attempt` until it succeeds or the policy ({@link nextDelay}) says stop, sleeping between
+ * tries. The one retry loop: the transport's retry layer, token fetches and whole uploads use it.
+ */
+export async function withRetries<T>(attempt: (n: number) => Promise<T>, opts: RetryOptions, ctl: RetryControl = {}): Promise<T> {
+  for (let n = 1; ; n++) {
+    try {
+      return await attempt(n);
+    } catch (err) {
+      const delay = (ctl.retryable?.(err) ?? true) ? nextDelay(err, n, opts, ctl.deadline) : undefined;
+      if (delay === undefined) throw err;
+      await sleep(delay, ctl.signal);
+    }
+  }
+}

@@ -1,13 +1,12 @@
 /**
- * The HTTP layer under the registry client: one undici Agent per host setting (TLS, connection
- * cap), scheme detection (https, or plain HTTP for configured and loopback hosts that do not speak
- * TLS), and response helpers that always drain bodies so sockets are reused.
+ * The HTTP plumbing under the transport's layers: one undici Agent per host setting (TLS,
+ * connection cap), TLS error naming, and response helpers that always drain bodies so sockets
+ * are reused and never read more of a body than asked. Scheme probing is in scheme.ts.
  */
 import { readFileSync } from "node:fs";
 import { rootCertificates } from "node:tls";
 import { Agent, type Dispatcher } from "undici";
 import { FerryError, type OciErrorEntry, RegistryError, type Side } from "../errors.ts";
-import { isLoopbackHost } from "./address.ts";
 import { redactUrl } from "./redact.ts";
 import { parseRetryAfter } from "./retry.ts";
 import type { TransferSettings } from "./stall.ts";
@@ -55,7 +54,6 @@ function readCa(file: string): string {
   }
 }
 
-const TLS_PROTOCOL_CODES = new Set(["ERR_SSL_WRONG_VERSION_NUMBER", "ERR_SSL_PACKET_LENGTH_TOO_LONG", "EPROTO"]);
 const TLS_CERT_CODES = new Set([
   "DEPTH_ZERO_SELF_SIGNED_CERT",
   "SELF_SIGNED_CERT_IN_CHAIN",
@@ -69,12 +67,6 @@ const TLS_CERT_CODES = new Set([
   "CERT_SIGNATURE_FAILURE",
 ]);
 
-/** True when a TLS handshake failed because the server speaks plain HTTP. */
-export function isPlainHttpAnswer(err: unknown): boolean {
-  const code = (err as { code?: string } | null)?.code;
-  return code !== undefined && TLS_PROTOCOL_CODES.has(code);
-}
-
 /** Turns certificate failures into a clear TLS error; other errors pass through. */
 export function tlsError(err: unknown, host: string, side?: Side): unknown {
   const code = (err as { code?: string } | null)?.code;
@@ -85,12 +77,6 @@ export function tlsError(err: unknown, host: string, side?: Side): unknown {
     });
   }
   return err;
-}
-
-/** Which scheme to try first and whether plain HTTP may follow: configured hosts and loopback. */
-export function schemeCandidates(host: string, opts: TransportOptions): Array<"https" | "http"> {
-  if (opts.plainHttp) return ["http"];
-  return isLoopbackHost(host) ? ["https", "http"] : ["https"];
 }
 
 /** First value of a response header. */
