@@ -41,6 +41,8 @@ export type ErrorCode =
   | "CANCELLED"
   /** The request conflicts with the job's state (re-driving a job that succeeded). */
   | "CONFLICT"
+  /** ferry serve's data directory cannot be read back (a journal line damaged by something other than a crash). */
+  | "STATE_DAMAGED"
   /** Anything ferry did not raise on purpose (an SDK or runtime error). */
   | "INTERNAL";
 

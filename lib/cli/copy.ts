@@ -2,7 +2,8 @@
 import { parseArgs } from "node:util";
 import { errorCodes, FerryError } from "../errors.ts";
 import { parsePlatform } from "../oci/platform.ts";
-import { type CopyResult, copyImage, DEFAULT_JOBS } from "../replicate/copy.ts";
+import { type CopyResult, copyImage } from "../replicate/copy.ts";
+import { DEFAULT_JOBS } from "../replicate/copy-session.ts";
 import { formatLocation, parseLocation } from "../replicate/location.ts";
 import { openStore } from "../replicate/open.ts";
 import { formatBytes, formatDuration, shortDigest } from "./format.ts";
@@ -41,8 +42,8 @@ Examples:
   ferry copy --json --quiet quay.io/org/tool@sha256:… oci:/srv/export:tool
 `;
 
-/** Runs `ferry copy`; returns the exit status. */
-export async function runCopy(argv: string[]): Promise<number> {
+/** `ferry copy`'s arguments, checked. */
+function parseCopyArgs(argv: string[]) {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -61,34 +62,37 @@ export async function runCopy(argv: string[]): Promise<number> {
       ...TRANSFER_OPTIONS,
     },
   });
-  if (values.help) {
-    process.stdout.write(COPY_HELP);
-    return 0;
-  }
+  if (values.help) return { help: true as const };
   if (positionals.length !== 2) throw new FerryError("USAGE", `copy needs SRC and DST (got ${positionals.length} arguments); see 'ferry copy --help'`);
   const jobs = values.jobs === undefined ? undefined : Number(values.jobs);
   if (jobs !== undefined && (!Number.isInteger(jobs) || jobs < 1 || jobs > 64)) throw new FerryError("USAGE", "--jobs must be an integer from 1 to 64");
-  const platforms = values.platform?.map(parsePlatform);
-  const usage = (e: unknown) => {
-    throw e instanceof FerryError && e.code === "INVALID_REFERENCE" ? new FerryError("USAGE", e.message) : e;
+  const location = (s: string) => {
+    try {
+      return parseLocation(s);
+    } catch (e) {
+      throw e instanceof FerryError && e.code === "INVALID_REFERENCE" ? new FerryError("USAGE", e.message) : e;
+    }
   };
-  const src = (() => {
-    try {
-      return parseLocation(positionals[0] as string);
-    } catch (e) {
-      return usage(e);
-    }
-  })();
-  const dst = (() => {
-    try {
-      return parseLocation(positionals[1] as string);
-    } catch (e) {
-      return usage(e);
-    }
-  })();
-  const srcCreds = credsFlag(values["src-creds"], "--src-creds");
-  const dstCreds = credsFlag(values["dest-creds"], "--dest-creds");
+  return {
+    help: false as const,
+    values,
+    src: location(positionals[0] as string),
+    dst: location(positionals[1] as string),
+    jobs,
+    platforms: values.platform?.map(parsePlatform),
+    srcCreds: credsFlag(values["src-creds"], "--src-creds"),
+    dstCreds: credsFlag(values["dest-creds"], "--dest-creds"),
+  };
+}
 
+/** Runs `ferry copy`; returns the exit status. */
+export async function runCopy(argv: string[]): Promise<number> {
+  const args = parseCopyArgs(argv);
+  if (args.help) {
+    process.stdout.write(COPY_HELP);
+    return 0;
+  }
+  const { values, src, dst, jobs, platforms } = args;
   const pool = poolFromFlags(values);
   // Progress goes to stderr, so it never mixes with --json on stdout.
   const progress = createProgress(process.stderr, { quiet: values.quiet === true });
@@ -99,8 +103,8 @@ export async function runCopy(argv: string[]): Promise<number> {
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
   try {
-    const source = openStore(src, pool, "source", srcCreds);
-    const sink = openStore(dst, pool, "destination", dstCreds);
+    const source = openStore(src, pool, "source", args.srcCreds);
+    const sink = openStore(dst, pool, "destination", args.dstCreds);
     if (!values.quiet && !values.json) process.stderr.write(`${values["dry-run"] ? "Planning" : "Copying"} ${formatLocation(src)} → ${formatLocation(dst)}\n`);
     const result = await copyImage(source, srcRef, sink, dstRef, {
       ...(platforms ? { platforms } : {}),

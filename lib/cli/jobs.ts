@@ -37,6 +37,30 @@ interface JobView {
 
 const FINAL = new Set(["succeeded", "failed", "skipped"]);
 
+type Call = (method: string, path: string, body?: unknown) => Promise<Record<string, unknown>>;
+
+/** Calls ferry serve's API; HTTP failures become coded errors. */
+function apiClient(server: string, token: string | undefined): Call {
+  return async (method, path, body) => {
+    let res: Response;
+    try {
+      res = await fetch(`${server}${path}`, {
+        method,
+        headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body === undefined ? {} : { "content-type": "application/json" }) },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+    } catch (e) {
+      throw new FerryError("NETWORK", `cannot reach ferry serve at ${server}: ${(e as Error).message}`);
+    }
+    const json = (await res.json().catch(() => ({}))) as Record<string, unknown>;
+    if (res.status === 404) throw new FerryError("NOT_FOUND", String(json.error ?? `${path}: not found`));
+    if (res.status === 409) throw new FerryError("CONFLICT", String(json.error ?? "conflict"));
+    if (res.status === 401) throw new FerryError("AUTH", `${server} wants an API token (--token or FERRY_API_TOKEN)`);
+    if (res.status >= 400) throw new FerryError("USAGE", String(json.error ?? `HTTP ${res.status}`));
+    return json;
+  };
+}
+
 export async function runJobs(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -57,30 +81,13 @@ export async function runJobs(argv: string[]): Promise<number> {
     return values.help ? 0 : 2;
   }
   const server = (values.server ?? process.env.FERRY_SERVER ?? "http://127.0.0.1:8080").replace(/\/$/, "");
-  const token = values.token ?? process.env.FERRY_API_TOKEN;
-  const call = async (method: string, path: string, body?: unknown) => {
-    let res: Response;
-    try {
-      res = await fetch(`${server}${path}`, {
-        method,
-        headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body === undefined ? {} : { "content-type": "application/json" }) },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      });
-    } catch (e) {
-      throw new FerryError("NETWORK", `cannot reach ferry serve at ${server}: ${(e as Error).message}`);
-    }
-    const json = (await res.json().catch(() => ({}))) as Record<string, unknown>;
-    if (res.status === 404) throw new FerryError("NOT_FOUND", String(json.error ?? `${path}: not found`));
-    if (res.status === 409) throw new FerryError("CONFLICT", String(json.error ?? "conflict"));
-    if (res.status === 401) throw new FerryError("AUTH", `${server} wants an API token (--token or FERRY_API_TOKEN)`);
-    if (res.status >= 400) throw new FerryError("USAGE", String(json.error ?? `HTTP ${res.status}`));
-    return json;
-  };
+  const call = apiClient(server, values.token ?? process.env.FERRY_API_TOKEN);
   const needId = () => {
     if (!id) throw new FerryError("USAGE", `jobs ${action} needs a job ID; see 'ferry jobs --help'`);
     return encodeURIComponent(id);
   };
   const print = (v: unknown, text: () => string) => process.stdout.write(values.json ? `${JSON.stringify(v, null, 2)}\n` : `${text()}\n`);
+  const job = async (method: string, path: string, body?: unknown) => (await call(method, path, body)) as unknown as JobView;
   switch (action) {
     case "list": {
       const limit = values.limit ?? "20";
@@ -91,38 +98,41 @@ export async function runJobs(argv: string[]): Promise<number> {
       return 0;
     }
     case "show": {
-      const job = (await call("GET", `/replications/${needId()}`)) as unknown as JobView;
-      print(job, () => details(job));
+      const j = await job("GET", `/replications/${needId()}`);
+      print(j, () => details(j));
       return 0;
     }
     case "redrive": {
-      const job = (await call("POST", `/replications/${needId()}/redrive`)) as unknown as JobView;
-      print(job, () => `re-driven: ${line(job)}`);
+      const j = await job("POST", `/replications/${needId()}/redrive`);
+      print(j, () => `re-driven: ${line(j)}`);
       return 0;
     }
     case "fail": {
       if (!values.reason) throw new FerryError("USAGE", "jobs fail needs --reason TEXT");
-      const job = (await call("POST", `/replications/${needId()}/fail`, { reason: values.reason })) as unknown as JobView;
-      print(job, () => `failed: ${line(job)}`);
+      const j = await job("POST", `/replications/${needId()}/fail`, { reason: values.reason });
+      print(j, () => `failed: ${line(j)}`);
       return 0;
     }
-    case "watch": {
-      const path = `/replications/${needId()}`;
-      let last = "";
-      for (;;) {
-        const job = (await call("GET", path)) as unknown as JobView;
-        const now = line(job);
-        if (now !== last && !values.json) process.stdout.write(`${new Date().toISOString()} ${now}\n`);
-        last = now;
-        if (FINAL.has(job.status)) {
-          if (values.json) process.stdout.write(`${JSON.stringify(job, null, 2)}\n`);
-          return job.status === "failed" ? 1 : 0;
-        }
-        await new Promise((r) => setTimeout(r, 500));
-      }
-    }
+    case "watch":
+      return watch(() => job("GET", `/replications/${needId()}`), values.json === true);
     default:
       throw new FerryError("USAGE", `unknown jobs action ${JSON.stringify(action)}; see 'ferry jobs --help'`);
+  }
+}
+
+/** Prints each change of a job's line until it is final; exit status 1 when it failed. */
+async function watch(get: () => Promise<JobView>, json: boolean): Promise<number> {
+  let last = "";
+  for (;;) {
+    const job = await get();
+    const now = line(job);
+    if (now !== last && !json) process.stdout.write(`${new Date().toISOString()} ${now}\n`);
+    last = now;
+    if (FINAL.has(job.status)) {
+      if (json) process.stdout.write(`${JSON.stringify(job, null, 2)}\n`);
+      return job.status === "failed" ? 1 : 0;
+    }
+    await new Promise((r) => setTimeout(r, 500));
   }
 }
 

@@ -2,7 +2,7 @@
  * Progress on stderr for `ferry copy`: live bars per blob with bytes and rate on a TTY, one line
  * per step otherwise, nothing with --quiet.
  */
-import type { CopyEvent } from "../replicate/copy.ts";
+import type { CopyEvent } from "../replicate/copy-session.ts";
 import { formatBytes, shortDigest } from "./format.ts";
 
 interface Active {

@@ -38,77 +38,87 @@ export interface BackendOptions {
 
 const LOCAL_CREDS = { accessKeyId: "ferrylocal", secretAccessKey: "ferrylocal" };
 
+type Stop = () => Promise<void>;
+
+/** The SQS endpoint: configured, AWS itself (real queue URLs given), or fauxqs on loopback. */
+async function sqsEndpointFor(env: NodeJS.ProcessEnv, realQueues: boolean, stops: Stop[]): Promise<{ endpoint?: string; kind: Backends["kind"]["sqs"] }> {
+  if (env.FERRY_SQS_ENDPOINT) return { endpoint: env.FERRY_SQS_ENDPOINT, kind: "endpoint" };
+  if (realQueues) return { kind: "aws" };
+  const { buildApp } = (await import("fauxqs")) as typeof import("fauxqs");
+  // buildApp + listen on 127.0.0.1: startFauxqs would listen on every interface.
+  const app = buildApp({ logger: false, host: "127.0.0.1" });
+  await app.listen({ port: 0, host: "127.0.0.1" });
+  stops.push(() => app.close());
+  return { endpoint: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`, kind: "embedded" };
+}
+
+/** The DynamoDB endpoint: configured, AWS itself (a table named), journaled dynalite (a data dir), or in-memory dynalite. */
+async function dynamoEndpointFor(
+  env: NodeJS.ProcessEnv,
+  dataDir: string | undefined,
+  stops: Stop[],
+): Promise<{ endpoint?: string; kind: Backends["kind"]["dynamodb"] }> {
+  if (env.FERRY_DYNAMODB_ENDPOINT) return { endpoint: env.FERRY_DYNAMODB_ENDPOINT, kind: "endpoint" };
+  if (env.FERRY_TABLE) return { kind: "aws" };
+  if (dataDir) {
+    // Durable: in-memory dynalite with a journal of its writes in the data directory.
+    const store = await startJournaledDynamo(dataDir);
+    stops.push(() => store.stop());
+    return { endpoint: store.endpoint, kind: "embedded" };
+  }
+  const dynalite = require("dynalite") as (o: { createTableMs: number; updateTableMs: number }) => import("node:http").Server;
+  const server = dynalite({ createTableMs: 0, updateTableMs: 0 });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  stops.push(() => new Promise<void>((r) => server.close(() => r())));
+  return { endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, kind: "embedded" };
+}
+
+/** The pipeline's queues, each with its dead-letter queue (created unless real queue URLs are given). */
+async function queuesOf(sqs: SQSClient, env: NodeJS.ProcessEnv, opts: BackendOptions) {
+  const queues = {} as Record<QueueName, string>;
+  const deadLetterQueues: Partial<Record<QueueName, string>> = {};
+  if (env.FERRY_QUEUE_PLAN_URL && env.FERRY_QUEUE_COPY_URL && env.FERRY_QUEUE_MERGE_URL) {
+    return { queues: { plan: env.FERRY_QUEUE_PLAN_URL, copy: env.FERRY_QUEUE_COPY_URL, merge: env.FERRY_QUEUE_MERGE_URL }, deadLetterQueues };
+  }
+  for (const name of ["plan", "copy", "merge"] as const) {
+    const dlq = await sqs.send(new CreateQueueCommand({ QueueName: `ferry-${name}-dlq` }));
+    const dlqArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlq.QueueUrl, AttributeNames: ["QueueArn"] }))).Attributes?.QueueArn;
+    const q = await sqs.send(
+      new CreateQueueCommand({
+        QueueName: `ferry-${name}`,
+        Attributes: {
+          VisibilityTimeout: String(opts.visibilityTimeout),
+          RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: opts.maxReceiveCount }),
+        },
+      }),
+    );
+    queues[name] = q.QueueUrl as string;
+    deadLetterQueues[name] = dlq.QueueUrl as string;
+  }
+  return { queues, deadLetterQueues };
+}
+
 export async function startBackends(opts: BackendOptions): Promise<Backends> {
   const env = opts.env ?? process.env;
   const region = env.AWS_REGION ?? "us-east-1";
-  const stops: Array<() => Promise<void>> = [];
-  const realQueues = env.FERRY_QUEUE_PLAN_URL && env.FERRY_QUEUE_COPY_URL && env.FERRY_QUEUE_MERGE_URL;
-
-  let sqsEndpoint = env.FERRY_SQS_ENDPOINT;
-  let sqsKind: Backends["kind"]["sqs"] = sqsEndpoint ? "endpoint" : "aws";
-  if (!sqsEndpoint && !realQueues) {
-    const { buildApp } = (await import("fauxqs")) as typeof import("fauxqs");
-    // buildApp + listen on 127.0.0.1: startFauxqs would listen on every interface.
-    const app = buildApp({ logger: false, host: "127.0.0.1" });
-    await app.listen({ port: 0, host: "127.0.0.1" });
-    sqsEndpoint = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
-    sqsKind = "embedded";
-    stops.push(() => app.close());
-  }
-  let ddbEndpoint = env.FERRY_DYNAMODB_ENDPOINT;
-  let ddbKind: Backends["kind"]["dynamodb"] = ddbEndpoint ? "endpoint" : "aws";
-  if (!ddbEndpoint && !env.FERRY_TABLE) {
-    if (opts.dataDir) {
-      // Durable: in-memory dynalite with a journal of its writes in the data directory.
-      const store = await startJournaledDynamo(opts.dataDir);
-      ddbEndpoint = store.endpoint;
-      stops.push(() => store.stop());
-    } else {
-      const dynalite = require("dynalite") as (o: { createTableMs: number; updateTableMs: number }) => import("node:http").Server;
-      const server = dynalite({ createTableMs: 0, updateTableMs: 0 });
-      await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
-      ddbEndpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-      stops.push(() => new Promise<void>((r) => server.close(() => r())));
-    }
-    ddbKind = "embedded";
-  }
-  const sqs = new SQSClient({ region, ...(sqsEndpoint ? { endpoint: sqsEndpoint, credentials: LOCAL_CREDS } : {}) });
-  const ddb = new DynamoDBClient({ region, ...(ddbEndpoint ? { endpoint: ddbEndpoint, credentials: LOCAL_CREDS } : {}) });
-
-  const queues = {} as Record<QueueName, string>;
-  const deadLetterQueues: Partial<Record<QueueName, string>> = {};
-  if (realQueues) {
-    queues.plan = env.FERRY_QUEUE_PLAN_URL as string;
-    queues.copy = env.FERRY_QUEUE_COPY_URL as string;
-    queues.merge = env.FERRY_QUEUE_MERGE_URL as string;
-  } else {
-    for (const name of ["plan", "copy", "merge"] as const) {
-      const dlq = await sqs.send(new CreateQueueCommand({ QueueName: `ferry-${name}-dlq` }));
-      const dlqArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlq.QueueUrl, AttributeNames: ["QueueArn"] }))).Attributes?.QueueArn;
-      const q = await sqs.send(
-        new CreateQueueCommand({
-          QueueName: `ferry-${name}`,
-          Attributes: {
-            VisibilityTimeout: String(opts.visibilityTimeout),
-            RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: opts.maxReceiveCount }),
-          },
-        }),
-      );
-      queues[name] = q.QueueUrl as string;
-      deadLetterQueues[name] = dlq.QueueUrl as string;
-    }
-  }
+  const stops: Stop[] = [];
+  const realQueues = Boolean(env.FERRY_QUEUE_PLAN_URL && env.FERRY_QUEUE_COPY_URL && env.FERRY_QUEUE_MERGE_URL);
+  const sqsAt = await sqsEndpointFor(env, realQueues, stops);
+  const ddbAt = await dynamoEndpointFor(env, opts.dataDir, stops);
+  const sqs = new SQSClient({ region, ...(sqsAt.endpoint ? { endpoint: sqsAt.endpoint, credentials: LOCAL_CREDS } : {}) });
+  const ddb = new DynamoDBClient({ region, ...(ddbAt.endpoint ? { endpoint: ddbAt.endpoint, credentials: LOCAL_CREDS } : {}) });
+  const { queues, deadLetterQueues } = await queuesOf(sqs, env, opts);
   const table = env.FERRY_TABLE ?? "ferry";
-  if (ddbKind !== "aws") await ensureTable(ddb, table);
+  if (ddbAt.kind !== "aws") await ensureTable(ddb, table);
   return {
     sqs,
     ddb,
-    ...(sqsEndpoint ? { sqsEndpoint } : {}),
-    ...(ddbEndpoint ? { ddbEndpoint } : {}),
+    ...(sqsAt.endpoint ? { sqsEndpoint: sqsAt.endpoint } : {}),
+    ...(ddbAt.endpoint ? { ddbEndpoint: ddbAt.endpoint } : {}),
     queues,
     deadLetterQueues,
     table,
-    kind: { sqs: sqsKind, dynamodb: ddbKind },
+    kind: { sqs: sqsAt.kind, dynamodb: ddbAt.kind },
     async stop() {
       sqs.destroy();
       ddb.destroy();

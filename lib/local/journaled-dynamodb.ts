@@ -79,46 +79,73 @@ function invoke(handler: Handler, headers: Record<string, string>, body: Buffer)
 const replay = (handler: Handler, target: string, body: string) =>
   invoke(handler, { ...REPLAY_HEADERS, "x-amz-target": `${API}.${target}` }, Buffer.from(body));
 
-/** Starts the store on 127.0.0.1, replaying (and compacting) the journal in `dir`. */
-export async function startJournaledDynamo(dir: string, opts: JournaledDynamoOptions = {}): Promise<JournaledDynamo> {
-  const dynalite = require("dynalite") as (o: object) => Server;
-  const inner = dynalite({ createTableMs: 0, updateTableMs: 0, deleteTableMs: 0 });
-  const handler = inner.listeners("request")[0] as Handler;
-  const file = join(dir, "dynamodb.journal");
+/** Replays the journal's writes into the store; resolves to how many applied. A torn last line is dropped. */
+async function replayJournal(handler: Handler, file: string): Promise<number> {
+  if (!existsSync(file)) return 0;
   let replayed = 0;
-  if (existsSync(file)) {
-    const lines = readFileSync(file, "utf8").split("\n");
-    for (const [i, line] of lines.entries()) {
-      if (!line) continue;
-      let entry: { t: string; b: string };
-      try {
-        entry = JSON.parse(line) as { t: string; b: string };
-      } catch {
-        if (i >= lines.length - 2) break; // the last line, cut by a crash: never answered
-        throw new FerryError("INVALID_CONFIG", `${file}: line ${i + 1} is not a journal entry; the data directory is damaged`);
-      }
-      const a = await replay(handler, entry.t, entry.b);
-      if (a.status !== 200) throw new FerryError("INVALID_CONFIG", `${file}: line ${i + 1} (${entry.t}) no longer applies: ${a.body.slice(0, 200)}`);
-      if (entry.t === "CreateTable" || entry.t === "UpdateTable") await untilActive(handler, (JSON.parse(entry.b) as { TableName: string }).TableName);
-      replayed++;
+  const lines = readFileSync(file, "utf8").split("\n");
+  for (const [i, line] of lines.entries()) {
+    if (!line) continue;
+    let entry: { t: string; b: string };
+    try {
+      entry = JSON.parse(line) as { t: string; b: string };
+    } catch {
+      if (i >= lines.length - 2) break; // the last line, cut by a crash: never answered
+      throw new FerryError("STATE_DAMAGED", `${file}: line ${i + 1} is not a journal entry; the data directory is damaged`);
+    }
+    const a = await replay(handler, entry.t, entry.b);
+    if (a.status !== 200) throw new FerryError("STATE_DAMAGED", `${file}: line ${i + 1} (${entry.t}) no longer applies: ${a.body.slice(0, 200)}`);
+    if (entry.t === "CreateTable" || entry.t === "UpdateTable") await untilActive(handler, (JSON.parse(entry.b) as { TableName: string }).TableName);
+    replayed++;
+  }
+  return replayed;
+}
+
+/** The journal file: appends one write per line, and compacts itself every `compactAt` writes. */
+class Journal {
+  private fd: number;
+  private written = 0;
+
+  constructor(
+    private readonly handler: Handler,
+    private readonly file: string,
+    private readonly compactAt: number,
+    private readonly now: () => number,
+  ) {
+    this.fd = openSync(file, "a", 0o600);
+  }
+
+  /** Appends a write that the store applied; throws when it did not reach the disk. */
+  append(target: string, body: Buffer): void {
+    writeSync(this.fd, `${JSON.stringify({ t: target, b: body.toString("utf8") })}\n`);
+  }
+
+  /** Counts an applied write; between two writes (the state is still) rewrites the journal when due. */
+  async applied(): Promise<void> {
+    if (++this.written < this.compactAt) return;
+    closeSync(this.fd);
+    try {
+      await compact(this.handler, this.file, this.now());
+    } finally {
+      this.fd = openSync(this.file, "a", 0o600);
+      this.written = 0;
     }
   }
-  const compactAt = opts.compactAt ?? 20_000;
-  const now = opts.now ?? Date.now;
-  if (replayed > compactAt) await compact(handler, file, now());
-  let fd = openSync(file, "a", 0o600);
-  let written = 0;
+
+  close(): void {
+    closeSync(this.fd);
+  }
+}
+
+const JOURNAL_FAILED = (e: unknown): Answer => ({
+  status: 500,
+  headers: { "content-type": "application/x-amz-json-1.0" },
+  body: JSON.stringify({ __type: "com.amazonaws.dynamodb.v20120810#InternalServerError", message: `journal: ${(e as Error).message}` }),
+});
+
+/** Answers reads at once; serializes writes, each journaled before it is answered. */
+function journalingServer(handler: Handler, journal: Journal): { server: Server; drained: () => Promise<unknown> } {
   let writes: Promise<unknown> = Promise.resolve();
-  /** Between two writes (so the state is still): rewrite the journal and drop expired items from memory too. */
-  const compactNow = async () => {
-    closeSync(fd);
-    try {
-      await compact(handler, file, now());
-    } finally {
-      fd = openSync(file, "a", 0o600);
-      written = 0;
-    }
-  };
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
@@ -134,30 +161,40 @@ export async function startJournaledDynamo(dir: string, opts: JournaledDynamoOpt
         void invoke(handler, headers, body).then(send);
         return;
       }
-      // One write at a time, journaled before it is answered.
       writes = writes
         .then(async () => {
           const a = await invoke(handler, headers, body);
           if (a.status === 200) {
             try {
-              writeSync(fd, `${JSON.stringify({ t: target, b: body.toString("utf8") })}\n`);
+              journal.append(target, body);
             } catch (e) {
               // Not on disk: the caller must not take it as done (its retry meets the state in memory).
-              send({
-                status: 500,
-                headers: { "content-type": "application/x-amz-json-1.0" },
-                body: JSON.stringify({ __type: "com.amazonaws.dynamodb.v20120810#InternalServerError", message: `journal: ${(e as Error).message}` }),
-              });
+              send(JOURNAL_FAILED(e));
               return;
             }
           }
           send(a);
           // A long-running server compacts as it goes, in the write queue: nothing writes meanwhile.
-          if (a.status === 200 && ++written >= compactAt) await compactNow();
+          if (a.status === 200) await journal.applied();
         })
         .catch(() => undefined); // a client gone mid-answer must not stop the writes after it
     });
   });
+  return { server, drained: () => writes };
+}
+
+/** Starts the store on 127.0.0.1, replaying (and compacting) the journal in `dir`. */
+export async function startJournaledDynamo(dir: string, opts: JournaledDynamoOptions = {}): Promise<JournaledDynamo> {
+  const dynalite = require("dynalite") as (o: object) => Server;
+  const inner = dynalite({ createTableMs: 0, updateTableMs: 0, deleteTableMs: 0 });
+  const handler = inner.listeners("request")[0] as Handler;
+  const file = join(dir, "dynamodb.journal");
+  const replayed = await replayJournal(handler, file);
+  const compactAt = opts.compactAt ?? 20_000;
+  const now = opts.now ?? Date.now;
+  if (replayed > compactAt) await compact(handler, file, now());
+  const journal = new Journal(handler, file, compactAt, now);
+  const { server, drained } = journalingServer(handler, journal);
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   return {
     endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
@@ -165,8 +202,8 @@ export async function startJournaledDynamo(dir: string, opts: JournaledDynamoOpt
     async stop() {
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
-      await writes;
-      closeSync(fd);
+      await drained();
+      journal.close();
       await new Promise<void>((r) => inner.close(() => r()));
     },
   };

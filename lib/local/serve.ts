@@ -85,27 +85,87 @@ export interface LocalServer {
 const TIMEOUTS_MS = { plan: 60_000, merge: 120_000 };
 const LOCAL_CREDS = { accessKeyId: "ferrylocal", secretAccessKey: "ferrylocal" };
 
-export async function startLocal(opts: LocalOptions): Promise<LocalServer> {
-  const config = await loadConfigFile(opts.configPath);
-  const env = opts.env ?? process.env;
+/** Takes the data directory (its lock and the embedded DynamoDB's folder) and starts the backends on it. */
+async function backendsFor(opts: LocalOptions, config: FerryConfig, env: NodeJS.ProcessEnv): Promise<{ backends: Backends; unlock?: () => void }> {
   const p = config.pipeline;
   let unlock: (() => void) | undefined;
   let dbDir: string | undefined;
   // The data directory holds the embedded DynamoDB; with another DynamoDB it is not used.
-  const embeddedDb = !env.FERRY_DYNAMODB_ENDPOINT && !env.FERRY_TABLE;
-  if (opts.dataDir && embeddedDb) {
+  if (opts.dataDir && !env.FERRY_DYNAMODB_ENDPOINT && !env.FERRY_TABLE) {
     mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
     unlock = lockDataDir(opts.dataDir);
     dbDir = join(opts.dataDir, "dynamodb");
     mkdirSync(dbDir, { recursive: true, mode: 0o700 });
   }
-  let backends: Backends;
   try {
-    backends = await startBackends({ maxReceiveCount: p.maxReceiveCount, visibilityTimeout: p.visibilityTimeout, env, ...(dbDir ? { dataDir: dbDir } : {}) });
+    const backends = await startBackends({
+      maxReceiveCount: p.maxReceiveCount,
+      visibilityTimeout: p.visibilityTimeout,
+      env,
+      ...(dbDir ? { dataDir: dbDir } : {}),
+    });
+    return { backends, ...(unlock ? { unlock } : {}) };
   } catch (e) {
     unlock?.();
     throw e;
   }
+}
+
+/** One SQS poller per pipeline queue, sized like the Lambda event source mappings. */
+function pollersFor(backends: Backends, handlers: LocalHandlers, p: FerryConfig["pipeline"], onError?: (e: unknown) => void): SqsPoller[] {
+  const base = { sqs: backends.sqs, visibilityTimeout: p.visibilityTimeout, ...(onError ? { onError } : {}) };
+  return [
+    new SqsPoller({
+      ...base,
+      name: "plan",
+      queueUrl: backends.queues.plan,
+      handler: handlers.plan,
+      batchSize: 5,
+      concurrency: 2,
+      functionTimeoutMs: TIMEOUTS_MS.plan,
+    }),
+    new SqsPoller({
+      ...base,
+      name: "copy",
+      queueUrl: backends.queues.copy,
+      handler: handlers.copy,
+      batchSize: 1,
+      concurrency: p.copyConcurrency,
+      functionTimeoutMs: p.copyTimeout * 1000,
+    }),
+    new SqsPoller({
+      ...base,
+      name: "merge",
+      queueUrl: backends.queues.merge,
+      handler: handlers.merge,
+      batchSize: 5,
+      concurrency: 2,
+      functionTimeoutMs: TIMEOUTS_MS.merge,
+    }),
+  ];
+}
+
+/** Backfill schedules: rate() runs here; cron() runs on AWS (EventBridge Scheduler). */
+function backfillTimers(config: FerryConfig, handlers: LocalHandlers, onError?: (e: unknown) => void): NodeJS.Timeout[] {
+  const timers: NodeJS.Timeout[] = [];
+  for (const rule of config.rules) {
+    const ms = rule.backfill ? rateMs(rule.backfill.schedule) : undefined;
+    if (!ms || !handlers.backfill) continue;
+    const run = handlers.backfill;
+    const t = setInterval(() => {
+      run({ rule: rule.name }, localContext("ferry-backfill", 900_000)).catch((e: unknown) => onError?.(e));
+    }, ms);
+    t.unref();
+    timers.push(t);
+  }
+  return timers;
+}
+
+export async function startLocal(opts: LocalOptions): Promise<LocalServer> {
+  const config = await loadConfigFile(opts.configPath);
+  const env = opts.env ?? process.env;
+  const p = config.pipeline;
+  const { backends, unlock } = await backendsFor(opts, config, env);
   const handlers = await opts.loadHandlers({
     config,
     table: backends.table,
@@ -116,36 +176,7 @@ export async function startLocal(opts: LocalOptions): Promise<LocalServer> {
     env,
     logLevel: opts.logLevel ?? "WARN",
   });
-  const pollerBase = { sqs: backends.sqs, visibilityTimeout: p.visibilityTimeout, ...(opts.onError ? { onError: opts.onError } : {}) };
-  const pollers = [
-    new SqsPoller({
-      ...pollerBase,
-      name: "plan",
-      queueUrl: backends.queues.plan,
-      handler: handlers.plan,
-      batchSize: 5,
-      concurrency: 2,
-      functionTimeoutMs: TIMEOUTS_MS.plan,
-    }),
-    new SqsPoller({
-      ...pollerBase,
-      name: "copy",
-      queueUrl: backends.queues.copy,
-      handler: handlers.copy,
-      batchSize: 1,
-      concurrency: p.copyConcurrency,
-      functionTimeoutMs: p.copyTimeout * 1000,
-    }),
-    new SqsPoller({
-      ...pollerBase,
-      name: "merge",
-      queueUrl: backends.queues.merge,
-      handler: handlers.merge,
-      batchSize: 5,
-      concurrency: 2,
-      functionTimeoutMs: TIMEOUTS_MS.merge,
-    }),
-  ];
+  const pollers = pollersFor(backends, handlers, p, opts.onError);
   let http: { server: Server; url: string };
   try {
     http = await startHttpFront(handlers.api, opts.port ?? 0);
@@ -158,7 +189,6 @@ export async function startLocal(opts: LocalOptions): Promise<LocalServer> {
   // The embedded SQS starts empty: every job not yet final gets its pending work again.
   await reconcile(backends.kind.sqs === "embedded").catch((e: unknown) => opts.onError?.(e));
   for (const poller of pollers) poller.start();
-  const timers: NodeJS.Timeout[] = [];
   let reconciling: Promise<unknown> | undefined;
   const tick = setInterval(() => {
     reconciling ??= reconcile()
@@ -168,18 +198,7 @@ export async function startLocal(opts: LocalOptions): Promise<LocalServer> {
       });
   }, p.reconcileEvery * 1000);
   tick.unref();
-  timers.push(tick);
-  // Backfill schedules: rate() runs here; cron() runs on AWS (EventBridge Scheduler).
-  for (const rule of config.rules) {
-    const ms = rule.backfill ? rateMs(rule.backfill.schedule) : undefined;
-    if (!ms || !handlers.backfill) continue;
-    const run = handlers.backfill;
-    const t = setInterval(() => {
-      run({ rule: rule.name }, localContext("ferry-backfill", 900_000)).catch((e: unknown) => opts.onError?.(e));
-    }, ms);
-    t.unref();
-    timers.push(t);
-  }
+  const timers = [tick, ...backfillTimers(config, handlers, opts.onError)];
   return {
     url: http.url,
     config,

@@ -5,7 +5,8 @@
  */
 import { errorRecord } from "../errors.ts";
 import type { CopyMessage } from "../queue/messages.ts";
-import { type CopyResult, CopySession } from "../replicate/copy.ts";
+import type { CopyResult } from "../replicate/copy.ts";
+import { CopySession } from "../replicate/copy-session.ts";
 import type { ErrorRecord } from "../errors.ts";
 import { FINAL_STATUSES } from "../state/store.ts";
 import type { DeliveryInfo, PipelineDeps } from "./deps.ts";

@@ -1,0 +1,217 @@
+/**
+ * A copy session for one destination repository: each blob and manifest is transferred once
+ * (skip if present, mount on the same registry, else stream with verification), children before
+ * parents, with bounded parallelism. The unit of work of `ferry copy` and of a pipeline copy task.
+ */
+import { setMaxListeners } from "node:events";
+import { Transform } from "node:stream";
+import { FerryError, onSide } from "../errors.ts";
+import { isDigest } from "../oci/digest.ts";
+import type { AnyManifest, Descriptor, Platform } from "../oci/manifest.ts";
+import { isForeignLayerType } from "../oci/media-types.ts";
+import { formatPlatform } from "../oci/platform.ts";
+import type { CallOptions } from "../registry/client.ts";
+import { isAttestation } from "./index-build.ts";
+import { Limiter } from "./limiter.ts";
+import type { ImageSink, ImageSource } from "./ports.ts";
+
+/** Concurrent blob transfers per copy unless told otherwise. */
+export const DEFAULT_JOBS = 8;
+
+/** What the engine reports as it goes (progress display, logs, metrics). */
+export type CopyEvent =
+  | { type: "resolved"; digest: string; mediaType: string; platforms: string[] }
+  | { type: "up-to-date"; digest: string }
+  | {
+      type: "blob";
+      digest: string;
+      size: number;
+      platform: string;
+      action: "start" | "copied" | "skipped" | "mounted" | "foreign-skipped" | "would-copy" | "would-mount";
+    }
+  | { type: "bytes"; digest: string; bytes: number }
+  | { type: "manifest"; digest: string; mediaType: string; platform: string; action: "pushed" | "exists" | "would-push" }
+  | { type: "warning"; message: string };
+
+export interface CopyOptions extends CallOptions {
+  /** Only these platforms; the index is rebuilt (its digest changes). */
+  platforms?: Platform[];
+  /** Keep the destination tag's platforms that the source lacks. */
+  merge?: boolean;
+  /** Copy foreign / non-distributable layers when the source has them (skipped by default). */
+  includeForeign?: boolean;
+  /** Concurrent blob transfers. Default {@link DEFAULT_JOBS}. */
+  jobs?: number;
+  /** Plan only: HEADs and manifest GETs, no writes. */
+  dryRun?: boolean;
+  onEvent?: (e: CopyEvent) => void;
+}
+
+/** Dedup maps, limiter and counters of one source → destination copy. */
+export class CopySession {
+  readonly source: ImageSource;
+  readonly sink: ImageSink;
+  readonly opts: CopyOptions;
+  private readonly limiter: Limiter;
+  private readonly blobs = new Map<string, Promise<void>>();
+  private readonly manifests = new Map<string, Promise<void>>();
+  readonly stats = { copied: 0, skipped: 0, mounted: 0, foreignSkipped: 0, bytes: 0, manifestsPushed: 0, manifestsSkipped: 0 };
+  readonly warnings: string[] = [];
+
+  constructor(source: ImageSource, sink: ImageSink, opts: CopyOptions = {}) {
+    this.source = source;
+    this.sink = sink;
+    this.opts = opts;
+    this.limiter = new Limiter(opts.jobs ?? DEFAULT_JOBS);
+    // Every in-flight request listens on the signal: dozens at once are expected, not a leak.
+    if (opts.signal) setMaxListeners(0, opts.signal);
+  }
+
+  private call(): CallOptions {
+    return { ...(this.opts.signal ? { signal: this.opts.signal } : {}), ...(this.opts.deadline ? { deadline: this.opts.deadline } : {}) };
+  }
+
+  private emit(e: CopyEvent): void {
+    this.opts.onEvent?.(e);
+  }
+
+  warn(message: string): void {
+    this.warnings.push(message);
+    this.emit({ type: "warning", message });
+  }
+
+  /** Copies one blob once per session: skip if present, mount if possible, else stream. */
+  copyBlob(desc: Descriptor, platform = ""): Promise<void> {
+    let p = this.blobs.get(desc.digest);
+    if (!p) {
+      p = this.doCopyBlob(desc, platform);
+      this.blobs.set(desc.digest, p);
+    }
+    return p;
+  }
+
+  private async doCopyBlob(desc: Descriptor, platform: string): Promise<void> {
+    const call = this.call();
+    const event = (action: Extract<CopyEvent, { type: "blob" }>["action"]) =>
+      this.emit({ type: "blob", digest: desc.digest, size: desc.size, platform, action });
+    if (isForeignLayerType(desc.mediaType) || (desc.urls && desc.urls.length > 0)) {
+      const has = this.opts.includeForeign ? await this.source.blobHead(desc.digest, call).catch(() => undefined) : undefined;
+      if (has === undefined) {
+        // As skopeo and crane: foreign layers live at their URLs; the manifest still names them.
+        this.stats.foreignSkipped++;
+        event("foreign-skipped");
+        return;
+      }
+    }
+    await this.limiter.run(async () => {
+      if ((await onSide(this.sink.blobHead(desc.digest, call), "destination")) !== undefined) {
+        this.stats.skipped++;
+        event("skipped");
+        return;
+      }
+      if (this.opts.dryRun) {
+        event(this.canMount() ? "would-mount" : "would-copy");
+        return;
+      }
+      let location: string | undefined;
+      if (this.sink.blobMount) {
+        const m = await onSide(this.sink.blobMount(desc.digest, this.source, call), "destination");
+        if (m?.mounted) {
+          this.stats.mounted++;
+          event("mounted");
+          return;
+        }
+        location = m?.location;
+      }
+      event("start");
+      await this.sink.blobPut(desc, () => this.openCounted(desc), { ...call, ...(location ? { location } : {}) });
+      this.stats.copied++;
+      this.stats.bytes += desc.size;
+      event("copied");
+    });
+  }
+
+  /** Source and sink are different repositories of one registry (so a mount may work). */
+  private canMount(): boolean {
+    const host = (name: string) => (name.startsWith("oci:") ? undefined : name.split("/")[0]);
+    return (
+      this.sink.blobMount !== undefined &&
+      host(this.sink.name) !== undefined &&
+      host(this.sink.name) === host(this.source.name) &&
+      this.sink.name !== this.source.name
+    );
+  }
+
+  private async openCounted(desc: Descriptor) {
+    const stream = await onSide(this.source.blobGet(desc, this.call()), "source");
+    if (!this.opts.onEvent) return stream;
+    let n = 0;
+    const emit = (bytes: number) => this.emit({ type: "bytes", digest: desc.digest, bytes });
+    const counter = new Transform({
+      transform(chunk: Buffer, _e, cb) {
+        n += chunk.byteLength;
+        emit(n);
+        cb(null, chunk);
+      },
+    });
+    stream.on("error", (e) => counter.destroy(e));
+    return stream.pipe(counter);
+  }
+
+  /**
+   * Copies a manifest by digest with everything it references (children first), unless the
+   * destination already has it. The unit of work of a pipeline copy task.
+   */
+  copyManifest(desc: Descriptor, platform = ""): Promise<void> {
+    let p = this.manifests.get(desc.digest);
+    if (!p) {
+      p = this.doCopyManifest(desc, platform);
+      this.manifests.set(desc.digest, p);
+    }
+    return p;
+  }
+
+  private async doCopyManifest(desc: Descriptor, platform: string): Promise<void> {
+    const call = this.call();
+    const there = await onSide(this.sink.manifestHead(desc.digest, call), "destination");
+    if (there) {
+      this.stats.manifestsSkipped++;
+      this.emit({ type: "manifest", digest: desc.digest, mediaType: desc.mediaType, platform, action: "exists" });
+      return;
+    }
+    const raw = await onSide(this.source.manifestGet(desc.digest, call), "source");
+    await this.copyReferenced(raw.manifest, platform);
+    await this.putManifest(raw.digest, raw.bytes, raw.mediaType, platform);
+  }
+
+  /** Copies what a manifest references: an index's children, or an image's config and layers. */
+  async copyReferenced(m: AnyManifest, platform: string): Promise<void> {
+    if (m.kind === "index") {
+      await Promise.all(m.manifests.map((d) => this.copyManifest(d, childLabel(d, platform))));
+    } else if (m.kind === "manifest") {
+      await Promise.all([m.config, ...m.layers].map((d) => this.copyBlob(d, platform)));
+    } else {
+      throw new FerryError("UNSUPPORTED", `${this.source.name}: Docker schema 1 manifests are not copied (deprecated, rejected by current registries)`, {
+        side: "source",
+      });
+    }
+  }
+
+  /** PUTs manifest bytes (by digest or tag); in a dry run only reports it. */
+  async putManifest(ref: string, bytes: Buffer, mediaType: string, platform: string): Promise<string | undefined> {
+    const digest = isDigest(ref) ? ref : undefined;
+    if (this.opts.dryRun) {
+      this.emit({ type: "manifest", digest: digest ?? ref, mediaType, platform, action: "would-push" });
+      return digest;
+    }
+    const pushed = await onSide(this.sink.manifestPut(ref, bytes, mediaType, this.call()), "destination");
+    this.stats.manifestsPushed++;
+    this.emit({ type: "manifest", digest: pushed, mediaType, platform, action: "pushed" });
+    return pushed;
+  }
+}
+
+/** How progress names an index entry: its platform, or an attestation of its parent's. */
+export function childLabel(d: Descriptor, parent: string): string {
+  return d.platform ? formatPlatform(d.platform) : isAttestation(d) ? `attestation ${parent}`.trim() : parent;
+}
