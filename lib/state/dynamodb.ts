@@ -360,7 +360,12 @@ export class DynamoJobStore implements JobStore {
         ReturnValues: "ALL_NEW",
       }),
     );
-    const [, out] = await Promise.all([taskWritten, jobWritten]);
+    const [, out] = await Promise.all([
+      taskWritten,
+      jobWritten.catch((e: unknown) => {
+        throw e instanceof ConditionalCheckFailedException ? new FerryError("NOT_FOUND", `job ${jobId} does not exist`, { cause: e }) : e;
+      }),
+    ]);
     const item = out.Attributes ?? {};
     const done = new Set(item.done?.SS ?? []);
     const failed = (item.failed?.SS ?? []).filter((t) => !done.has(t)).length;

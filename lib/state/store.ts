@@ -133,7 +133,10 @@ export interface JobStore {
   /** Applies `patch` when the job's status is one of `from` (any when omitted). True when applied. */
   updateJob(id: string, patch: JobPatch, from?: readonly JobStatus[]): Promise<boolean>;
   putTasks(jobId: string, tasks: Task[]): Promise<void>;
-  /** Records a task's outcome (idempotent) and says whether the task set is now complete. */
+  /**
+   * Records a task's outcome (idempotent) and says whether the task set is now complete.
+   * Rejects with NOT_FOUND when the job does not exist.
+   */
   completeTask(jobId: string, taskId: string, outcome: { state: "done" | "failed"; error?: ErrorRecord }): Promise<TaskCompletion>;
   /** Notes a failed attempt on a task (its error shows while it is retried). */
   noteTaskAttempt(jobId: string, taskId: string, error: ErrorRecord): Promise<void>;

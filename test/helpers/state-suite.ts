@@ -9,7 +9,7 @@ import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { GetItemCommand } from "@aws-sdk/client-dynamodb";
 import type { ReplicationRequest } from "../../lib/queue/messages.ts";
 import { DynamoJobStore, ensureTable } from "../../lib/state/dynamodb.ts";
-import { errorOf } from "../../lib/errors.ts";
+import { errorOf, FerryError } from "../../lib/errors.ts";
 import type { JobStore, Task } from "../../lib/state/store.ts";
 
 const request = (source = "127.0.0.1:5000/app:v1"): ReplicationRequest => ({
@@ -269,6 +269,14 @@ export function jobStoreSuiteOn(name: string, open: JobStoreFactory, probe: JobS
       await s.createJob({ id: "perm", request: request() });
       await s.updateJob("perm", { status: "failed", error: errorOf("NOT_FOUND", "gone", { side: "source" }) });
       assert.equal(await s.reopenJob("perm"), false);
+    });
+
+    it("completing a task of a job that does not exist fails with NOT_FOUND", async () => {
+      const s = await setup();
+      const notFound = (e: unknown) => e instanceof FerryError && e.code === "NOT_FOUND";
+      await assert.rejects(s.completeTask("no-such-job", "t0", { state: "done" }), notFound);
+      await assert.rejects(s.completeTask("no-such-job", "t0", { state: "failed", error: errorOf("REGISTRY", "503", { retryable: true }) }), notFound);
+      assert.equal(await s.getJob("no-such-job"), undefined, "and creates no job");
     });
 
     it("guards a destination tag: newer events win, older ones are superseded, leases serialise and renew", async () => {
