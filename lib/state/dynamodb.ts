@@ -38,6 +38,7 @@ import {
   type Task,
   type TaskCompletion,
 } from "./store.ts";
+import { updatableFrom } from "./rules.ts";
 
 type Item = Record<string, AttributeValue>;
 const S = (s: string): AttributeValue => ({ S: s });
@@ -207,6 +208,8 @@ export class DynamoJobStore implements JobStore {
   }
 
   async updateJob(id: string, patch: JobPatch, from?: readonly JobStatus[]): Promise<boolean> {
+    const allowed = updatableFrom(patch, from);
+    if (allowed.length === 0) return false;
     // Every attribute goes through a name placeholder: several (status, plan, result, error,
     // ttl) are DynamoDB reserved words, and DynamoDB rejects placeholders an expression omits.
     const names: Record<string, string> = {};
@@ -234,15 +237,12 @@ export class DynamoJobStore implements JobStore {
       set("error", S(JSON.stringify(patch.error)));
       set("errorRetryable", { BOOL: patch.error.retryable });
     }
-    let condition = "attribute_exists(pk)";
-    if (from) {
-      names["#status"] = "status";
-      const keys = from.map((s, i) => {
-        values[`:f${i}`] = S(s);
-        return `:f${i}`;
-      });
-      condition += ` AND #status IN (${keys.join(", ")})`;
-    }
+    names["#status"] = "status";
+    const keys = allowed.map((s, i) => {
+      values[`:f${i}`] = S(s);
+      return `:f${i}`;
+    });
+    const condition = `attribute_exists(pk) AND #status IN (${keys.join(", ")})`;
     return this.applied(
       new UpdateItemCommand({
         TableName: this.table,

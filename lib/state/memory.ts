@@ -23,6 +23,7 @@ import {
   type Task,
   type TaskCompletion,
 } from "./store.ts";
+import { updatableFrom } from "./rules.ts";
 
 /** The job item: what `JOB#<id>/JOB` holds in DynamoDB, attribute for attribute. */
 interface JobItem {
@@ -190,7 +191,7 @@ export class MemoryJobStore implements JobStore {
 
   async updateJob(id: string, patch: JobPatch, from?: readonly JobStatus[]): Promise<boolean> {
     const it = this.item(id);
-    if (!it || (from && !from.includes(it.status))) return false;
+    if (!it || !updatableFrom(patch, from).includes(it.status)) return false;
     it.updatedAt = this.stamp();
     if (patch.status) {
       it.status = patch.status;

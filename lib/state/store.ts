@@ -130,7 +130,11 @@ export interface JobStore {
    * concurrent plan run loses and must use the winner's. True when this call recorded it.
    */
   recordPlan(id: string, plan: JobPlan, taskCount: number): Promise<boolean>;
-  /** Applies `patch` when the job's status is one of `from` (any when omitted). True when applied. */
+  /**
+   * Applies `patch` when the job's status is one of `from` (when omitted: any status not yet
+   * final, so a late write never moves a finished job). A patch to a status not yet final never
+   * applies to a final job, whatever `from` says: `reopenJob` is the way back. True when applied.
+   */
   updateJob(id: string, patch: JobPatch, from?: readonly JobStatus[]): Promise<boolean>;
   putTasks(jobId: string, tasks: Task[]): Promise<void>;
   /**

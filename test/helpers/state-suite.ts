@@ -10,7 +10,7 @@ import { GetItemCommand } from "@aws-sdk/client-dynamodb";
 import type { ReplicationRequest } from "../../lib/queue/messages.ts";
 import { DynamoJobStore, ensureTable } from "../../lib/state/dynamodb.ts";
 import { errorOf, FerryError } from "../../lib/errors.ts";
-import type { JobStore, Task } from "../../lib/state/store.ts";
+import { ACTIVE_STATUSES, type JobStore, type Task } from "../../lib/state/store.ts";
 
 const request = (source = "127.0.0.1:5000/app:v1"): ReplicationRequest => ({
   source,
@@ -269,6 +269,27 @@ export function jobStoreSuiteOn(name: string, open: JobStoreFactory, probe: JobS
       await s.createJob({ id: "perm", request: request() });
       await s.updateJob("perm", { status: "failed", error: errorOf("NOT_FOUND", "gone", { side: "source" }) });
       assert.equal(await s.reopenJob("perm"), false);
+    });
+
+    it("a late write never moves a final job: without `from` only a job under way changes, and only a re-open brings one back", async () => {
+      const s = await setup();
+      const result = { digest: "sha256:a", addressByDigest: "r/d@sha256:a", destinations: [] };
+      await s.createJob({ id: "late", request: request() });
+      await s.updateJob("late", { status: "copying" });
+      assert.equal(await s.updateJob("late", { status: "succeeded", result }), true);
+      assert.equal(await s.updateJob("late", { status: "copying" }), false, "a late write does not un-finalize the job");
+      assert.equal(await s.updateJob("late", { status: "failed", error: errorOf("REGISTRY", "late", { retryable: true }) }), false, "nor rewrite its outcome");
+      assert.equal(await s.updateJob("late", { status: "merging" }, ["succeeded", "merging"]), false, "a status under way, never from a final one");
+      const job = await s.getJob("late");
+      assert.deepEqual([job?.status, job?.result, job?.error], ["succeeded", result, undefined]);
+      assert.ok(!(await s.listActive()).some((j) => j.id === "late"), "still out of the reconciler's index");
+      // The legitimate moves: an operator fails a job under way; a re-open brings a retryable failure back.
+      await s.createJob({ id: "late-op", request: request() });
+      assert.equal(await s.updateJob("late-op", { status: "failed", error: errorOf("CANCELLED", "by hand", { retryable: true }) }, ACTIVE_STATUSES), true);
+      assert.equal(await s.updateJob("late-op", { status: "succeeded", result }), false);
+      assert.equal(await s.reopenJob("late-op"), true);
+      assert.equal((await s.getJob("late-op"))?.status, "queued");
+      assert.equal(await s.updateJob("late-op", { status: "planning" }), true, "re-opened, it is under way again");
     });
 
     it("completing a task of a job that does not exist fails with NOT_FOUND", async () => {
