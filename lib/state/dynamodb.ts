@@ -465,21 +465,25 @@ export class DynamoJobStore implements JobStore {
     // With its plan and every task recorded the job resumes copying; otherwise planning runs
     // again and reuses the recorded plan.
     const status: JobStatus = job.plan && job.taskCount !== undefined && tasks.length >= job.taskCount ? "copying" : "queued";
-    const failed = job.failed;
+    const copying = status === "copying";
+    // One conditional write, guarded on what the decision read from the job item: still failed
+    // with a retryable error (so of two concurrent re-opens one wins) and, to resume copying, the
+    // same plan and task count. The failed set goes whole, so a failure recorded after the read
+    // cannot stay behind.
     const reopened = await this.applied(
       new UpdateItemCommand({
         TableName: this.table,
         Key: this.key(jobId),
-        UpdateExpression: `SET #s = :to, activeShard = :shard, updatedAt = :u REMOVE #e, errorRetryable, #ttl, #r, mergeClaim, mergeLeaseUntil, mergeEnqueuedBy${failed.length ? " DELETE failed :failedIds" : ""}`,
-        ConditionExpression: "#s = :failed AND errorRetryable = :true",
-        ExpressionAttributeNames: { "#s": "status", "#e": "error", "#ttl": "ttl", "#r": "result" },
+        UpdateExpression: `SET #s = :to, activeShard = :shard, updatedAt = :u REMOVE #e, errorRetryable, #ttl, #r, failed, mergeClaim, mergeLeaseUntil, mergeEnqueuedBy`,
+        ConditionExpression: `#s = :failed AND errorRetryable = :true${copying ? " AND attribute_exists(#p) AND taskCount = :n" : ""}`,
+        ExpressionAttributeNames: { "#s": "status", "#e": "error", "#ttl": "ttl", "#r": "result", ...(copying ? { "#p": "plan" } : {}) },
         ExpressionAttributeValues: {
           ":to": S(status),
           ":shard": activeShard(jobId),
           ":u": S(new Date(this.now()).toISOString()),
           ":failed": S("failed"),
           ":true": { BOOL: true },
-          ...(failed.length ? { ":failedIds": { SS: failed } } : {}),
+          ...(copying ? { ":n": N(job.taskCount ?? 0) } : {}),
         },
       }),
     );

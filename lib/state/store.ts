@@ -165,7 +165,8 @@ export interface JobStore {
   redriveJob(jobId: string, opts: { seenUpdatedAt?: string; count: boolean }): Promise<number | undefined>;
   /**
    * Re-opens a job that failed with a retryable error (a DLQ redrive, an operator's retry): back
-   * to `copying` when it has a plan, else `queued`; its failed tasks go back to pending. True
+   * to `copying` when it has a plan and every task, else `queued`; its failed tasks go back to
+   * pending. One conditional write: of two concurrent re-opens of one failure, one wins. True
    * when re-opened.
    */
   reopenJob(jobId: string): Promise<boolean>;

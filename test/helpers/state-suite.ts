@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { describe, it } from "node:test";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { GetItemCommand } from "@aws-sdk/client-dynamodb";
+import { GetItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import type { ReplicationRequest } from "../../lib/queue/messages.ts";
 import { DynamoJobStore, ensureTable } from "../../lib/state/dynamodb.ts";
 import { errorOf, FerryError } from "../../lib/errors.ts";
@@ -32,24 +32,42 @@ const tasks = (n: number): Task[] =>
 /** Opens an empty store whose clock is `now`; called lazily, after any stand-in has started. */
 export type JobStoreFactory = (opts: { now: () => number }) => Promise<JobStore>;
 
-/** What the port cannot say, read from the adapter: a job's expiry (epoch seconds), if it has one. */
+/** What the port cannot say, read from (or done inside) the adapter. */
 export interface JobStoreProbe {
+  /** A job's expiry (epoch seconds), if it has one. */
   ttlOf(jobId: string): Promise<number | undefined>;
+  /**
+   * Runs `fn` inside the store's next write: after the reads an operation decides on, before its
+   * write is sent, as another process's write would land there. An adapter whose operations are
+   * atomic (memory) runs it at once, before the operation.
+   */
+  interleave(fn: () => Promise<unknown>): Promise<void>;
 }
 
 /** Registers the suite on DynamoDB; `client()` is called lazily, after the stand-in has started. */
 export function jobStoreSuite(name: string, client: () => DynamoDBClient): void {
   const table = `ferry-${randomUUID().slice(0, 8)}`;
+  // The store's client runs an interleaved write first when it sends its next UpdateItem.
+  let nextWrite: (() => Promise<unknown>) | undefined;
+  const send = async (command: Parameters<DynamoDBClient["send"]>[0]) => {
+    const fn = command instanceof UpdateItemCommand ? nextWrite : undefined;
+    nextWrite = fn ? undefined : nextWrite;
+    if (fn) await fn();
+    return client().send(command);
+  };
   const open: JobStoreFactory = async ({ now }) => {
     await ensureTable(client(), table);
-    return new DynamoJobStore(client(), { tableName: table, now });
+    return new DynamoJobStore({ send } as unknown as DynamoDBClient, { tableName: table, now });
   };
   // The raw item's `ttl` attribute: absent, or the number DynamoDB's TTL deletes on.
   const ttlOf = async (jobId: string) => {
     const ttl = (await client().send(new GetItemCommand({ TableName: table, Key: { pk: { S: `JOB#${jobId}` }, sk: { S: "JOB" } } }))).Item?.ttl;
     return ttl === undefined ? undefined : Number(ttl.N);
   };
-  jobStoreSuiteOn(name, open, { ttlOf });
+  const interleave = async (fn: () => Promise<unknown>) => {
+    nextWrite = fn;
+  };
+  jobStoreSuiteOn(name, open, { ttlOf, interleave });
 }
 
 /** Registers the suite on any adapter: `open` is called once, the store shared by every test. */
@@ -298,6 +316,56 @@ export function jobStoreSuiteOn(name: string, open: JobStoreFactory, probe: JobS
       await assert.rejects(s.completeTask("no-such-job", "t0", { state: "done" }), notFound);
       await assert.rejects(s.completeTask("no-such-job", "t0", { state: "failed", error: errorOf("REGISTRY", "503", { retryable: true }) }), notFound);
       assert.equal(await s.getJob("no-such-job"), undefined, "and creates no job");
+    });
+
+    it("re-opens a failure once: concurrent re-opens, and writes landing while a re-open decides, leave one consistent job", async () => {
+      const s = await setup();
+      const plan = {
+        source: "r/s",
+        sourceDigest: "sha256:a",
+        root: { bytes: "e30=", digest: "sha256:a", mediaType: "m", rebuilt: false },
+        destinations: [{ repository: "r/d", tag: "v1" }],
+        merge: false,
+        platforms: [],
+      };
+      const retryable = errorOf("STUCK", "no progress", { retryable: true });
+      const failedJob = async (id: string) => {
+        await s.createJob({ id, request: request() });
+        await s.recordPlan(id, plan, 3);
+        await s.putTasks(id, tasks(3));
+        await s.updateJob(id, { status: "copying" });
+        await s.completeTask(id, "t0", { state: "done" });
+        await s.completeTask(id, "t1", { state: "failed", error: errorOf("REGISTRY", "503", { retryable: true }) });
+        await s.updateJob(id, { status: "failed", error: retryable });
+      };
+      await failedJob("rc-both");
+      const both = await Promise.all([s.reopenJob("rc-both"), s.reopenJob("rc-both")]);
+      assert.deepEqual(both.filter(Boolean), [true], "two re-opens at once: one wins");
+      // Another re-open lands between this one's read and its write: this one loses.
+      await failedJob("rc-between");
+      let inner: boolean | undefined;
+      await probe.interleave(async () => {
+        inner = await s.reopenJob("rc-between");
+      });
+      assert.equal(await s.reopenJob("rc-between"), false);
+      assert.equal(inner, true);
+      // A late task failure lands while the re-open decides: it is not left in the failed set
+      // (where it would never be re-sent), and every task not done is pending work again.
+      await failedJob("rc-late-task");
+      await probe.interleave(() => s.completeTask("rc-late-task", "t2", { state: "failed", error: errorOf("REGISTRY", "late") }));
+      assert.equal(await s.reopenJob("rc-late-task"), true);
+      let job = await s.getJob("rc-late-task");
+      assert.deepEqual([job?.status, job?.done, job?.failed], ["copying", ["t0"], []]);
+      // A finishing write (a late merge) lands while the re-open decides: it is refused, the re-open wins.
+      await failedJob("rc-late-merge");
+      let late: boolean | undefined;
+      await probe.interleave(async () => {
+        late = await s.updateJob("rc-late-merge", { status: "succeeded", result: { digest: "sha256:a", addressByDigest: "r/d@sha256:a", destinations: [] } });
+      });
+      assert.equal(await s.reopenJob("rc-late-merge"), true);
+      assert.equal(late, false);
+      job = await s.getJob("rc-late-merge");
+      assert.deepEqual([job?.status, job?.result, job?.error], ["copying", undefined, undefined]);
     });
 
     it("guards a destination tag: newer events win, older ones are superseded, leases serialise and renew", async () => {

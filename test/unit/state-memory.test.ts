@@ -19,7 +19,13 @@ import { jobStoreSuiteOn } from "../helpers/state-suite.ts";
       store = new MemoryJobStore({ now });
       return store;
     },
-    { ttlOf: async (jobId) => store?.expiresAt(jobId) },
+    {
+      ttlOf: async (jobId) => store?.expiresAt(jobId),
+      // Each operation here is atomic: a write from elsewhere can only land before it.
+      interleave: async (fn) => {
+        await fn();
+      },
+    },
   );
 }
 recoverySuiteOn("memory", async ({ now }) => new MemoryJobStore({ now }));
