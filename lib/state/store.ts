@@ -2,7 +2,8 @@
  * The job store port: a job per replication request, its tasks (one per child manifest ×
  * destination), completion detected exactly once, a per-destination-tag ordering guard, and the
  * index of jobs not yet final that the reconciler watches. The store is the truth; queues only
- * carry work to it.
+ * carry work to it. One interface per concern (JobRecords, MergeClaims, TaskRecords, TagLeases,
+ * Cursors); `JobStore` is all of them, and a function that needs one concern can take just that.
  */
 import type { ErrorRecord } from "../errors.ts";
 import type { ReplicationRequest } from "../queue/messages.ts";
@@ -115,7 +116,11 @@ export interface TaskCompletion {
 
 export type TagClaim = "acquired" | "superseded" | "busy";
 
-export interface JobStore {
+/**
+ * Jobs: one record per replication request, its status and the index of jobs not yet final. A
+ * final job (succeeded, failed, skipped) changes only through `reopenJob`.
+ */
+export interface JobRecords {
   /** Creates a job unless one with this id exists (deduplication). True when created. */
   createJob(job: { id: string; request: ReplicationRequest }): Promise<boolean>;
   getJob(id: string, opts?: { withTasks?: boolean }): Promise<Job | undefined>;
@@ -136,26 +141,6 @@ export interface JobStore {
    * applies to a final job, whatever `from` says: `reopenJob` is the way back. True when applied.
    */
   updateJob(id: string, patch: JobPatch, from?: readonly JobStatus[]): Promise<boolean>;
-  putTasks(jobId: string, tasks: Task[]): Promise<void>;
-  /**
-   * Records a task's outcome (idempotent) and says whether the task set is now complete.
-   * Rejects with NOT_FOUND when the job does not exist.
-   */
-  completeTask(jobId: string, taskId: string, outcome: { state: "done" | "failed"; error?: ErrorRecord }): Promise<TaskCompletion>;
-  /** Notes a failed attempt on a task (its error shows while it is retried). */
-  noteTaskAttempt(jobId: string, taskId: string, error: ErrorRecord): Promise<void>;
-  /**
-   * Decides who enqueues the merge once the task set is complete: exactly one task wins, and
-   * the same task wins again (its redelivered message, after a crash before the send).
-   */
-  claimMergeEnqueue(jobId: string, taskId: string): Promise<boolean>;
-  /**
-   * Starts the merge: one claimant at a time per job. The same claimant (a redelivery) wins
-   * again; another wins once the lease has run out (a DLQ redrive brings a new message id).
-   */
-  claimMerge(jobId: string, claimant: string, leaseMs: number): Promise<boolean>;
-  /** Gives the merge claim up (a merge that waits for a busy tag re-queues itself). */
-  releaseMerge(jobId: string, claimant: string): Promise<void>;
   /**
    * Marks a job that stopped moving as re-driven: applied only when `updatedAt` is still
    * `seenUpdatedAt` (or always when it is undefined) and the job is not final. Clears the merge
@@ -170,6 +155,41 @@ export interface JobStore {
    * when re-opened.
    */
   reopenJob(jobId: string): Promise<boolean>;
+}
+
+/**
+ * The merge's claim on a job: a lease, one claimant at a time, held on the job record (claiming
+ * moves the job to `merging`; a redrive or a re-open clears it).
+ */
+export interface MergeClaims {
+  /**
+   * Starts the merge: one claimant at a time per job. The same claimant (a redelivery) wins
+   * again; another wins once the lease has run out (a DLQ redrive brings a new message id).
+   */
+  claimMerge(jobId: string, claimant: string, leaseMs: number): Promise<boolean>;
+  /** Gives the merge claim up (a merge that waits for a busy tag re-queues itself). */
+  releaseMerge(jobId: string, claimant: string): Promise<void>;
+}
+
+/** Tasks: one per child manifest × destination, their outcomes counted on the job exactly once. */
+export interface TaskRecords {
+  putTasks(jobId: string, tasks: Task[]): Promise<void>;
+  /**
+   * Records a task's outcome (idempotent) and says whether the task set is now complete.
+   * Rejects with NOT_FOUND when the job does not exist.
+   */
+  completeTask(jobId: string, taskId: string, outcome: { state: "done" | "failed"; error?: ErrorRecord }): Promise<TaskCompletion>;
+  /** Notes a failed attempt on a task (its error shows while it is retried). */
+  noteTaskAttempt(jobId: string, taskId: string, error: ErrorRecord): Promise<void>;
+  /**
+   * Decides who enqueues the merge once the task set is complete: exactly one task wins, and
+   * the same task wins again (its redelivered message, after a crash before the send).
+   */
+  claimMergeEnqueue(jobId: string, taskId: string): Promise<boolean>;
+}
+
+/** The per-destination-tag ordering guard: newer events win, a lease serialises the moves. */
+export interface TagLeases {
   /**
    * Leases the destination tag `key` for a job whose event happened at `eventTime`: superseded
    * when a newer event already moved it, busy while another job holds the lease.
@@ -180,8 +200,15 @@ export interface JobStore {
   /** Records the tag move and releases the lease; false when the lease was lost meanwhile. */
   releaseTag(key: string, jobId: string, eventTime: number, digest: string): Promise<boolean>;
   getTag(key: string): Promise<TagRecord | undefined>;
-  /** A resume point (backfill across invocations); undefined when none. */
+}
+
+/** Resume points (backfill across invocations). */
+export interface Cursors {
+  /** A resume point; undefined when none. */
   getCursor(key: string): Promise<string | undefined>;
   /** Saves a resume point, or clears it with undefined. */
   putCursor(key: string, value: string | undefined): Promise<void>;
 }
+
+/** The whole store, every concern: what the pipeline's dependencies carry. */
+export type JobStore = JobRecords & MergeClaims & TaskRecords & TagLeases & Cursors;
