@@ -1,5 +1,5 @@
-/** The port's rules, written once for every adapter: which statuses an update may move a job from. */
-import { ACTIVE_STATUSES, FINAL_STATUSES, type JobPatch, type JobStatus } from "./store.ts";
+/** The port's rules, written once for every adapter: which statuses an update may move a job from, when a task set is complete, where a re-opened job resumes. */
+import { ACTIVE_STATUSES, FINAL_STATUSES, type JobPatch, type JobStatus, type TaskCompletion } from "./store.ts";
 
 /**
  * The statuses `updateJob` may apply `patch` from: `from`, or every status not yet final when it
@@ -9,4 +9,20 @@ import { ACTIVE_STATUSES, FINAL_STATUSES, type JobPatch, type JobStatus } from "
 export function updatableFrom(patch: JobPatch, from: readonly JobStatus[] = ACTIVE_STATUSES): JobStatus[] {
   const reviving = patch.status !== undefined && !FINAL_STATUSES.includes(patch.status);
   return from.filter((s) => !(reviving && FINAL_STATUSES.includes(s)));
+}
+
+/** What a job's outcome sets say: a task both done and failed (a retry that succeeded) counts as done. */
+export function taskCompletion(done: Iterable<string>, failed: Iterable<string>, taskCount: number | undefined): TaskCompletion {
+  const doneIds = new Set(done);
+  const failedCount = [...failed].filter((t) => !doneIds.has(t)).length;
+  const total = taskCount ?? Number.POSITIVE_INFINITY;
+  return { done: doneIds.size, failed: failedCount, total, complete: doneIds.size + failedCount >= total };
+}
+
+/**
+ * Where a re-opened job resumes: with its plan and every task recorded it resumes copying;
+ * otherwise planning runs again and reuses the recorded plan.
+ */
+export function reopenedStatus(job: { plan?: unknown; taskCount?: number }, tasksRecorded: number): "copying" | "queued" {
+  return job.plan && job.taskCount !== undefined && tasksRecorded >= job.taskCount ? "copying" : "queued";
 }

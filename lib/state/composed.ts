@@ -1,0 +1,105 @@
+/** One `JobStore` from an adapter's five concerns: each method is handed to the part that owns it. */
+import type { ErrorRecord } from "../errors.ts";
+import type { ReplicationRequest } from "../queue/messages.ts";
+import type {
+  Cursors,
+  Job,
+  JobPatch,
+  JobPlan,
+  JobRecords,
+  JobStatus,
+  JobStore,
+  MergeClaims,
+  TagClaim,
+  TagLeases,
+  TagRecord,
+  Task,
+  TaskCompletion,
+  TaskRecords,
+} from "./store.ts";
+
+/** An adapter's parts, one per concern of the port. */
+export interface JobStoreParts {
+  jobs: JobRecords;
+  merges: MergeClaims;
+  tasks: TaskRecords;
+  tags: TagLeases;
+  cursors: Cursors;
+}
+
+/** The whole port over its parts; adapters extend it and build the parts over one shared state. */
+export class ComposedJobStore implements JobStore {
+  protected readonly parts: JobStoreParts;
+
+  constructor(parts: JobStoreParts) {
+    this.parts = parts;
+  }
+
+  createJob(job: { id: string; request: ReplicationRequest }): Promise<boolean> {
+    return this.parts.jobs.createJob(job);
+  }
+  getJob(id: string, opts?: { withTasks?: boolean }): Promise<Job | undefined> {
+    return this.parts.jobs.getJob(id, opts);
+  }
+  listJobs(limit: number): Promise<Job[]> {
+    return this.parts.jobs.listJobs(limit);
+  }
+  listActive(): Promise<Array<{ id: string; createdAt: string }>> {
+    return this.parts.jobs.listActive();
+  }
+  touchJob(id: string): Promise<void> {
+    return this.parts.jobs.touchJob(id);
+  }
+  recordPlan(id: string, plan: JobPlan, taskCount: number): Promise<boolean> {
+    return this.parts.jobs.recordPlan(id, plan, taskCount);
+  }
+  updateJob(id: string, patch: JobPatch, from?: readonly JobStatus[]): Promise<boolean> {
+    return this.parts.jobs.updateJob(id, patch, from);
+  }
+  redriveJob(jobId: string, opts: { seenUpdatedAt?: string; count: boolean }): Promise<number | undefined> {
+    return this.parts.jobs.redriveJob(jobId, opts);
+  }
+  reopenJob(jobId: string): Promise<boolean> {
+    return this.parts.jobs.reopenJob(jobId);
+  }
+
+  claimMerge(jobId: string, claimant: string, leaseMs: number): Promise<boolean> {
+    return this.parts.merges.claimMerge(jobId, claimant, leaseMs);
+  }
+  releaseMerge(jobId: string, claimant: string): Promise<void> {
+    return this.parts.merges.releaseMerge(jobId, claimant);
+  }
+
+  putTasks(jobId: string, tasks: Task[]): Promise<void> {
+    return this.parts.tasks.putTasks(jobId, tasks);
+  }
+  completeTask(jobId: string, taskId: string, outcome: { state: "done" | "failed"; error?: ErrorRecord }): Promise<TaskCompletion> {
+    return this.parts.tasks.completeTask(jobId, taskId, outcome);
+  }
+  noteTaskAttempt(jobId: string, taskId: string, error: ErrorRecord): Promise<void> {
+    return this.parts.tasks.noteTaskAttempt(jobId, taskId, error);
+  }
+  claimMergeEnqueue(jobId: string, taskId: string): Promise<boolean> {
+    return this.parts.tasks.claimMergeEnqueue(jobId, taskId);
+  }
+
+  claimTag(key: string, jobId: string, eventTime: number, leaseMs: number): Promise<TagClaim> {
+    return this.parts.tags.claimTag(key, jobId, eventTime, leaseMs);
+  }
+  renewTag(key: string, jobId: string, leaseMs: number): Promise<boolean> {
+    return this.parts.tags.renewTag(key, jobId, leaseMs);
+  }
+  releaseTag(key: string, jobId: string, eventTime: number, digest: string): Promise<boolean> {
+    return this.parts.tags.releaseTag(key, jobId, eventTime, digest);
+  }
+  getTag(key: string): Promise<TagRecord | undefined> {
+    return this.parts.tags.getTag(key);
+  }
+
+  getCursor(key: string): Promise<string | undefined> {
+    return this.parts.cursors.getCursor(key);
+  }
+  putCursor(key: string, value: string | undefined): Promise<void> {
+    return this.parts.cursors.putCursor(key, value);
+  }
+}
