@@ -1,0 +1,101 @@
+/** Tasks on DynamoDB: one item per task, each outcome counted once on the job item's string sets; who enqueues the merge is one conditional write. */
+import { BatchWriteItemCommand, type WriteRequest } from "@aws-sdk/client-dynamodb";
+import { type ErrorRecord, FerryError } from "../../errors.ts";
+import { taskCompletion } from "../rules.ts";
+import type { Task, TaskCompletion, TaskRecords } from "../store.ts";
+import { jobFromItem, taskFromItem, taskItem, toItem, toJson } from "./codec.ts";
+import { applied, type DynamoTable, queryAll, stamp, ttlIn, updateIf } from "./context.ts";
+import { jobKey, jobPk, taskKey } from "./table.ts";
+
+/** Batch writes of one page of tasks before unprocessed items are an error (about 5 s of back-off). */
+export const BATCH_WRITE_ATTEMPTS = 8;
+/** Items in one BatchWriteItem (DynamoDB's limit). */
+const BATCH_SIZE = 25;
+
+/** Every task item of a job, in task-id order. */
+export async function readTasks(t: DynamoTable, jobId: string): Promise<Task[]> {
+  const items = await queryAll(t, {
+    KeyConditionExpression: "pk = :pk AND begins_with(sk, :t)",
+    ExpressionAttributeValues: toItem({ ":pk": jobPk(jobId), ":t": "TASK#" }),
+    ConsistentRead: true,
+  });
+  return items.map(taskFromItem);
+}
+
+export class DynamoTasks implements TaskRecords {
+  private readonly t: DynamoTable;
+
+  constructor(t: DynamoTable) {
+    this.t = t;
+  }
+
+  async putTasks(jobId: string, tasks: Task[]): Promise<void> {
+    // Task items carry a TTL too, a day past the earliest their job can expire, so DynamoDB's TTL
+    // removes them with their job rather than never (a job lives hours; the reconciler ends one that stops).
+    const ttl = ttlIn(this.t, this.t.ttlDays + 1);
+    for (let i = 0; i < tasks.length; i += BATCH_SIZE) {
+      await this.writeBatch(tasks.slice(i, i + BATCH_SIZE).map((task) => ({ PutRequest: { Item: taskItem(jobId, task, ttl) } })));
+    }
+  }
+
+  /**
+   * Unprocessed items come back under throttling: send them again, a bounded number of times
+   * (then the caller's delivery fails and SQS brings it back; writing tasks is idempotent).
+   */
+  private async writeBatch(requests: WriteRequest[]): Promise<void> {
+    let pending = requests;
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      if (attempt === BATCH_WRITE_ATTEMPTS) {
+        throw new FerryError("INTERNAL", `${pending.length} task items still unprocessed after ${attempt} batch writes (throttled)`, { retryable: true });
+      }
+      const out = await this.t.db.send(new BatchWriteItemCommand({ RequestItems: { [this.t.name]: pending } }));
+      pending = out.UnprocessedItems?.[this.t.name] ?? [];
+      if (pending.length > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 50 * 2 ** attempt)));
+    }
+  }
+
+  async completeTask(jobId: string, taskId: string, outcome: { state: "done" | "failed"; error?: ErrorRecord }): Promise<TaskCompletion> {
+    // The task item (for display) and the job (the count) are written at once: the caller acts on
+    // the count only after both landed. A failure never overwrites a success (then the task's
+    // condition fails, and that is fine).
+    const failed = outcome.state === "failed";
+    const taskWritten = applied(this.t, {
+      key: taskKey(jobId, taskId),
+      update: outcome.error ? "SET #st = :s, #e = :e" : "SET #st = :s REMOVE #e",
+      condition: failed ? "attribute_exists(pk) AND #st <> :done" : "attribute_exists(pk)",
+      names: { "#st": "state", "#e": "error" },
+      values: { ":s": outcome.state, ":e": outcome.error && toJson(outcome.error), ":done": failed ? "done" : undefined },
+    });
+    // The job: ADD to a string set is idempotent, so a redelivered completion counts once.
+    const jobWritten = updateIf(this.t, {
+      key: jobKey(jobId),
+      update: `ADD ${failed ? "failed" : "done"} :t SET updatedAt = :u`,
+      condition: "attribute_exists(pk)",
+      values: { ":t": new Set([taskId]), ":u": stamp(this.t) },
+      returnValues: "ALL_NEW",
+    });
+    const [, job] = await Promise.all([taskWritten, jobWritten]);
+    if (!job) throw new FerryError("NOT_FOUND", `job ${jobId} does not exist`);
+    const { done, failed: failedIds, taskCount } = jobFromItem(job);
+    return taskCompletion(done, failedIds, taskCount);
+  }
+
+  async noteTaskAttempt(jobId: string, taskId: string, error: ErrorRecord): Promise<void> {
+    await applied(this.t, {
+      key: taskKey(jobId, taskId),
+      update: "SET #e = :e ADD attempts :one",
+      condition: "attribute_exists(pk)",
+      names: { "#e": "error" },
+      values: { ":e": toJson(error), ":one": 1 },
+    });
+  }
+
+  claimMergeEnqueue(jobId: string, taskId: string): Promise<boolean> {
+    return applied(this.t, {
+      key: jobKey(jobId),
+      update: "SET mergeEnqueuedBy = :t",
+      condition: "attribute_exists(pk) AND (attribute_not_exists(mergeEnqueuedBy) OR mergeEnqueuedBy = :t)",
+      values: { ":t": taskId },
+    });
+  }
+}
