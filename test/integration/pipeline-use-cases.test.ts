@@ -1,0 +1,129 @@
+/**
+ * The pipeline's use-cases (plan → copy tasks → merge) run directly on the in-memory job store,
+ * with an in-memory queue that carries each message through JSON and its schema as SQS would,
+ * against a real distribution registry. No pollers, no timing: each step is driven by hand.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { parseConfig } from "../../lib/config.ts";
+import { runCopyTask } from "../../lib/pipeline/copy-task.ts";
+import { type PipelineDeps, silentLog } from "../../lib/pipeline/deps.ts";
+import { runMerge } from "../../lib/pipeline/merge.ts";
+import { planJob } from "../../lib/pipeline/plan.ts";
+import { poolFromConfig } from "../../lib/pipeline/registries.ts";
+import {
+  type AnyMessage,
+  type CopyMessage,
+  CopyMessageSchema,
+  type MergeMessage,
+  MergeMessageSchema,
+  type QueueName,
+  type QueuePort,
+  type ReplicationRequest,
+} from "../../lib/queue/messages.ts";
+import { RegistryClient } from "../../lib/registry/client.ts";
+import { MemoryJobStore } from "../../lib/state/memory.ts";
+import { type Distribution, startDistribution } from "../helpers/distribution.ts";
+import { pushImage, randomIndex } from "../helpers/images.ts";
+import { entryPlatforms } from "../helpers/root-plan-cases.ts";
+
+/** Queues in memory; what is sent is serialized and parsed back, as SQS and the handlers do. */
+class MemoryQueues implements QueuePort {
+  readonly waiting: Record<QueueName, string[]> = { plan: [], copy: [], merge: [] };
+  async send(queue: QueueName, messages: AnyMessage[]): Promise<void> {
+    this.waiting[queue].push(...messages.map((m) => JSON.stringify(m)));
+  }
+  async backlog(queue: QueueName): Promise<number> {
+    return this.waiting[queue].length;
+  }
+  take(queue: "copy"): CopyMessage[];
+  take(queue: "merge"): MergeMessage[];
+  take(queue: "copy" | "merge"): Array<CopyMessage | MergeMessage> {
+    const bodies = this.waiting[queue].splice(0);
+    return bodies.map((b) => (queue === "copy" ? CopyMessageSchema : MergeMessageSchema).parse(JSON.parse(b)));
+  }
+}
+
+let reg: Distribution;
+let client: RegistryClient;
+const image = randomIndex({ platforms: 3, seed: "use-cases", layers: 1, layerSize: 256 });
+const once = { receiveCount: 1, maxReceiveCount: 3 };
+
+before(async () => {
+  reg = await startDistribution();
+  client = new RegistryClient({ host: reg.host });
+  await pushImage(client, "app", "v1", image);
+});
+after(async () => {
+  await client?.close();
+  await reg?.stop();
+});
+
+function harness() {
+  const config = parseConfig({ version: 1 });
+  const queues = new MemoryQueues();
+  const store = new MemoryJobStore();
+  const deps: PipelineDeps = { config, store, queues, registries: poolFromConfig(config), log: silentLog };
+  let n = 0;
+  /** Accepts a request, runs plan, every copy task (twice each: a duplicate delivery), then merge. */
+  const replicate = async (request: Omit<ReplicationRequest, "trigger" | "eventTime">) => {
+    const id = `job-${++n}`;
+    assert.ok(await store.createJob({ id, request: { ...request, trigger: "api", eventTime: new Date().toISOString() } }));
+    const planned = await planJob(deps, id, once);
+    const copies = queues.take("copy");
+    for (const m of [...copies, ...copies]) await runCopyTask(deps, m, once);
+    const merges = queues.take("merge");
+    const merged = [];
+    for (const [i, m] of merges.entries()) merged.push(await runMerge(deps, m, `merge-${id}-${i}`, once));
+    return { planned, copies, merged, job: await store.getJob(id, { withTasks: true }) };
+  };
+  return { replicate, store };
+}
+
+describe("pipeline use-cases on the in-memory store", () => {
+  it("plan fans out one task per platform and destination; one merge moves both tags", async () => {
+    const { replicate } = harness();
+    const r = await replicate({ source: `${reg.host}/app:v1`, destinations: [`${reg.host}/one/app`, `${reg.host}/two/app`] });
+    assert.equal(r.planned, "planned");
+    assert.equal(r.copies.length, 6);
+    assert.equal(r.copies[0]?.source.toString(), `${reg.host}/app`, "the message's repository arrives as a value");
+    // The winning task's duplicate delivery may send the merge again; only one merge acts.
+    assert.equal(r.merged.filter((x) => x === "succeeded").length, 1);
+    assert.ok(r.merged.slice(1).every((x) => x === undefined));
+    assert.equal(r.job?.status, "succeeded");
+    for (const repo of ["one/app", "two/app"]) assert.equal((await client.manifestHead(repo, "v1"))?.digest, image.digest);
+  });
+
+  it("a destination already up to date gets no task; the job is skipped when all are", async () => {
+    const { replicate } = harness();
+    await replicate({ source: `${reg.host}/app:v1`, destinations: [`${reg.host}/three/app`] });
+    const mixed = await replicate({ source: `${reg.host}/app:v1`, destinations: [`${reg.host}/three/app`, `${reg.host}/four/app`] });
+    assert.deepEqual(new Set(mixed.copies.map((c) => c.destination.toString())), new Set([`${reg.host}/four/app`]));
+    assert.equal(mixed.job?.status, "succeeded");
+    assert.equal(mixed.job?.result?.destinations[0]?.upToDate, true);
+    const again = await replicate({ source: `${reg.host}/app:v1`, destinations: [`${reg.host}/three/app`, `${reg.host}/four/app`] });
+    assert.equal(again.planned, "skipped");
+    assert.equal(again.copies.length, 0);
+  });
+
+  it("a filter and a merge: the merge keeps the destination's other platforms", async () => {
+    const { replicate } = harness();
+    const other = randomIndex({ platforms: [{ os: "linux", architecture: "s390x" }], seed: "use-cases-dst", layers: 1, layerSize: 64 });
+    await pushImage(client, "merged/app", "v1", other);
+    const r = await replicate({ source: `${reg.host}/app:v1`, destinations: [`${reg.host}/merged/app`], platforms: ["linux/amd64"], merge: true });
+    assert.equal(r.copies.length, 1);
+    assert.equal(r.job?.status, "succeeded");
+    const raw = await client.manifestGet("merged/app", "v1");
+    assert.deepEqual(entryPlatforms(raw.bytes), ["linux/amd64", "linux/s390x"]);
+    assert.equal(r.job?.result?.digest, raw.digest);
+  });
+
+  it("a source that is gone fails the job with NOT_FOUND on the source side", async () => {
+    const { replicate } = harness();
+    const r = await replicate({ source: `${reg.host}/app:missing`, destinations: [`${reg.host}/five/app`] });
+    assert.equal(r.planned, "failed");
+    assert.equal(r.job?.status, "failed");
+    assert.equal(r.job?.error?.code, "NOT_FOUND");
+    assert.equal(r.job?.error?.side, "source");
+  });
+});
