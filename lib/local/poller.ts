@@ -7,6 +7,7 @@
  * keeps its messages invisible until it ends, so a slow copy is never delivered twice at once.
  */
 import { ChangeMessageVisibilityBatchCommand, DeleteMessageBatchCommand, type Message, ReceiveMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import { FerryError } from "../errors.ts";
 import { type LocalSqsEvent, type LocalSqsRecord, localContext, type SqsHandler } from "./lambda.ts";
 
 export interface PollerOptions {
@@ -82,7 +83,7 @@ export class SqsPoller {
     );
     try {
       const timeout = new Promise<never>((_, reject) => {
-        const t = setTimeout(() => reject(new Error(`${this.o.name}: invocation timed out`)), this.o.functionTimeoutMs);
+        const t = setTimeout(() => reject(new FerryError("DEADLINE", `${this.o.name}: invocation timed out`, { retryable: true })), this.o.functionTimeoutMs);
         t.unref();
       });
       const res = await Promise.race([this.o.handler(event, localContext(`ferry-${this.o.name}`, this.o.functionTimeoutMs)), timeout]);

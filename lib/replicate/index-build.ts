@@ -30,7 +30,7 @@ export function isAttestation(d: Descriptor): boolean {
 }
 
 function entries(raw: RawManifest): Descriptor[] {
-  if (raw.manifest.kind !== "index") throw new Error("not an index");
+  if (raw.manifest.kind !== "index") throw new FerryError("INTERNAL", `${raw.digest} is not an index`);
   return raw.manifest.manifests;
 }
 
