@@ -173,6 +173,29 @@ export class Authenticator {
   }
 
   private async requestToken(c: Challenge, scopes: string[], refreshed = false): Promise<CachedToken> {
+    const realm = this.realmOf(c);
+    // Credentials go to the registry's own host name, or to a realm its profile or the config
+    // names; any other realm is asked for an anonymous token (a public image still works).
+    const cred = this.mayReceiveCredentials(realm) ? await this.getCredential() : undefined;
+    const issued = this.now();
+    const res = await this.askRealm(realm, c.params.service, scopes, cred);
+    if (cred?.kind === "basic" && (res.status === 401 || res.status === 403) && !refreshed) {
+      // Refused credentials may have been rotated: read them again, once, and ask again.
+      this.refreshCredential();
+      return this.requestToken(c, scopes, true);
+    }
+    if (res.status !== 200) {
+      throw new FerryError("AUTH", `${this.host}: token request to ${realm.host} failed with HTTP ${res.status}`, {
+        retryable: res.status >= 500 || res.status === 429,
+      });
+    }
+    const entry = this.parseToken(res.text, scopes, issued);
+    this.tokens.push(entry);
+    return entry;
+  }
+
+  /** The challenge's realm, resolved and checked: https (or loopback http), never a private address from a public registry. */
+  private realmOf(c: Challenge): URL {
     const realmText = c.params.realm;
     if (!realmText) throw new FerryError("AUTH", `${this.host}: Bearer challenge without a realm`);
     let realm: URL;
@@ -188,46 +211,37 @@ export class Authenticator {
     if (!mayFollow(this.host, realm.host)) {
       throw new FerryError("AUTH", `${this.host}: refusing token realm on a private address ${realm.host}`);
     }
-    // Credentials go to the registry's own host name, or to a realm its profile or the config
-    // names; any other realm is asked for an anonymous token (a public image still works).
-    const cred = this.mayReceiveCredentials(realm) ? await this.getCredential() : undefined;
-    const service = c.params.service;
-    const issued = this.now();
-    let res: { status: number; text: string };
+    return realm;
+  }
+
+  /** Asks `realm` for a token: OAuth2 with an identity token, else GET with Basic credentials or anonymously. */
+  private async askRealm(realm: URL, service: string | undefined, scopes: string[], cred: Credential | undefined): Promise<{ status: number; text: string }> {
     if (cred?.kind === "identity-token") {
       // OAuth2 refresh-token grant (oauth.md); a realm without OAuth2 (404) gets the GET form.
       const form = new URLSearchParams({ grant_type: "refresh_token", refresh_token: cred.identityToken, client_id: "ferry" });
       if (service) form.set("service", service);
       if (scopes.length) form.set("scope", scopes.join(" "));
-      res = await this.fetchToken(realm, {
+      const res = await this.fetchToken(realm, {
         method: "POST",
         headers: { "content-type": "application/x-www-form-urlencoded" },
         body: form.toString(),
       });
-      if (res.status === 404 || res.status === 405) {
-        res = await this.fetchToken(this.getUrl(realm, service, scopes), {
-          method: "GET",
-          headers: { authorization: basic(cred.username ?? "<token>", cred.identityToken) },
-        });
-      }
-    } else {
-      const headers: Record<string, string> = {};
-      if (cred) headers.authorization = basic(cred.username, cred.password);
-      res = await this.fetchToken(this.getUrl(realm, service, scopes), { method: "GET", headers });
-      if (cred && (res.status === 401 || res.status === 403) && !refreshed) {
-        // Refused credentials may have been rotated: read them again, once, and ask again.
-        this.refreshCredential();
-        return this.requestToken(c, scopes, true);
-      }
-    }
-    if (res.status !== 200) {
-      throw new FerryError("AUTH", `${this.host}: token request to ${realm.host} failed with HTTP ${res.status}`, {
-        retryable: res.status >= 500 || res.status === 429,
+      if (res.status !== 404 && res.status !== 405) return res;
+      return this.fetchToken(this.getUrl(realm, service, scopes), {
+        method: "GET",
+        headers: { authorization: basic(cred.username ?? "<token>", cred.identityToken) },
       });
     }
+    const headers: Record<string, string> = {};
+    if (cred) headers.authorization = basic(cred.username, cred.password);
+    return this.fetchToken(this.getUrl(realm, service, scopes), { method: "GET", headers });
+  }
+
+  /** A token response (token.md): `token` or `access_token`, `expires_in` defaulted and clamped, a sane `issued_at`. */
+  private parseToken(text: string, scopes: string[], issued: number): CachedToken {
     let body: { token?: string; access_token?: string; expires_in?: number; issued_at?: string };
     try {
-      body = JSON.parse(res.text.slice(0, MAX_TOKEN_BODY));
+      body = JSON.parse(text.slice(0, MAX_TOKEN_BODY));
     } catch {
       throw new FerryError("AUTH", `${this.host}: token response is not JSON`);
     }
@@ -238,9 +252,7 @@ export class Authenticator {
     let start = issued;
     const iat = body.issued_at ? Date.parse(body.issued_at) : Number.NaN;
     if (!Number.isNaN(iat) && iat <= issued && iat + lifetime > issued) start = iat;
-    const entry: CachedToken = { token, expiresAt: start + lifetime, scopes: scopes.map(parseScope) };
-    this.tokens.push(entry);
-    return entry;
+    return { token, expiresAt: start + lifetime, scopes: scopes.map(parseScope) };
   }
 
   /** True when `realm` is on the registry's own host name (any port) or a host named for it. */

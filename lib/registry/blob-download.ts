@@ -6,7 +6,7 @@
  * stalls from the start, or again, fails with STALL instead of looping.
  */
 import { Readable } from "node:stream";
-import { FerryError, withSide } from "../errors.ts";
+import { FerryError, type Side, withSide } from "../errors.ts";
 import { DigestVerifier } from "../oci/digest.ts";
 import type { RegistryEndpoint } from "./endpoint.ts";
 import type { CallOptions, Reply } from "./exchange.ts";
@@ -29,7 +29,6 @@ export async function blobGet(
   opts: CallOptions & { maxResumes?: number } = {},
 ): Promise<Readable> {
   const knownSize = desc.size >= 0 ? desc.size : undefined;
-  const verifier = new DigestVerifier(desc.digest, knownSize);
   const where = `${ep.host}/${repo}@${desc.digest}`;
   const get = (offset: number): Promise<Reply> =>
     ep.send({
@@ -50,81 +49,108 @@ export async function blobGet(
       side: ep.side,
     });
   }
-  const maxResumes = opts.maxResumes ?? MAX_RESUMES;
+  const d: Download = { side: ep.side, where, knownSize, get, signal: opts.signal, maxResumes: opts.maxResumes ?? MAX_RESUMES };
+  return Readable.from(chunks(d, first, new DigestVerifier(desc.digest, knownSize)), { objectMode: false, highWaterMark: 64 * 1024 });
+}
 
-  // The last chunk is held back until the digest checks out: a consumer (an upload) never gets
-  // the complete bytes of a corrupt blob, so it cannot commit them.
+/** What a download needs besides its bytes. */
+interface Download {
+  side: Side | undefined;
+  /** `host/repo@digest`, for messages. */
+  where: string;
+  knownSize: number | undefined;
+  /** Opens the blob from `offset` (a Range request when > 0). */
+  get: (offset: number) => Promise<Reply>;
+  signal: AbortSignal | undefined;
+  maxResumes: number;
+}
+
+/** Resumes so far, and where the last one started. */
+interface Resumes {
+  count: number;
+  stalls: number;
+  lastAt: number;
+}
+
+/**
+ * The blob's bytes, hashed as they pass, across resumed responses. The last chunk is held back
+ * until the digest checks out: a consumer (an upload) never gets the complete bytes of a corrupt
+ * blob, so it cannot commit them. The loop over a body does no more per chunk than that.
+ */
+async function* chunks(d: Download, first: Reply, verifier: DigestVerifier): AsyncGenerator<Buffer> {
   let pending: Buffer | undefined;
-  async function* chunks(): AsyncGenerator<Buffer> {
-    let current = first;
-    let delivered = 0;
-    let skip = 0;
-    let resumes = 0;
-    let stallResumes = 0;
-    let lastResumeAt = -1;
-    for (;;) {
-      const openedAt = delivered;
-      let cut: unknown;
-      try {
-        for await (const c of current.body) {
-          let b = c as Buffer;
-          if (skip > 0) {
-            if (b.byteLength <= skip) {
-              skip -= b.byteLength;
-              continue;
-            }
-            b = b.subarray(skip);
-            skip = 0;
-          }
-          verifier.update(b);
-          delivered += b.byteLength;
-          if (pending) yield pending;
-          pending = b;
-        }
-      } catch (err) {
-        const resumableStall = isStall(err) && stallResumes < MAX_STALL_RESUMES && delivered - openedAt >= STALL_RESUME_MIN_BYTES;
-        if (err instanceof FerryError && !resumableStall) throw withSide(err, ep.side);
-        cut = err;
-      }
-      const short = knownSize !== undefined && delivered < knownSize;
-      if (cut === undefined && !short) break;
-      const canResume = (cut === undefined || isNetworkError(cut) || isStall(cut)) && resumes < maxResumes && delivered > lastResumeAt && !opts.signal?.aborted;
-      if (!canResume) {
-        if (isStall(cut)) throw withSide(cut, ep.side);
-        if (cut !== undefined) {
-          throw new FerryError("NETWORK", `${where}: download cut after ${delivered} bytes: ${(cut as Error).message}`, {
-            retryable: true,
-            side: ep.side,
-            cause: cut,
-          });
-        }
-        break; // let the verifier say what is wrong
-      }
-      resumes++;
-      if (isStall(cut)) stallResumes++;
-      lastResumeAt = delivered;
-      current = await get(delivered);
-      if (current.status === 206) {
-        const range = /^bytes (\d+)-/.exec(header(current.headers, "content-range") ?? "");
-        if (!range || Number(range[1]) !== delivered) {
-          await drain(current.body);
-          throw new FerryError("NETWORK", `${where}: resume at ${delivered} got Content-Range ${header(current.headers, "content-range") ?? "none"}`, {
-            retryable: true,
-            side: ep.side,
-          });
-        }
-      } else {
-        // 200: the server ignored Range; read from the start and drop what was already delivered.
-        skip = delivered;
-      }
-    }
+  let current = first;
+  let delivered = 0;
+  let skip = 0;
+  const resumes: Resumes = { count: 0, stalls: 0, lastAt: -1 };
+  for (;;) {
+    const openedAt = delivered;
+    let cut: unknown;
     try {
-      verifier.finish();
-    } catch (e) {
-      throw withSide(e, ep.side);
+      for await (const c of current.body) {
+        let b = c as Buffer;
+        if (skip > 0) {
+          if (b.byteLength <= skip) {
+            skip -= b.byteLength;
+            continue;
+          }
+          b = b.subarray(skip);
+          skip = 0;
+        }
+        verifier.update(b);
+        delivered += b.byteLength;
+        if (pending) yield pending;
+        pending = b;
+      }
+    } catch (err) {
+      const resumableStall = isStall(err) && resumes.stalls < MAX_STALL_RESUMES && delivered - openedAt >= STALL_RESUME_MIN_BYTES;
+      if (err instanceof FerryError && !resumableStall) throw withSide(err, d.side);
+      cut = err;
     }
-    if (pending) yield pending;
+    const short = d.knownSize !== undefined && delivered < d.knownSize;
+    if (cut === undefined && !short) break;
+    if (!mayResume(d, cut, delivered, resumes)) break; // let the verifier say what is wrong
+    resumes.count++;
+    if (isStall(cut)) resumes.stalls++;
+    resumes.lastAt = delivered;
+    current = await reopen(d, delivered);
+    // 200: the server ignored Range; read from the start and drop what was already delivered.
+    if (current.status !== 206) skip = delivered;
   }
+  try {
+    verifier.finish();
+  } catch (e) {
+    throw withSide(e, d.side);
+  }
+  if (pending) yield pending;
+}
 
-  return Readable.from(chunks(), { objectMode: false, highWaterMark: 64 * 1024 });
+/** After a cut (or a short body, `cut` undefined): true to resume; throws when the cut is final. */
+function mayResume(d: Download, cut: unknown, delivered: number, resumes: Resumes): boolean {
+  const can = (cut === undefined || isNetworkError(cut) || isStall(cut)) && resumes.count < d.maxResumes && delivered > resumes.lastAt && !d.signal?.aborted;
+  if (can) return true;
+  if (isStall(cut)) throw withSide(cut, d.side);
+  if (cut !== undefined) {
+    throw new FerryError("NETWORK", `${d.where}: download cut after ${delivered} bytes: ${(cut as Error).message}`, {
+      retryable: true,
+      side: d.side,
+      cause: cut,
+    });
+  }
+  return false;
+}
+
+/** Asks for the rest from `delivered`; a 206 must start exactly there. */
+async function reopen(d: Download, delivered: number): Promise<Reply> {
+  const res = await d.get(delivered);
+  if (res.status !== 206) return res;
+  const range = /^bytes (\d+)-/.exec(header(res.headers, "content-range") ?? "");
+  if (!range || Number(range[1]) !== delivered) {
+    await drain(res.body);
+    throw new FerryError("NETWORK", `${d.where}: resume at ${delivered} got Content-Range ${header(res.headers, "content-range") ?? "none"}`, {
+      retryable: true,
+      side: d.side,
+    });
+  }
+  return res;
 }

@@ -20,72 +20,99 @@ export function parseChallenges(header: string | string[] | undefined): Challeng
   return out;
 }
 
+/** A read position in one header value, with the lexical pieces of RFC 7235. */
+class Cursor {
+  i = 0;
+  constructor(private readonly s: string) {}
+
+  get done(): boolean {
+    return this.i >= this.s.length;
+  }
+
+  peek(ahead = 0): string | undefined {
+    return this.s[this.i + ahead];
+  }
+
+  skipWs(): void {
+    while (this.peek() === " " || this.peek() === "\t") this.i++;
+  }
+
+  /** Whitespace and the commas between challenges and params. */
+  skipSeparators(): void {
+    this.skipWs();
+    while (this.peek() === ",") {
+      this.i++;
+      this.skipWs();
+    }
+  }
+
+  token(): string {
+    const start = this.i;
+    while (!this.done && TOKEN_CHAR.test(this.s[this.i] as string)) this.i++;
+    return this.s.slice(start, this.i);
+  }
+
+  /** A quoted string with `\` escapes; the cursor is on its opening quote. */
+  quoted(): string {
+    const n = this.s.length;
+    this.i++;
+    let v = "";
+    while (this.i < n && this.s[this.i] !== '"') {
+      if (this.s[this.i] === "\\" && this.i + 1 < n) this.i++;
+      v += this.s[this.i];
+      this.i++;
+    }
+    this.i++; // closing quote
+    return v;
+  }
+
+  /** A param value: quoted string or token. */
+  value(): string {
+    return this.peek() === '"' ? this.quoted() : this.token();
+  }
+
+  /** A token68 (e.g. `Negotiate abc==`): a token followed by `=` padding only, then end or comma. */
+  token68(): string | undefined {
+    const rest = this.s.slice(this.i);
+    const t68 = /^[A-Za-z0-9\-._~+/]+=*(?=\s*(,|$))/.exec(rest);
+    if (!t68 || /^[A-Za-z0-9\-._~+/]+=[^=]/.test(rest)) return undefined;
+    this.i += t68[0].length;
+    return t68[0];
+  }
+}
+
 function parseOne(s: string): Challenge[] {
   const out: Challenge[] = [];
-  let i = 0;
-  const n = s.length;
-  const skipWs = () => {
-    while (i < n && (s[i] === " " || s[i] === "\t")) i++;
-  };
-  const readToken = (): string => {
-    const start = i;
-    while (i < n && TOKEN_CHAR.test(s[i] as string)) i++;
-    return s.slice(start, i);
-  };
-  const readQuoted = (): string => {
-    // assumes s[i] === '"'
-    i++;
-    let v = "";
-    while (i < n && s[i] !== '"') {
-      if (s[i] === "\\" && i + 1 < n) i++;
-      v += s[i];
-      i++;
-    }
-    i++; // closing quote
-    return v;
-  };
+  const c = new Cursor(s);
   let current: Challenge | undefined;
-  while (i < n) {
-    skipWs();
-    while (i < n && s[i] === ",") {
-      i++;
-      skipWs();
-    }
-    if (i >= n) break;
-    const tokStart = i;
-    const tok = readToken();
+  for (;;) {
+    c.skipSeparators();
+    if (c.done) break;
+    const tokStart = c.i;
+    const tok = c.token();
     if (!tok) {
-      i++; // skip junk character
+      c.i++; // skip junk character
       continue;
     }
-    skipWs();
-    if (s[i] === "=" && current && s[i + 1] !== "=") {
+    c.skipWs();
+    if (c.peek() === "=" && current && c.peek(1) !== "=") {
       // auth-param of the current challenge
-      i++;
-      skipWs();
-      const value = s[i] === '"' ? readQuoted() : readToken();
-      current.params[tok.toLowerCase()] = value;
+      c.i++;
+      c.skipWs();
+      current.params[tok.toLowerCase()] = c.value();
       continue;
     }
-    if (s[i] === "=" && !current) {
+    if (c.peek() === "=" && !current) {
       // a param with no scheme before it: ignore it
-      i = tokStart + tok.length + 1;
-      if (s[i] === '"') readQuoted();
-      else readToken();
+      c.i = tokStart + tok.length + 1;
+      c.value();
       continue;
     }
     // a new challenge: scheme, then token68 or params
     current = { scheme: tok.toLowerCase(), params: {} };
     out.push(current);
-    // token68 (e.g. Negotiate abc==): a token followed by '=' padding only, then end or comma
-    const save = i;
-    const t68 = /^[A-Za-z0-9\-._~+/]+=*(?=\s*(,|$))/.exec(s.slice(i));
-    if (t68 && !/^[A-Za-z0-9\-._~+/]+=[^=]/.test(s.slice(i))) {
-      current.params[""] = t68[0];
-      i += t68[0].length;
-    } else {
-      i = save;
-    }
+    const t68 = c.token68();
+    if (t68 !== undefined) current.params[""] = t68;
   }
   return out;
 }
