@@ -8,7 +8,7 @@ import { readFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { FerryError } from "../errors.ts";
-import { DOCKER_HUB_HOST } from "../oci/reference.ts";
+import { credentialHelperServer, dockerConfigKeys } from "./host-profile.ts";
 
 /** Username and password (or token) for Basic auth and token requests. */
 export interface BasicCredential {
@@ -63,14 +63,6 @@ export function defaultAuthFiles(env: NodeJS.ProcessEnv = process.env): string[]
   return files;
 }
 
-/** Keys a host may be stored under in `auths` (docker writes URLs for Docker Hub). */
-function lookupKeys(host: string): string[] {
-  if (host === DOCKER_HUB_HOST || host === "docker.io" || host === "index.docker.io") {
-    return ["https://index.docker.io/v1/", "index.docker.io", "docker.io", "registry-1.docker.io", "https://registry-1.docker.io"];
-  }
-  return [host, `https://${host}`, `http://${host}`, `https://${host}/v1/`, `https://${host}/v2/`];
-}
-
 function normaliseKey(k: string): string {
   return k
     .replace(/^https?:\/\//, "")
@@ -90,7 +82,7 @@ export function dockerConfigCredentials(opts: { files?: string[]; env?: NodeJS.P
     return loaded;
   };
   return async (host) => {
-    const keys = lookupKeys(host);
+    const keys = dockerConfigKeys(host);
     for (const cfg of await load()) {
       const helper = keys.map((k) => cfg.credHelpers?.[k]).find(Boolean);
       if (helper) return runHelper(helper, host, opts.helperTimeoutMs);
@@ -148,7 +140,7 @@ const HELPER_NOT_FOUND = "credentials not found in native keychain";
 
 /** Runs `docker-credential-<name> get` with the host on stdin (docker-credential-helpers protocol); undefined when it has nothing. */
 export function runHelper(name: string, host: string, timeoutMs = 10_000): Promise<Credential | undefined> {
-  const serverUrl = host === DOCKER_HUB_HOST ? "https://index.docker.io/v1/" : host;
+  const serverUrl = credentialHelperServer(host);
   return new Promise((resolve, reject) => {
     const child = execFile(`docker-credential-${name}`, ["get"], { timeout: timeoutMs, maxBuffer: 64 * 1024 }, (err, stdout, stderr) => {
       if (err) {

@@ -6,8 +6,8 @@
  */
 import { FerryError } from "../errors.ts";
 import type { Credential, CredentialProvider } from "./credentials.ts";
+import { ecrRegistryOf } from "./host-profile.ts";
 
-const ECR_HOST = /^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$/;
 const REFRESH_MARGIN_MS = 10 * 60 * 1000;
 
 /** What GetAuthorizationToken returns for one registry. */
@@ -24,13 +24,13 @@ export function ecrCredentials(source: EcrTokenSource, now: () => number = () =>
   const cache = new Map<string, { cred: Credential; until: number }>();
   const inflight = new Map<string, Promise<Credential>>();
   return async (host) => {
-    const m = ECR_HOST.exec(host);
-    if (!m) return undefined;
+    const ecr = ecrRegistryOf(host);
+    if (!ecr) return undefined;
     const hit = cache.get(host);
     if (hit && hit.until > now()) return hit.cred;
     let p = inflight.get(host);
     if (!p) {
-      p = source(m[1] as string, m[2] as string)
+      p = source(ecr.accountId, ecr.region)
         .then((t) => {
           const decoded = Buffer.from(t.authorizationToken, "base64").toString("utf8");
           const i = decoded.indexOf(":");

@@ -1,7 +1,7 @@
 /**
  * Registry quirks as named host profiles, chosen by host and overridable in the config
  * (`registries[].profile`, e.g. for GHCR or ECR behind a domain of your own). Code asks the
- * profile what a host does, never the host's name.
+ * profile what a host does, never the host's name: every host-name pattern lives in this file.
  */
 
 export type ProfileName = "generic" | "ecr" | "ghcr" | "dockerhub";
@@ -23,14 +23,38 @@ export const PROFILES: Readonly<Record<ProfileName, HostProfile>> = {
   dockerhub: { name: "dockerhub", realmHosts: ["auth.docker.io"] },
 };
 
-const ECR = /^(\d{12})\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$|^public\.ecr\.aws$/;
+const PRIVATE_ECR = /^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$/;
+const PUBLIC_ECR = "public.ecr.aws";
+const GHCR = "ghcr.io";
 const DOCKER_HUB = new Set(["registry-1.docker.io", "docker.io", "index.docker.io"]);
+/** The server URL docker's own tools file Docker Hub's credentials under. */
+const DOCKER_HUB_INDEX = "https://index.docker.io/v1/";
 
 /** The profile of `host`: the one named in the config when given, else the one its name implies. */
 export function profileFor(host: string, named?: ProfileName): HostProfile {
   if (named) return PROFILES[named];
-  if (ECR.test(host)) return PROFILES.ecr;
-  if (host === "ghcr.io") return PROFILES.ghcr;
+  if (PRIVATE_ECR.test(host) || host === PUBLIC_ECR) return PROFILES.ecr;
+  if (host === GHCR) return PROFILES.ghcr;
   if (DOCKER_HUB.has(host)) return PROFILES.dockerhub;
   return PROFILES.generic;
+}
+
+/** A private ECR registry's account and region, from its host name (undefined for any other host). */
+export function ecrRegistryOf(host: string): { accountId: string; region: string } | undefined {
+  const m = PRIVATE_ECR.exec(host);
+  return m ? { accountId: m[1] as string, region: m[2] as string } : undefined;
+}
+
+/**
+ * Keys a docker `config.json` may hold this host's credentials under: Docker Hub's are filed
+ * under its index URL and aliases; any other host under its name, bare or as a URL.
+ */
+export function dockerConfigKeys(host: string): string[] {
+  if (DOCKER_HUB.has(host)) return [DOCKER_HUB_INDEX, "index.docker.io", "docker.io", "registry-1.docker.io", "https://registry-1.docker.io"];
+  return [host, `https://${host}`, `http://${host}`, `https://${host}/v1/`, `https://${host}/v2/`];
+}
+
+/** The server URL a docker credential helper knows `host` by (Docker Hub's API host: its index URL). */
+export function credentialHelperServer(host: string): string {
+  return host === "registry-1.docker.io" ? DOCKER_HUB_INDEX : host;
 }
