@@ -27,7 +27,7 @@ import { errorLayer } from "./error-layer.ts";
 import { type CallOptions, compose, type Exchange, type Layer, type RegistryRequest, type Reply, type Send } from "./exchange.ts";
 import { type HostProfile, type ProfileName, profileFor } from "./host-profile.ts";
 import { manifestDelete, manifestGet, manifestHead, manifestPut } from "./manifests.ts";
-import { type RateBudget, rateLayer } from "./rate.ts";
+import { type RequestBudget, rateLayer } from "./rate.ts";
 import { redirectLayer } from "./redirect-layer.ts";
 import { DEFAULT_RETRY, type RetryOptions } from "./retry.ts";
 import { retryLayer } from "./retry-layer.ts";
@@ -67,7 +67,7 @@ export interface RegistryClientOptions extends TransportOptions {
   /** Share one Agent between clients; the client then does not close it. */
   agent?: Agent;
   /** A request-rate budget shared by the clients of this host (e.g. Docker Hub's limits). */
-  rateBudget?: RateBudget;
+  rateBudget?: RequestBudget;
 }
 
 /** Talks to one registry host. Create one per host and reuse it: it caches tokens and the scheme. */

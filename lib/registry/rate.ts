@@ -6,8 +6,13 @@
 import { untilAborted } from "./deadline.ts";
 import type { Layer } from "./exchange.ts";
 
+/** What the rate layer spends: resolves when a request may start. */
+export interface RequestBudget {
+  take(): Promise<void>;
+}
+
 /** A token bucket shared by the clients of one host. */
-export class RateBudget {
+export class RateBudget implements RequestBudget {
   private tokens: number;
   private last = Date.now();
   private chain: Promise<void> = Promise.resolve();
@@ -40,7 +45,7 @@ export class RateBudget {
 }
 
 /** Takes one token of `budget` before each request goes on. */
-export function rateLayer(budget: RateBudget): Layer {
+export function rateLayer(budget: RequestBudget): Layer {
   return (next) => async (req) => {
     await untilAborted(budget.take(), req.signal);
     return next(req);
