@@ -1,9 +1,4 @@
-/**
- * Auth as two layers around the redirects: `reauthLayer` learns the challenge from a 401 and
- * refetches refused credentials (once per request), `authorizeLayer` puts the Authorization
- * header on each hop bound for the registry's own host, never elsewhere. Token and Basic
- * credentials themselves come from the Authenticator (auth.ts).
- */
+/** Auth layers: `reauthLayer` answers a 401 once per request (learn the challenge, or refetch credentials); `authorizeLayer` sends credentials only to the registry's own host. */
 import type { Side } from "../errors.ts";
 import { type Authenticator, missingScopes, repositoryScope } from "./auth.ts";
 import { parseChallenges, pickChallenge } from "./challenge.ts";

@@ -1,15 +1,14 @@
-/**
- * A call's deadline as an abort signal: requests in flight (a blob body mid-stream, an upload)
- * stop at the deadline with a retryable DEADLINE error, so the caller still has the time it kept
- * in reserve to record the outcome (and the pipeline's queue delivers the work again).
- * Contract of `deadlineLayer`: the request, its retries and its Reply's body until read or
- * drained all run under one signal that aborts at the deadline.
- */
+/** Deadline layer (outermost): a request, its retries and its Reply's body until read all run under one signal that aborts with DEADLINE at the deadline. */
 import { FerryError } from "../errors.ts";
 import type { RegistryRequest, Send } from "./exchange.ts";
 import { abortError } from "./retry.ts";
 
-/** The signal for one call and a `dispose()` to run when the call is over (body consumed). */
+/**
+ * The signal for one call and a `dispose()` to run when the call is over (body consumed). Requests
+ * in flight at the deadline (a blob body mid-stream, an upload) stop with a retryable DEADLINE
+ * error, so the caller still has the time it kept in reserve to record the outcome (and the
+ * pipeline's queue delivers the work again).
+ */
 export interface CallScope {
   signal: AbortSignal | undefined;
   dispose(): void;

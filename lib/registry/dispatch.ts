@@ -1,7 +1,4 @@
-/**
- * The innermost Send: one HTTP exchange on an undici dispatcher (the agent with its stall guard,
- * stall.ts), as the request says, nothing more. No retries, no redirects, no auth here.
- */
+/** Innermost Send: exactly one HTTP exchange on the client's undici dispatcher (stall-guarded), as the request says; no retries, redirects or auth. */
 import type { Dispatcher } from "undici";
 import type { Send } from "./exchange.ts";
 

@@ -1,8 +1,4 @@
-/**
- * Error mapping: an answer outside the request's `expect` becomes a RegistryError (error body
- * read, capped), and anything thrown below becomes a typed FerryError that names the side
- * (abort, deadline, TLS, network). Contract: what leaves this layer is a FerryError or a Reply.
- */
+/** Error layer: only Replies with a status in `expect` pass; any other answer becomes a RegistryError, any failure below a FerryError naming the side. */
 import type { Dispatcher } from "undici";
 import { FerryError, type Side } from "../errors.ts";
 import type { Layer } from "./exchange.ts";

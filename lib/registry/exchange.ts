@@ -1,9 +1,4 @@
-/**
- * The values the transport's layers pass: a request (`Exchange`), its answer (`Reply`), a `Send`
- * that turns one into the other, and `Layer`s that wrap a Send, as go-containerregistry's
- * transport wrappers and undici's interceptors. Contract: a layer calls `next` zero or more
- * times and either returns a Reply whose body its caller must consume, or throws.
- */
+/** A Send turns an Exchange into a Reply (its body for the caller to consume) or throws; a Layer wraps a Send and keeps that contract. */
 import type { Dispatcher } from "undici";
 
 /** Per-call controls. */
@@ -86,7 +81,7 @@ export interface Reply {
 /** Sends one request. */
 export type Send<R = Exchange> = (req: R) => Promise<Reply>;
 
-/** Wraps a Send with one concern (auth, retry, redirects...). */
+/** Wraps a Send with one concern (auth, retry, redirects...), as go-containerregistry's transport wrappers and undici's interceptors. */
 export type Layer = (next: Send) => Send;
 
 /** `compose(a, b, c)(send)` is `a(b(c(send)))`: the first layer is the outermost. */

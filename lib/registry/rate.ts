@@ -1,8 +1,4 @@
-/**
- * A request-rate budget per registry (Docker Hub's pull limits): a token bucket, and the layer
- * that spends it. Contract: one token per request sent (each retry and auth replay; redirect
- * hops are free), taken before the request's credentials are looked up; waiting stops when the request is aborted.
- */
+/** Rate layer: one token of the host's budget per request sent (retries and auth replays included, redirect hops free), taken before credentials are looked up. */
 import { untilAborted } from "./deadline.ts";
 import type { Layer } from "./exchange.ts";
 
@@ -11,7 +7,7 @@ export interface RequestBudget {
   take(): Promise<void>;
 }
 
-/** A token bucket shared by the clients of one host. */
+/** A token bucket shared by the clients of one host (Docker Hub's pull limits). */
 export class RateBudget implements RequestBudget {
   private tokens: number;
   private last = Date.now();

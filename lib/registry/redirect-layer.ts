@@ -1,9 +1,4 @@
-/**
- * Redirects, for requests that ask to follow them (blob GETs): up to five hops, http(s) only,
- * never from a public registry to a private or link-local address (address.ts). Contract: each
- * hop goes to `next` without a body; layers below decide per hop what to send (Authorization
- * only to the registry's own host). The Reply's `url` is the last hop's.
- */
+/** Redirect layer: for requests that ask, follows up to five http(s) redirects, never from a public registry to a private address; each hop reaches `next` without a body. */
 import { FerryError } from "../errors.ts";
 import { mayFollow } from "./address.ts";
 import type { ErrorSite } from "./error-layer.ts";
@@ -14,7 +9,11 @@ import { drain, header } from "./transport.ts";
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 export const MAX_REDIRECTS = 5;
 
-/** Follows redirects for requests with `followRedirects`; others pass straight through. */
+/**
+ * Follows redirects for requests with `followRedirects` (blob GETs to storage hosts); others pass
+ * straight through. Layers below decide per hop what to send (Authorization only to the
+ * registry's own host); the Reply's `url` is the last hop's.
+ */
 export function redirectLayer(site: ErrorSite): Layer {
   return (next) => async (req) => {
     if (!req.followRedirects) return next(req);

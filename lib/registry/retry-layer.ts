@@ -1,8 +1,4 @@
-/**
- * Retries a failed request by the client's one retry policy (retry.ts): only replayable requests
- * (no streamed body) and, unless the request says otherwise, never a POST or PATCH. Contract:
- * `next` is called again with the same Exchange after a retryable failure, within the deadline.
- */
+/** Retry layer: after a failure the one retry policy (retry.ts) calls retryable, calls `next` again with the same Exchange, within the deadline; streamed bodies, POST and PATCH only when the request says so. */
 import type { Layer } from "./exchange.ts";
 import { type RetryOptions, withRetries } from "./retry.ts";
 

@@ -1,9 +1,4 @@
-/**
- * Scheme probing: configured plain-HTTP hosts use http, others https, except that a loopback
- * server which does not speak TLS gets plain HTTP, as docker does. That is found once per client
- * with a bare TLS handshake, not an HTTP request (certificates are checked on the real requests).
- * Contract of `schemeLayer`: resolves each request's path against the settled base URL.
- */
+/** Scheme layer: settles https or http once per host (a bare TLS handshake for loopback hosts, as docker) and resolves each request's path against it. */
 import { connect as tlsConnect } from "node:tls";
 import { FerryError } from "../errors.ts";
 import { isLoopbackHost } from "./address.ts";
@@ -25,7 +20,12 @@ export function schemeCandidates(host: string, opts: { plainHttp?: boolean }): A
   return isLoopbackHost(host) ? ["https", "http"] : ["https"];
 }
 
-/** The base URL of one host, settled by the first request and kept. */
+/**
+ * The base URL of one host, settled by the first request and kept: configured plain-HTTP hosts
+ * use http, others https, except that a loopback server which does not speak TLS gets plain HTTP.
+ * That is found with a bare TLS handshake, not an HTTP request (certificates are checked on the
+ * real requests).
+ */
 export class SchemeProbe {
   private settled: URL | undefined;
   private probing: Promise<URL> | undefined;

@@ -1,11 +1,4 @@
-/**
- * Stall guards on every registry read, as curl's --speed-limit/--speed-time: a request fails
- * with STALL when (a) no response headers come within `stallTimeout`, (b) no body byte comes for
- * `stallTimeout` while we are reading, or (c) the body averages under `speedLimit` bytes/s over
- * `speedTime` seconds while unfinished. (a) and (b) are undici's own per-request timers (which
- * already pause while our consumer applies backpressure); (c) is an interceptor that counts
- * bytes as they arrive and checks once a second. Nothing is buffered here.
- */
+/** Stall layer (an undici interceptor under dispatch): a read with no headers or no body byte for `stallTimeout`, or under `speedLimit` over `speedTime`, fails with STALL. */
 import type { Dispatcher } from "undici";
 import { FerryError, type Side } from "../errors.ts";
 import { redactUrl } from "./redact.ts";
@@ -46,8 +39,13 @@ export function isStall(err: unknown): boolean {
 }
 
 /**
- * An undici interceptor that puts the guards on every request through it. A request's own
- * `headersTimeout` (an upload commit, where the registry hashes the blob first) takes precedence.
+ * An undici interceptor that puts the guards on every request through it, as curl's
+ * --speed-limit/--speed-time: a request fails with STALL when (a) no response headers come within
+ * `stallTimeout`, (b) no body byte comes for `stallTimeout` while we are reading, or (c) the body
+ * averages under `speedLimit` bytes/s over `speedTime` seconds while unfinished. (a) and (b) are
+ * undici's own per-request timers (which already pause while our consumer applies backpressure);
+ * (c) counts bytes as they arrive and checks once a second. Nothing is buffered here. A request's
+ * own `headersTimeout` (an upload commit, where the registry hashes the blob first) takes precedence.
  */
 export function stallGuard(settings: TransferSettings, side: Side | undefined): Dispatcher.DispatcherComposeInterceptor {
   const stallMs = Math.round(settings.stallTimeout * 1000);

@@ -1,8 +1,4 @@
-/**
- * Token requests to a realm (auth.ts asks, this sends): the client's own dispatch, error mapping
- * and retry policy (retry-layer.ts), so a token endpoint's 429 or 503 is waited out exactly as a
- * registry's is. Contract: resolves with the status and, for 200, the body text (capped).
- */
+/** Token fetch: realm requests on the client's own dispatch, error mapping and retry policy; resolves with the realm's status and, for 200, its body text (capped). */
 import { RegistryError } from "../errors.ts";
 import type { TokenFetch } from "./auth.ts";
 import { type ErrorSite, errorLayer } from "./error-layer.ts";
