@@ -8,6 +8,7 @@ import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { FerryError } from "./errors.ts";
 import { parsePlatform } from "./oci/platform.ts";
+import { PROFILE_NAMES } from "./registry/host-profile.ts";
 import semver from "semver";
 
 const host = z.string().regex(/^[A-Za-z0-9.-]+(:\d+)?$|^\[[0-9a-fA-F:.]+\](:\d+)?$/, "want host[:port]");
@@ -39,7 +40,7 @@ export const RegistrySettingsSchema = z
     secretArn: z.string().optional(),
     uploadMode: z.enum(["monolithic", "patch", "chunked"]).optional(),
     /** The registry's quirks by name, when its host name does not say (GHCR or ECR behind a domain of your own). */
-    profile: z.enum(["generic", "ecr", "ghcr", "dockerhub"]).optional(),
+    profile: z.enum(PROFILE_NAMES).optional(),
     /** Token realm host names that may receive this registry's credentials (e.g. a GitLab registry's gitlab.example.com). */
     tokenRealms: z.array(z.string().regex(/^[A-Za-z0-9.-]+$/, "want a host name")).optional(),
     /** Request budget for this host, e.g. to stay within Docker Hub's pull limits. */

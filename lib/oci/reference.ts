@@ -8,7 +8,8 @@ import { type Digest, isDigest, parseDigest } from "./digest.ts";
 
 /** The host docker.io names resolve to for API calls. */
 export const DOCKER_HUB_HOST = "registry-1.docker.io";
-const DOCKER_HUB_ALIASES = new Set(["docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com"]);
+/** Every name Docker Hub goes by; references to any of them are normalised to {@link DOCKER_HUB_HOST}. */
+export const DOCKER_HUB_ALIASES: ReadonlySet<string> = new Set(["docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com"]);
 
 const DOMAIN_COMPONENT = "(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])";
 const HOST_RE = new RegExp(`^(?:${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*|\\[[a-fA-F0-9:.]+\\])(?::[0-9]+)?$`);

@@ -15,7 +15,7 @@ import { planRoot } from "../replicate/root-plan.ts";
 import { parsePlatform } from "../oci/platform.ts";
 import { globToRegExp, renderDestination, splitGlob } from "../rules/match.ts";
 import { selectTags } from "../rules/tags.ts";
-import type { JobStore } from "../state/store.ts";
+import type { Cursors } from "../state/store.ts";
 import type { Log } from "./deps.ts";
 import { deliveryJobId } from "./ingress.ts";
 import { storeFor } from "./stores.ts";
@@ -37,7 +37,7 @@ export interface BackfillOptions extends CallOptions {
   dryRun?: boolean;
   /** HEAD requests at once. Default 8. */
   concurrency?: number;
-  cursors?: Pick<JobStore, "getCursor" | "putCursor">;
+  cursors?: Cursors;
 }
 
 interface Cursor {

@@ -4,7 +4,11 @@
  * profile what a host does, never the host's name: every host-name pattern lives in this file.
  */
 
-export type ProfileName = "generic" | "ecr" | "ghcr" | "dockerhub";
+import { DOCKER_HUB_ALIASES, DOCKER_HUB_HOST } from "../oci/reference.ts";
+
+/** The profiles' names, for the config's schema. */
+export const PROFILE_NAMES = ["generic", "ecr", "ghcr", "dockerhub"] as const;
+export type ProfileName = (typeof PROFILE_NAMES)[number];
 
 export interface HostProfile {
   name: ProfileName;
@@ -26,7 +30,7 @@ export const PROFILES: Readonly<Record<ProfileName, HostProfile>> = {
 const PRIVATE_ECR = /^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$/;
 const PUBLIC_ECR = "public.ecr.aws";
 const GHCR = "ghcr.io";
-const DOCKER_HUB = new Set(["registry-1.docker.io", "docker.io", "index.docker.io"]);
+const DOCKER_HUB = DOCKER_HUB_ALIASES;
 /** The server URL docker's own tools file Docker Hub's credentials under. */
 const DOCKER_HUB_INDEX = "https://index.docker.io/v1/";
 
@@ -56,5 +60,5 @@ export function dockerConfigKeys(host: string): string[] {
 
 /** The server URL a docker credential helper knows `host` by (Docker Hub's API host: its index URL). */
 export function credentialHelperServer(host: string): string {
-  return host === "registry-1.docker.io" ? DOCKER_HUB_INDEX : host;
+  return host === DOCKER_HUB_HOST ? DOCKER_HUB_INDEX : host;
 }
