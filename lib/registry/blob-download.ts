@@ -8,6 +8,7 @@
 import { Readable } from "node:stream";
 import { FerryError, type Side, withSide } from "../errors.ts";
 import { DigestVerifier } from "../oci/digest.ts";
+import { Repository } from "../oci/reference.ts";
 import type { RegistryEndpoint } from "./endpoint.ts";
 import type { CallOptions, Reply } from "./exchange.ts";
 import { isNetworkError } from "./retry.ts";
@@ -29,7 +30,7 @@ export async function blobGet(
   opts: CallOptions & { maxResumes?: number } = {},
 ): Promise<Readable> {
   const knownSize = desc.size >= 0 ? desc.size : undefined;
-  const where = `${ep.host}/${repo}@${desc.digest}`;
+  const where = new Repository(ep.host, repo).address(desc.digest);
   const get = (offset: number): Promise<Reply> =>
     ep.send({
       ...opts,

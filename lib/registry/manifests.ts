@@ -4,9 +4,10 @@
  * Manifest reads are capped.
  */
 import { FerryError, RegistryError } from "../errors.ts";
-import { digestOf, parseDigest } from "../oci/digest.ts";
+import { digestOf, isDigest, parseDigest } from "../oci/digest.ts";
 import { DEFAULT_MAX_MANIFEST_BYTES, type Descriptor, parseManifest, type RawManifest } from "../oci/manifest.ts";
 import { bareMediaType, DOCKER_SCHEMA1_SIGNED, MANIFEST_ACCEPT } from "../oci/media-types.ts";
+import { Repository } from "../oci/reference.ts";
 import type { RegistryEndpoint } from "./endpoint.ts";
 import { mapError } from "./error-layer.ts";
 import type { CallOptions, Reply } from "./exchange.ts";
@@ -69,13 +70,13 @@ export async function manifestGet(
 ): Promise<RawManifest> {
   const res = await ep.send({ ...opts, method: "GET", path: `/v2/${repo}/manifests/${ref}`, repo, headers: { accept: ACCEPT }, expect: [200] });
   const bytes = await readCapped(res.body, max + 1);
-  const where = `${ep.host}/${repo}@${ref}`;
+  const where = new Repository(ep.host, repo).address(ref);
   try {
     if (bytes.byteLength > max) {
       throw new FerryError("MANIFEST_TOO_LARGE", `manifest ${where} exceeds the ${max}-byte cap`);
     }
     const raw = parseManifest(bytes, header(res.headers, "content-type"), { maxBytes: max });
-    if (ref.includes(":")) {
+    if (isDigest(ref)) {
       const d = parseDigest(ref);
       const got = digestOf(bytes, d.algorithm);
       // A signed schema1 manifest's digest covers its payload without signatures; not ours to copy.

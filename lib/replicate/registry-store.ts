@@ -1,6 +1,7 @@
 /** A repository on a registry, as a source and a sink for the copy engine. */
 import type { Readable } from "node:stream";
 import type { Descriptor, RawManifest } from "../oci/manifest.ts";
+import { Repository } from "../oci/reference.ts";
 import type { CallOptions, RegistryClient } from "../registry/client.ts";
 import type { ImageSink, ImageSource, MountOutcome } from "./ports.ts";
 
@@ -18,7 +19,7 @@ export class RegistryStore implements ImageSource, ImageSink {
   }
 
   address(ref: string): string {
-    return `${this.name}${ref.includes(":") ? "@" : ":"}${ref}`;
+    return new Repository(this.client.host, this.repository).address(ref);
   }
 
   manifestHead(ref: string, opts?: CallOptions): Promise<Descriptor | undefined> {

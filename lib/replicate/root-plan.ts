@@ -137,7 +137,7 @@ export async function resolveRoot(source: ImageSource, raw: RawManifest, platfor
   if (platforms && raw.manifest.kind === "manifest" && !platforms.some((w) => platformMatches(w, platform ? parsePlatformLoose(platform) : undefined))) {
     throw new FerryError(
       "PLATFORM_MISMATCH",
-      `${source.name}@${raw.digest} is a single-platform image for ${platform || "an unknown platform"}, not ${platforms.map(formatPlatform).join(", ")}`,
+      `${source.address(raw.digest)} is a single-platform image for ${platform || "an unknown platform"}, not ${platforms.map(formatPlatform).join(", ")}`,
       { side: "source" },
     );
   }
