@@ -178,7 +178,7 @@ describe("signaturesIn", () => {
 });
 
 describe("cosign fixtures", () => {
-  it("a .sig image is cosign's bytes: compact Go JSON, ggcr empty-image config, signature annotation", () => {
+  it("a .sig image is cosign's bytes: compact Go JSON, ggcr empty-image config, signature annotation", async () => {
     const spec = cosignSignature(IMAGE, REF, ecdsa.privateKey);
     const payload = spec.signatures[0]!.payload;
     assert.equal(
@@ -191,6 +191,14 @@ describe("cosign fixtures", () => {
       spec.bytes.toString(),
       `{"schemaVersion":2,"mediaType":"${OCI_MANIFEST}","config":{"mediaType":"${OCI_CONFIG}","size":${config.size},"digest":"${config.digest}"},` +
         `"layers":[{"mediaType":"${SIMPLE_SIGNING_MEDIA_TYPE}","size":${payload.length},"digest":"${layer.digest}","annotations":{"${COSIGN_SIGNATURE_ANNOTATION}":"${spec.signatures[0]!.signature}"}}]}`,
+    );
+    // go-containerregistry's ConfigFile of mutate.Append(empty.Image, layer): zero times, diff_id = the payload's digest.
+    const zero = "0001-01-01T00:00:00Z";
+    assert.deepEqual(
+      Buffer.concat(await config.open().toArray()),
+      Buffer.from(
+        `{"architecture":"","created":"${zero}","history":[{"created":"${zero}"}],"os":"","rootfs":{"type":"layers","diff_ids":["${layer.digest}"]},"config":{}}`,
+      ),
     );
     assert.equal(spec.tag, `sha256-${IMAGE.slice(7)}.sig`);
     assert.equal(verifySimpleSigning(payload, spec.signatures[0]!.signature, IMAGE, [ecdsaPub]), "valid");
