@@ -55,6 +55,7 @@ export async function inspectTree(source: ImageSource, ref: string, desc?: Descr
     node.config = m.config;
     node.layers = m.layers;
   }
+  if (m.kind === "artifact") node.layers = m.blobs;
   return node;
 }
 

@@ -11,6 +11,7 @@ import {
   DOCKER_SCHEMA1,
   DOCKER_SCHEMA1_SIGNED,
   isIndexType,
+  OCI_ARTIFACT_MANIFEST,
   OCI_CONFIG,
   OCI_INDEX,
   OCI_MANIFEST,
@@ -41,7 +42,7 @@ export interface Descriptor {
   platform?: Platform;
 }
 
-/** An image manifest (OCI or Docker schema 2), or an artifact manifest. */
+/** An image manifest (OCI or Docker schema 2); an artifact may use one too (OCI 1.1 `artifactType`). */
 export interface ImageManifest {
   kind: "manifest";
   schemaVersion: number;
@@ -71,7 +72,21 @@ export interface Schema1Manifest {
   mediaType: string;
 }
 
-export type AnyManifest = ImageManifest | ImageIndex | Schema1Manifest;
+/**
+ * An OCI 1.1.0-rc artifact manifest (`application/vnd.oci.artifact.manifest.v1+json`), withdrawn
+ * before 1.1.0 but still pushed by some tools (oras, notation): no schemaVersion, no config,
+ * `blobs` instead of layers (image-spec v1.1.0-rc2 `artifact.md`).
+ */
+export interface ArtifactManifest {
+  kind: "artifact";
+  mediaType: string;
+  artifactType: string;
+  blobs: Descriptor[];
+  subject?: Descriptor;
+  annotations?: Record<string, string>;
+}
+
+export type AnyManifest = ImageManifest | ImageIndex | Schema1Manifest | ArtifactManifest;
 
 /** Parsed manifest plus the exact bytes and their digest. */
 export interface RawManifest {
@@ -115,16 +130,18 @@ export function parseManifest(bytes: Buffer, contentType?: string, opts: { maxBy
 function sniff(json: Record<string, unknown>): string {
   if (json.schemaVersion === 1) return Array.isArray(json.signatures) ? DOCKER_SCHEMA1_SIGNED : DOCKER_SCHEMA1;
   if (Array.isArray(json.manifests)) return OCI_INDEX;
+  if (Array.isArray(json.blobs) && json.config === undefined && json.schemaVersion === undefined) return OCI_ARTIFACT_MANIFEST;
   if (isObject(json.config)) {
     return json.config.mediaType === "application/vnd.docker.container.image.v1+json" ? DOCKER_MANIFEST : OCI_MANIFEST;
   }
-  throw new FerryError("MANIFEST_INVALID", "cannot tell the manifest's type: no mediaType, manifests or config");
+  throw new FerryError("MANIFEST_INVALID", "cannot tell the manifest's type: no mediaType, manifests, blobs or config");
 }
 
 function toManifest(json: Record<string, unknown>, mediaType: string): AnyManifest {
   if (mediaType === DOCKER_SCHEMA1 || mediaType === DOCKER_SCHEMA1_SIGNED || json.schemaVersion === 1) {
     return { kind: "schema1", schemaVersion: 1, mediaType };
   }
+  if (mediaType === OCI_ARTIFACT_MANIFEST) return toArtifact(json, mediaType);
   if (json.schemaVersion !== 2) throw new FerryError("MANIFEST_INVALID", `unsupported schemaVersion ${String(json.schemaVersion)}`);
   const common = {
     schemaVersion: 2,
@@ -145,6 +162,21 @@ function toManifest(json: Record<string, unknown>, mediaType: string): AnyManife
     ...common,
     config: toDescriptor(json.config, "config"),
     layers: layers.map((d, i) => toDescriptor(d, `layers[${i}]`)),
+  };
+}
+
+/** An artifact manifest has no schemaVersion and no config; its `artifactType` is required. */
+function toArtifact(json: Record<string, unknown>, mediaType: string): ArtifactManifest {
+  if (typeof json.artifactType !== "string" || !json.artifactType) throw new FerryError("MANIFEST_INVALID", "artifact manifest has no artifactType");
+  const blobs = json.blobs === undefined ? [] : json.blobs;
+  if (!Array.isArray(blobs)) throw new FerryError("MANIFEST_INVALID", "artifact manifest blobs is not an array");
+  return {
+    kind: "artifact",
+    mediaType,
+    artifactType: json.artifactType,
+    blobs: blobs.map((d, i) => toDescriptor(d, `blobs[${i}]`)),
+    ...(json.subject !== undefined ? { subject: toDescriptor(json.subject, "subject") } : {}),
+    ...(isStringMap(json.annotations) ? { annotations: json.annotations } : {}),
   };
 }
 

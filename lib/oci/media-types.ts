@@ -6,6 +6,7 @@ export const DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2
 export const DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json";
 export const DOCKER_SCHEMA1_SIGNED = "application/vnd.docker.distribution.manifest.v1+prettyjws";
 export const DOCKER_SCHEMA1 = "application/vnd.docker.distribution.manifest.v1+json";
+/** OCI 1.1.0-rc artifact manifest: withdrawn from the final 1.1.0, still found on registries; distribution 2.8 refuses its PUT. */
 export const OCI_ARTIFACT_MANIFEST = "application/vnd.oci.artifact.manifest.v1+json";
 
 export const OCI_CONFIG = "application/vnd.oci.image.config.v1+json";

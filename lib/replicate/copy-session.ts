@@ -184,12 +184,13 @@ export class CopySession {
     await this.putManifest(raw.digest, raw.bytes, raw.mediaType, platform);
   }
 
-  /** Copies what a manifest references: an index's children, or an image's config and layers. */
+  /** Copies what a manifest references: an index's children, an image's config and layers, or an artifact's blobs. */
   async copyReferenced(m: AnyManifest, platform: string): Promise<void> {
     if (m.kind === "index") {
       await Promise.all(m.manifests.map((d) => this.copyManifest(d, childLabel(d, platform))));
-    } else if (m.kind === "manifest") {
-      await Promise.all([m.config, ...m.layers].map((d) => this.copyBlob(d, platform)));
+    } else if (m.kind === "manifest" || m.kind === "artifact") {
+      const blobs = m.kind === "manifest" ? [m.config, ...m.layers] : m.blobs;
+      await Promise.all(blobs.map((d) => this.copyBlob(d, platform)));
     } else {
       throw new FerryError("UNSUPPORTED", `${this.source.name}: Docker schema 1 manifests are not copied (deprecated, rejected by current registries)`, {
         side: "source",
