@@ -6,8 +6,8 @@
  *
  * Every method takes `{signal, deadline}`: retries never run past the deadline, and requests still
  * in flight at the deadline (a body mid-stream, an upload) are aborted with DEADLINE. Every read
- * has a stall guard (stall.ts). The operations themselves live in manifests.ts, blobs.ts,
- * tags.ts, blob-download.ts and blob-upload.ts, on the narrow RegistryEndpoint interface.
+ * has a stall guard (stall.ts). The operations themselves live in manifests.ts, referrers.ts,
+ * blobs.ts, tags.ts, blob-download.ts and blob-upload.ts, on the narrow RegistryEndpoint interface.
  */
 import type { Readable } from "node:stream";
 import type { Agent, Dispatcher } from "undici";
@@ -26,8 +26,9 @@ import type { RegistryEndpoint } from "./endpoint.ts";
 import { errorLayer } from "./error-layer.ts";
 import { type CallOptions, compose, type Exchange, type Layer, type RegistryRequest, type Reply, type Send } from "./exchange.ts";
 import { type HostProfile, type ProfileName, profileFor } from "./host-profile.ts";
-import { manifestDelete, manifestGet, manifestHead, manifestPut } from "./manifests.ts";
+import { type ManifestPutResult, manifestDelete, manifestGet, manifestHead, manifestPut, manifestPutResult } from "./manifests.ts";
 import { type RequestBudget, rateLayer } from "./rate.ts";
+import { type ReferrersList, type ReferrersOptions, referrersList } from "./referrers.ts";
 import { redirectLayer } from "./redirect-layer.ts";
 import { DEFAULT_RETRY, type RetryOptions } from "./retry.ts";
 import { retryLayer } from "./retry-layer.ts";
@@ -40,6 +41,8 @@ import { blobUploadCancel } from "./upload-session.ts";
 
 export type { CallOptions, RegistryRequest } from "./exchange.ts";
 export type { UploadMode } from "./blob-upload.ts";
+export type { ManifestPutResult } from "./manifests.ts";
+export type { ReferrersList, ReferrersOptions } from "./referrers.ts";
 /** A response; `body` must be consumed or drained by the caller. */
 export type RegistryResponse = Reply;
 
@@ -166,9 +169,21 @@ export class RegistryClient implements RegistryEndpoint {
     return manifestPut(this, repo, ref, bytes, mediaType, opts);
   }
 
+  /** The same PUT as {@link manifestPut}, also returning the registry's `OCI-Subject` answer (absent: keep the fallback tag). */
+  manifestPutResult(repo: string, ref: string, bytes: Buffer, mediaType: string, opts: CallOptions = {}): Promise<ManifestPutResult> {
+    return manifestPutResult(this, repo, ref, bytes, mediaType, opts);
+  }
+
   /** Deletes a manifest by digest (used by tests and cleanup). */
   manifestDelete(repo: string, digest: string, opts: CallOptions = {}): Promise<void> {
     return manifestDelete(this, repo, digest, opts);
+  }
+
+  // ---- referrers (referrers.ts) ------------------------------------------------------------
+
+  /** The OCI 1.1 referrers of `digest` (of `artifactTypes` when given), or `supported: false` when the registry has no referrers API. */
+  referrersList(repo: string, digest: string, opts: ReferrersOptions = {}): Promise<ReferrersList> {
+    return referrersList(this, repo, digest, opts, this.options.maxManifestBytes);
   }
 
   // ---- tags and catalog (tags.ts) ---------------------------------------------------------

@@ -1,12 +1,12 @@
 /**
  * Manifest operations on a RegistryEndpoint: HEAD (with a GET fallback when the registry omits
- * the digest), GET with the exact bytes verified against a requested digest, PUT and DELETE.
- * Manifest reads are capped.
+ * the digest), GET with the exact bytes verified against a requested digest, PUT (with the
+ * registry's `OCI-Subject` answer) and DELETE. Manifest reads are capped.
  */
 import { FerryError, RegistryError } from "../errors.ts";
 import { digestOf, isDigest, parseDigest } from "../oci/digest.ts";
 import { DEFAULT_MAX_MANIFEST_BYTES, type Descriptor, parseManifest, type RawManifest } from "../oci/manifest.ts";
-import { bareMediaType, DOCKER_SCHEMA1_SIGNED, MANIFEST_ACCEPT } from "../oci/media-types.ts";
+import { bareMediaType, DOCKER_SCHEMA1_SIGNED, MANIFEST_ACCEPT, OCI_ARTIFACT_MANIFEST } from "../oci/media-types.ts";
 import { Repository } from "../oci/reference.ts";
 import type { RegistryEndpoint } from "./endpoint.ts";
 import { mapError } from "./error-layer.ts";
@@ -69,12 +69,9 @@ export async function manifestGet(
   max = DEFAULT_MAX_MANIFEST_BYTES,
 ): Promise<RawManifest> {
   const res = await ep.send({ ...opts, method: "GET", path: `/v2/${repo}/manifests/${ref}`, repo, headers: { accept: ACCEPT }, expect: [200] });
-  const bytes = await readCapped(res.body, max + 1);
   const where = new Repository(ep.host, repo).address(ref);
+  const bytes = await readManifestBody(ep, res, max, `manifest ${where}`);
   try {
-    if (bytes.byteLength > max) {
-      throw new FerryError("MANIFEST_TOO_LARGE", `manifest ${where} exceeds the ${max}-byte cap`);
-    }
     const raw = parseManifest(bytes, header(res.headers, "content-type"), { maxBytes: max });
     if (isDigest(ref)) {
       const d = parseDigest(ref);
@@ -91,25 +88,81 @@ export async function manifestGet(
   }
 }
 
+/**
+ * Reads a manifest-like body (a manifest, a referrers index) of at most `max` bytes; a longer one
+ * fails with MANIFEST_TOO_LARGE naming `what`, on the endpoint's side.
+ */
+export async function readManifestBody(ep: RegistryEndpoint, res: Reply, max: number, what: string): Promise<Buffer> {
+  const bytes = await readCapped(res.body, max + 1);
+  if (bytes.byteLength > max) {
+    throw mapError(new FerryError("MANIFEST_TOO_LARGE", `${what} exceeds the ${max}-byte cap`), ep, "GET", res.url);
+  }
+  return bytes;
+}
+
+/** What a manifest PUT did: the digest of the bytes, and the `OCI-Subject` the registry answered. */
+export interface ManifestPutResult {
+  digest: string;
+  /**
+   * The subject digest the registry says it indexed (`OCI-Subject`). Absent after pushing a
+   * manifest with a `subject`: the registry did not process it, the client keeps the referrers
+   * fallback tag itself (distribution-spec "Pushing Manifests with Subject").
+   */
+  subject?: string;
+}
+
 /** PUT a manifest's raw bytes under a tag or digest; returns the digest of the bytes. */
 export async function manifestPut(ep: RegistryEndpoint, repo: string, ref: string, bytes: Buffer, mediaType: string, opts: CallOptions = {}): Promise<string> {
-  const res = await ep.send({
-    ...opts,
-    method: "PUT",
-    path: `/v2/${repo}/manifests/${ref}`,
-    repo,
-    push: true,
-    headers: { "content-type": mediaType },
-    body: bytes,
-    expect: [200, 201, 202, 204],
-  });
+  return (await manifestPutResult(ep, repo, ref, bytes, mediaType, opts)).digest;
+}
+
+/** PUT a manifest's raw bytes; returns their digest and the registry's `OCI-Subject` answer, if any. */
+export async function manifestPutResult(
+  ep: RegistryEndpoint,
+  repo: string,
+  ref: string,
+  bytes: Buffer,
+  mediaType: string,
+  opts: CallOptions = {},
+): Promise<ManifestPutResult> {
+  let res: Reply;
+  try {
+    res = await ep.send({
+      ...opts,
+      method: "PUT",
+      path: `/v2/${repo}/manifests/${ref}`,
+      repo,
+      push: true,
+      headers: { "content-type": mediaType },
+      body: bytes,
+      expect: [200, 201, 202, 204],
+    });
+  } catch (e) {
+    throw refusedType(e, ep, repo, mediaType);
+  }
   await drain(res.body);
   const digest = digestOf(bytes);
   const said = header(res.headers, "docker-content-digest");
   if (said?.startsWith("sha256:") && said !== digest) {
     throw new FerryError("DIGEST_MISMATCH", `${ep.host}/${repo}: registry stored manifest as ${said}, expected ${digest}`, { side: ep.side });
   }
-  return digest;
+  const subject = header(res.headers, "oci-subject")?.trim();
+  return { digest, ...(subject && isDigest(subject) ? { subject } : {}) };
+}
+
+/**
+ * A registry that does not know the withdrawn OCI 1.1.0-rc artifact manifest refuses its PUT:
+ * distribution 2.8 answers 400 MANIFEST_INVALID, others 415 or UNSUPPORTED. Say so, with a
+ * stable code, instead of a generic REGISTRY error; any other failure passes unchanged.
+ */
+function refusedType(e: unknown, ep: RegistryEndpoint, repo: string, mediaType: string): unknown {
+  if (mediaType !== OCI_ARTIFACT_MANIFEST || !(e instanceof RegistryError)) return e;
+  const refused = e.status === 415 || (e.status === 400 && (e.hasCode("MANIFEST_INVALID") || e.hasCode("UNSUPPORTED")));
+  if (!refused) return e;
+  return new FerryError("UNSUPPORTED", `${ep.host}/${repo} does not accept OCI artifact manifests (${OCI_ARTIFACT_MANIFEST}, HTTP ${e.status})`, {
+    side: "destination",
+    cause: e,
+  });
 }
 
 /** Deletes a manifest by digest (used by tests and cleanup). */

@@ -1,12 +1,14 @@
 /**
  * A small in-memory OCI registry on node:http, port 0, for protocol quirks a real registry
  * cannot show (ECR's 201 PATCH, GHCR's chunk cap, 429 with Retry-After, cut connections…).
- * It speaks the real protocol (ping, token auth, blobs with Range, uploads, manifests, tags)
- * and logs every request; `hook` lets a test answer a request its own way.
+ * It speaks the real protocol (ping, token auth, blobs with Range, uploads, manifests, tags,
+ * opt-in OCI 1.1 referrers) and logs every request; `hook` lets a test answer a request its own way.
  */
 import { createHash, randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+
+const OCI_INDEX = "application/vnd.oci.image.index.v1+json";
 
 export interface LoggedRequest {
   method: string;
@@ -40,6 +42,13 @@ export interface FakeRegistryOptions {
   hook?: (req: IncomingMessage, res: ServerResponse, body: Buffer, reg: FakeRegistry) => boolean | Promise<boolean>;
   /** Page size cap for tags/list when the client asks for more. */
   tagPageSize?: number;
+  /**
+   * The OCI 1.1 referrers API (distribution-spec v1.1): a manifest PUT with a `subject` is answered
+   * `OCI-Subject` and listed under it. Without it the route answers 404, as distribution 2.8 does.
+   */
+  referrers?: boolean;
+  /** Referrers per page; more follow through `Link: <…>; rel="next"`. Default: one page. */
+  referrersPageSize?: number;
   /** Upload quirks of real registries. */
   quirks?: {
     /** Status for an accepted PATCH (ECR answers 201). */
@@ -55,6 +64,15 @@ export interface FakeRegistryOptions {
     /** POST ?digest= with a body is not supported: ignore the body, answer 202. */
     noSinglePost?: boolean;
   };
+}
+
+/** A referrers list entry (distribution-spec "Listing Referrers"). */
+export interface ReferrerEntry {
+  mediaType: string;
+  digest: string;
+  size: number;
+  artifactType?: string;
+  annotations?: Record<string, string>;
 }
 
 interface Upload {
@@ -73,6 +91,8 @@ export class FakeRegistry {
   readonly manifests = new Map<string, Map<string, { bytes: Buffer; mediaType: string }>>();
   readonly uploads = new Map<string, Upload>();
   readonly issuedTokens: Array<{ token: string; scopes: string[] }> = [];
+  /** Referrers by repository and subject digest, in push order (with `referrers: true`). */
+  readonly referrers = new Map<string, Map<string, Map<string, ReferrerEntry>>>();
   private server: Server | undefined;
   private opts: FakeRegistryOptions;
   private patches = 0;
@@ -165,6 +185,8 @@ export class FakeRegistry {
     if (m) return this.manifest(req, res, body, m[1] as string, m[2] as string);
     m = /^\/v2\/(.+)\/tags\/list$/.exec(url.pathname);
     if (m) return this.tags(res, url, m[1] as string);
+    m = /^\/v2\/(.+)\/referrers\/([^/]+)$/.exec(url.pathname);
+    if (m && req.method === "GET") return this.referrersPage(res, url, m[1] as string, m[2] as string);
     send(res, 404, { errors: [{ code: "UNSUPPORTED", message: "not here" }] });
   }
 
@@ -185,7 +207,7 @@ export class FakeRegistry {
       send(res, 401, { errors: [{ code: "UNAUTHORIZED", message: "authentication required" }] });
       return false;
     }
-    const repoMatch = /^\/v2\/(.+)\/(blobs|manifests|tags)\//.exec(url.pathname);
+    const repoMatch = /^\/v2\/(.+)\/(blobs|manifests|tags|referrers)\//.exec(url.pathname);
     const need = repoMatch ? [`repository:${repoMatch[1]}:${["GET", "HEAD"].includes(req.method ?? "") ? "pull" : "push"}`] : [];
     if (req.method === "POST" && url.searchParams.get("from")) need.push(`repository:${url.searchParams.get("from")}:pull`);
     const tok = h.startsWith("Bearer ") ? this.issuedTokens.find((t) => t.token === h.slice(7)) : undefined;
@@ -327,7 +349,10 @@ export class FakeRegistry {
 
   private manifest(req: IncomingMessage, res: ServerResponse, body: Buffer, repo: string, ref: string): void {
     if (req.method === "PUT") {
-      const d = this.putManifest(repo, ref, body, (req.headers["content-type"] ?? "").split(";")[0] as string);
+      const mediaType = (req.headers["content-type"] ?? "").split(";")[0] as string;
+      const d = this.putManifest(repo, ref, body, mediaType);
+      const subject = this.opts.referrers ? this.recordReferrer(repo, body, mediaType) : undefined;
+      if (subject) res.setHeader("oci-subject", subject);
       res.setHeader("docker-content-digest", d);
       res.setHeader("location", `/v2/${repo}/manifests/${d}`);
       return end(res, 201);
@@ -367,6 +392,56 @@ export class FakeRegistry {
       res.setHeader("link", `</v2/${repo}/tags/list?n=${n}&last=${page[page.length - 1]}>; rel="next"`);
     }
     send(res, 200, { name: repo, tags: page });
+  }
+
+  /** Lists a manifest with a `subject` under it; returns the subject digest (for `OCI-Subject`). */
+  private recordReferrer(repo: string, body: Buffer, mediaType: string): string | undefined {
+    let m: { subject?: { digest?: string }; artifactType?: string; config?: { mediaType?: string }; annotations?: Record<string, string> };
+    try {
+      m = JSON.parse(body.toString("utf8"));
+    } catch {
+      return undefined;
+    }
+    const subject = m.subject?.digest;
+    if (!subject) return undefined;
+    const artifactType = m.artifactType ?? m.config?.mediaType;
+    const entry: ReferrerEntry = {
+      mediaType,
+      digest: sha256(body),
+      size: body.byteLength,
+      ...(artifactType ? { artifactType } : {}),
+      ...(m.annotations ? { annotations: m.annotations } : {}),
+    };
+    const bySubject = this.referrers.get(repo) ?? new Map<string, Map<string, ReferrerEntry>>();
+    const list = bySubject.get(subject) ?? new Map<string, ReferrerEntry>();
+    list.set(entry.digest, entry);
+    bySubject.set(subject, list);
+    this.referrers.set(repo, bySubject);
+    return subject;
+  }
+
+  /** `GET /v2/<repo>/referrers/<digest>[?artifactType=]`: an OCI index, empty for an unknown subject; `?page=` follows `Link`. */
+  private referrersPage(res: ServerResponse, url: URL, repo: string, subject: string): void {
+    if (!this.opts.referrers) {
+      res.statusCode = 404; // distribution 2.8 has no such route: its router's plain-text 404
+      res.setHeader("content-type", "text/plain; charset=utf-8");
+      res.end("404 page not found\n");
+      return;
+    }
+    const type = url.searchParams.get("artifactType");
+    const all = [...(this.referrers.get(repo)?.get(subject)?.values() ?? [])].filter((e) => !type || e.artifactType === type);
+    const size = this.opts.referrersPageSize ?? Math.max(all.length, 1);
+    const page = Number(url.searchParams.get("page") ?? "0");
+    if (type) res.setHeader("oci-filters-applied", "artifactType");
+    if ((page + 1) * size < all.length) {
+      const q = new URLSearchParams({ ...(type ? { artifactType: type } : {}), page: String(page + 1) });
+      res.setHeader("link", `</v2/${repo}/referrers/${subject}?${q}>; rel="next"`);
+    }
+    const b = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: all.slice(page * size, (page + 1) * size) }));
+    res.statusCode = 200;
+    res.setHeader("content-type", OCI_INDEX);
+    res.setHeader("content-length", String(b.byteLength));
+    res.end(b);
   }
 }
 
