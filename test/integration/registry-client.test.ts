@@ -9,8 +9,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buffer } from "node:stream/consumers";
 import { after, before, describe, it } from "node:test";
-import { parseManifest } from "../../lib/oci/manifest.ts";
-import { DOCKER_FOREIGN_LAYER } from "../../lib/oci/media-types.ts";
+import { RegistryError } from "../../lib/errors.ts";
+import { descriptorOf, parseManifest } from "../../lib/oci/manifest.ts";
+import { DOCKER_FOREIGN_LAYER, OCI_ARTIFACT_MANIFEST, OCI_EMPTY } from "../../lib/oci/media-types.ts";
 import { RegistryClient } from "../../lib/registry/client.ts";
 import { staticCredentials } from "../../lib/registry/credentials.ts";
 import { rejectsWithCode, rejectsWithRegistryError } from "../helpers/assert.ts";
@@ -180,5 +181,56 @@ describe("foreign layers", () => {
     assert.equal(parsed.manifest.kind === "manifest" && parsed.manifest.layers[0]?.urls?.[0], "https://example.invalid/layer.tar.gz");
     const e = await rejectsWithCode(pushImage(client({ host: strict.host, side: "destination" }), "win/app", "v1", m), "REGISTRY");
     assert.ok((e as unknown as { hasCode(c: string): boolean }).hasCode("MANIFEST_BLOB_UNKNOWN"), e.message);
+  });
+});
+
+describe("OCI 1.1 on distribution 2.8 (no referrers API, no artifact manifests)", () => {
+  const SIG = "application/vnd.dev.cosign.artifact.sig.v1+json";
+  let reg: Distribution;
+  before(async () => {
+    reg = await start();
+  });
+
+  it("accepts a manifest with a subject without answering OCI-Subject; its referrers route says unsupported", async () => {
+    const c = client({ host: reg.host, side: "destination" });
+    const image = imageManifest({ config: configBlob({ os: "linux", architecture: "amd64" }, "oci", "subj", 1), layers: [randomBlob(1000, "subj")] });
+    await pushImage(c, "signed/app", "v1", image);
+    const sig = imageManifest({
+      config: bytesBlob(Buffer.from("{}"), OCI_EMPTY),
+      layers: [bytesBlob(Buffer.from("signature"), SIG)],
+      artifactType: SIG,
+      subject: descriptorOf(parseManifest(image.bytes)),
+    });
+    for (const b of sig.blobs) await c.blobPut("signed/app", b, async () => b.open());
+    assert.deepEqual(
+      await c.manifestPutResult("signed/app", sig.digest, sig.bytes, sig.mediaType),
+      { digest: sig.digest },
+      "no OCI-Subject: keep the fallback tag",
+    );
+    assert.deepEqual(await c.referrersList("signed/app", image.digest), { supported: false, descriptors: [] });
+    assert.deepEqual(await c.referrersList("signed/app", image.digest, { artifactTypes: [SIG] }), { supported: false, descriptors: [] });
+  });
+
+  it("refuses an OCI 1.1.0-rc artifact manifest with 400 MANIFEST_INVALID, which ferry reports as UNSUPPORTED on the destination", async () => {
+    const c = client({ host: reg.host, side: "destination" });
+    const blob = bytesBlob(Buffer.from("notation signature"), "application/jose+json");
+    await c.blobPut("signed/app", blob, async () => blob.open());
+    const art = Buffer.from(
+      JSON.stringify({
+        mediaType: OCI_ARTIFACT_MANIFEST,
+        artifactType: "application/vnd.cncf.notary.signature",
+        blobs: [{ mediaType: blob.mediaType, digest: blob.digest, size: blob.size }],
+      }),
+    );
+    const digest = parseManifest(art).digest;
+    for (const ref of [digest, "art"]) {
+      await rejectsWithCode(c.manifestPutResult("signed/app", ref, art, OCI_ARTIFACT_MANIFEST), "UNSUPPORTED", (e) => {
+        assert.equal(e.side, "destination");
+        assert.ok(e.cause instanceof RegistryError, String(e.cause));
+        assert.equal(e.cause.status, 400);
+        assert.ok(e.cause.hasCode("MANIFEST_INVALID"), JSON.stringify(e.cause.ociCodes));
+      });
+    }
+    assert.equal(await c.manifestHead("signed/app", digest), undefined, "nothing was stored");
   });
 });
