@@ -14,7 +14,8 @@ export const COPY_HELP = `Usage: ferry copy [options] SRC DST
 
 Copy an image — every platform, byte for byte — from SRC to DST. Blobs the destination has are
 skipped, blobs on the same registry are mounted, the rest are streamed and verified. Child
-manifests go first, the tag last. A destination already at the source digest costs one HEAD per side.
+manifests go first, then what refers to the image (cosign signatures, attestations and SBOMs;
+OCI 1.1 referrers, through the referrers API or its fallback tag), the tag last.
 
 SRC and DST are registry references (host[:port]/repo[:tag][@digest]; docker.io defaults apply)
 or OCI image layout directories (oci:PATH[:TAG]). Without a tag, DST takes SRC's tag.
@@ -23,6 +24,9 @@ Options:
   --platform OS/ARCH[/VARIANT]  copy only these platforms (repeatable); the index is rebuilt
   --merge                  keep the destination tag's platforms that SRC lacks
   --include-foreign        copy foreign/non-distributable layers when SRC has them
+  --referrers all|none     copy what refers to the image (default all)
+  --referrer-type TYPE     only referrers of this artifactType (repeatable), e.g.
+                           application/vnd.dev.cosign.simplesigning.v1+json for cosign signatures
   --dry-run                print what would be copied, skipped and mounted; write nothing
   --json                   print the result as JSON on stdout
   --jobs N                 concurrent blob transfers (default ${DEFAULT_JOBS})
@@ -51,6 +55,8 @@ function parseCopyArgs(argv: string[]) {
       platform: { type: "string", multiple: true },
       merge: { type: "boolean" },
       "include-foreign": { type: "boolean" },
+      referrers: { type: "string" },
+      "referrer-type": { type: "string", multiple: true },
       "dry-run": { type: "boolean" },
       json: { type: "boolean" },
       jobs: { type: "string" },
@@ -66,6 +72,11 @@ function parseCopyArgs(argv: string[]) {
   if (positionals.length !== 2) throw new FerryError("USAGE", `copy needs SRC and DST (got ${positionals.length} arguments); see 'ferry copy --help'`);
   const jobs = values.jobs === undefined ? undefined : Number(values.jobs);
   if (jobs !== undefined && (!Number.isInteger(jobs) || jobs < 1 || jobs > 64)) throw new FerryError("USAGE", "--jobs must be an integer from 1 to 64");
+  if (values.referrers !== undefined && values.referrers !== "all" && values.referrers !== "none") {
+    throw new FerryError("USAGE", `--referrers wants all or none, not ${JSON.stringify(values.referrers)}`);
+  }
+  if (values.referrers === "none" && values["referrer-type"])
+    throw new FerryError("USAGE", "--referrer-type filters referrers; it cannot go with --referrers none");
   const location = (s: string) => {
     try {
       return parseLocation(s);
@@ -111,6 +122,7 @@ export async function runCopy(argv: string[]): Promise<number> {
       merge: values.merge === true,
       includeForeign: values["include-foreign"] === true,
       dryRun: values["dry-run"] === true,
+      referrers: values.referrers === "none" ? false : { ...(values["referrer-type"] ? { artifactTypes: values["referrer-type"] } : {}) },
       ...(jobs ? { jobs } : {}),
       signal: abort.signal,
       onEvent: (e) => progress.onEvent(e),
@@ -131,8 +143,16 @@ export async function runCopy(argv: string[]): Promise<number> {
   }
 }
 
+/** One line per referrer: what it is, what it refers to, what was done. */
+function referrerLines(r: CopyResult): string[] {
+  const verb = { pushed: "copied", exists: "already there", "would-push": "would copy" } as const;
+  return r.referrers.map(
+    (x) => `  referrer   ${shortDigest(x.digest)} ${x.tag ? `cosign ${x.tag}` : (x.artifactType ?? "artifact")} → ${shortDigest(x.subject)}: ${verb[x.action]}`,
+  );
+}
+
 function summary(r: CopyResult): string {
-  if (r.upToDate) return `Up to date: ${r.addressByTag ?? r.addressByDigest} is ${shortDigest(r.digest)}\n`;
+  if (r.upToDate) return [`Up to date: ${r.addressByTag ?? r.addressByDigest} is ${shortDigest(r.digest)}`, ...referrerLines(r), ""].join("\n");
   const verb = r.dryRun ? "Would copy" : "Copied";
   const lines = [
     `${verb} ${r.source} → ${r.destination}`,
@@ -141,6 +161,7 @@ function summary(r: CopyResult): string {
     `  blobs      ${r.blobs.copied} copied (${formatBytes(r.bytes)}), ${r.blobs.skipped} skipped, ${r.blobs.mounted} mounted${r.blobs.foreignSkipped ? `, ${r.blobs.foreignSkipped} foreign not copied` : ""}`,
     `  time       ${formatDuration(r.durationMs)}`,
   ];
+  lines.push(...referrerLines(r));
   if (!r.dryRun) lines.push(`  by digest  ${r.addressByDigest}`);
   for (const w of r.warnings) lines.push(`  warning: ${w}`);
   return `${lines.join("\n")}\n`;

@@ -6,16 +6,19 @@ import { formatPlatform } from "../oci/platform.ts";
 import { formatLocation, parseLocation } from "../replicate/location.ts";
 import { openStore } from "../replicate/open.ts";
 import type { ImageSource } from "../replicate/ports.ts";
+import { discoverReferrers } from "../replicate/referrers.ts";
 import { formatBytes } from "./format.ts";
 import { credsFlag, poolFromFlags, REGISTRY_HELP, REGISTRY_OPTIONS } from "./registry-flags.ts";
 
 export const INSPECT_HELP = `Usage: ferry inspect [options] REF
 
 Print an image's tree: the index, its platforms, and each manifest's config and layers with
-sizes and media types. REF is a registry reference or oci:PATH[:TAG].
+sizes and media types, then what refers to any of them (cosign signatures, attestations and
+SBOMs; OCI 1.1 referrers). REF is a registry reference or oci:PATH[:TAG].
 
 Options:
   --json                 print the tree as JSON
+  --referrers all|none   list what refers to the image (default all)
   --creds USER:PASS      credentials for REF's registry
   -h, --help             this help
 ${REGISTRY_HELP}
@@ -36,6 +39,29 @@ export interface InspectNode {
   manifests?: InspectNode[];
   config?: Descriptor;
   layers?: Descriptor[];
+  /** On the root: every referrer of a manifest of the tree, and theirs. */
+  referrers?: Array<{ subject: string; digest: string; mediaType: string; size: number; artifactType?: string; via: string; tag?: string; depth: number }>;
+}
+
+/** Every manifest digest of the tree. */
+function digestsOf(node: InspectNode): string[] {
+  return [node.digest, ...(node.manifests ?? []).flatMap(digestsOf)];
+}
+
+/** Adds the referrers of every manifest of `tree` to it. */
+async function withReferrers(source: ImageSource, tree: InspectNode): Promise<InspectNode> {
+  const found = await discoverReferrers(source, digestsOf(tree));
+  const referrers = found.referrers.map((r) => ({
+    subject: r.subject,
+    digest: r.descriptor.digest,
+    mediaType: r.descriptor.mediaType,
+    size: r.descriptor.size,
+    ...(r.descriptor.artifactType ? { artifactType: r.descriptor.artifactType } : {}),
+    via: r.via,
+    ...(r.tag ? { tag: r.tag } : {}),
+    depth: r.depth,
+  }));
+  return { ...tree, referrers };
 }
 
 /** Builds the tree under `ref` (children fetched by digest). */
@@ -78,6 +104,11 @@ function render(node: InspectNode, title: string): string {
     });
   };
   walk(node, "");
+  if (node.referrers?.length) out.push(`referrers (${node.referrers.length})`);
+  for (const r of node.referrers ?? []) {
+    const what = r.tag ? `cosign ${r.tag}` : `${r.artifactType ?? "artifact"} (${r.via === "api" ? "referrers API" : "fallback tag"})`;
+    out.push(`${"  ".repeat(r.depth)}${r.digest}  ${what}  → ${r.subject}  ${formatBytes(r.size)}`);
+  }
   return `${out.join("\n")}\n`;
 }
 
@@ -86,13 +117,22 @@ export async function runInspect(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { json: { type: "boolean" }, creds: { type: "string" }, help: { type: "boolean", short: "h" }, ...REGISTRY_OPTIONS },
+    options: {
+      json: { type: "boolean" },
+      creds: { type: "string" },
+      referrers: { type: "string" },
+      help: { type: "boolean", short: "h" },
+      ...REGISTRY_OPTIONS,
+    },
   });
   if (values.help) {
     process.stdout.write(INSPECT_HELP);
     return 0;
   }
   if (positionals.length !== 1) throw new FerryError("USAGE", "inspect needs one REF; see 'ferry inspect --help'");
+  if (values.referrers !== undefined && values.referrers !== "all" && values.referrers !== "none") {
+    throw new FerryError("USAGE", `--referrers wants all or none, not ${JSON.stringify(values.referrers)}`);
+  }
   let loc: ReturnType<typeof parseLocation>;
   try {
     loc = parseLocation(positionals[0] as string);
@@ -102,7 +142,8 @@ export async function runInspect(argv: string[]): Promise<number> {
   const pool = poolFromFlags(values);
   try {
     const source = openStore(loc, pool, "source", credsFlag(values.creds, "--creds"));
-    const tree = await inspectTree(source, loc.digest ?? loc.tag ?? "latest");
+    const bare = await inspectTree(source, loc.digest ?? loc.tag ?? "latest");
+    const tree = values.referrers === "none" ? bare : await withReferrers(source, bare);
     process.stdout.write(values.json ? `${JSON.stringify(tree, null, 2)}\n` : render(tree, formatLocation(loc)));
     return 0;
   } finally {

@@ -57,6 +57,8 @@ function describe(e: CopyEvent): string | undefined {
         : `blob ${shortDigest(e.digest)} ${formatBytes(e.size)}${e.platform ? ` [${e.platform}]` : ""}: ${LABEL[e.action] ?? e.action}`;
     case "manifest":
       return `manifest ${shortDigest(e.digest)} ${e.platform ? `[${e.platform}] ` : ""}${e.action === "pushed" ? "pushed" : e.action === "exists" ? "exists, skipped" : "would push"}`;
+    case "referrer":
+      return `referrer ${shortDigest(e.digest)} ${e.tag ? `cosign ${e.tag}` : (e.artifactType ?? "artifact")} of ${shortDigest(e.subject)}: ${e.action === "pushed" ? "copied" : e.action === "exists" ? "exists, skipped" : "would copy"}`;
     case "warning":
       return `warning: ${e.message}`;
     default:

@@ -15,6 +15,9 @@ import { isAttestation } from "./index-build.ts";
 import { Limiter } from "./limiter.ts";
 import type { ImageSink, ImageSource } from "./ports.ts";
 
+/** What copying a manifest did. */
+export type ManifestAction = "pushed" | "exists" | "would-push";
+
 /** Concurrent blob transfers per copy unless told otherwise. */
 export const DEFAULT_JOBS = 8;
 
@@ -31,6 +34,7 @@ export type CopyEvent =
     }
   | { type: "bytes"; digest: string; bytes: number }
   | { type: "manifest"; digest: string; mediaType: string; platform: string; action: "pushed" | "exists" | "would-push" }
+  | { type: "referrer"; subject: string; digest: string; artifactType?: string; via: "api" | "fallback" | "cosign"; tag?: string; action: ManifestAction }
   | { type: "warning"; message: string };
 
 export interface CopyOptions extends CallOptions {
@@ -44,6 +48,8 @@ export interface CopyOptions extends CallOptions {
   jobs?: number;
   /** Plan only: HEADs and manifest GETs, no writes. */
   dryRun?: boolean;
+  /** Referrers (signatures, SBOMs, attestations) travel with the image unless `false`; optionally only some artifact types. */
+  referrers?: false | { artifactTypes?: string[] };
   onEvent?: (e: CopyEvent) => void;
 }
 
@@ -54,7 +60,9 @@ export class CopySession {
   readonly opts: CopyOptions;
   private readonly limiter: Limiter;
   private readonly blobs = new Map<string, Promise<void>>();
-  private readonly manifests = new Map<string, Promise<void>>();
+  private readonly manifests = new Map<string, Promise<ManifestAction>>();
+  /** Subjects the destination answered `OCI-Subject` for: it keeps their referrers lists itself. */
+  readonly subjectsAnswered = new Set<string>();
   readonly stats = { copied: 0, skipped: 0, mounted: 0, foreignSkipped: 0, bytes: 0, manifestsPushed: 0, manifestsSkipped: 0 };
   readonly warnings: string[] = [];
 
@@ -67,11 +75,16 @@ export class CopySession {
     if (opts.signal) setMaxListeners(0, opts.signal);
   }
 
+  /** The signal and deadline every request of this session carries. */
+  callOptions(): CallOptions {
+    return this.call();
+  }
+
   private call(): CallOptions {
     return { ...(this.opts.signal ? { signal: this.opts.signal } : {}), ...(this.opts.deadline ? { deadline: this.opts.deadline } : {}) };
   }
 
-  private emit(e: CopyEvent): void {
+  emit(e: CopyEvent): void {
     this.opts.onEvent?.(e);
   }
 
@@ -160,9 +173,9 @@ export class CopySession {
 
   /**
    * Copies a manifest by digest with everything it references (children first), unless the
-   * destination already has it. The unit of work of a pipeline copy task.
+   * destination already has it. The unit of work of a pipeline copy task. Resolves to what it did.
    */
-  copyManifest(desc: Descriptor, platform = ""): Promise<void> {
+  copyManifest(desc: Descriptor, platform = ""): Promise<ManifestAction> {
     let p = this.manifests.get(desc.digest);
     if (!p) {
       p = this.doCopyManifest(desc, platform);
@@ -171,17 +184,28 @@ export class CopySession {
     return p;
   }
 
-  private async doCopyManifest(desc: Descriptor, platform: string): Promise<void> {
+  private async doCopyManifest(desc: Descriptor, platform: string): Promise<ManifestAction> {
     const call = this.call();
     const there = await onSide(this.sink.manifestHead(desc.digest, call), "destination");
     if (there) {
       this.stats.manifestsSkipped++;
       this.emit({ type: "manifest", digest: desc.digest, mediaType: desc.mediaType, platform, action: "exists" });
-      return;
+      return "exists";
     }
     const raw = await onSide(this.source.manifestGet(desc.digest, call), "source");
     await this.copyReferenced(raw.manifest, platform);
     await this.putManifest(raw.digest, raw.bytes, raw.mediaType, platform);
+    return this.opts.dryRun ? "would-push" : "pushed";
+  }
+
+  /**
+   * Copies what a manifest references (its blobs, or an index's children) but not the manifest
+   * itself: a referrer's content, whose manifest is pushed later, after its subject.
+   */
+  async copyContent(desc: Descriptor, platform = ""): Promise<void> {
+    if (await onSide(this.sink.manifestHead(desc.digest, this.call()), "destination")) return;
+    const raw = await onSide(this.source.manifestGet(desc.digest, this.call()), "source");
+    await this.copyReferenced(raw.manifest, platform);
   }
 
   /** Copies what a manifest references: an index's children, an image's config and layers, or an artifact's blobs. */
@@ -205,7 +229,12 @@ export class CopySession {
       this.emit({ type: "manifest", digest: digest ?? ref, mediaType, platform, action: "would-push" });
       return digest;
     }
-    const pushed = await onSide(this.sink.manifestPut(ref, bytes, mediaType, this.call()), "destination");
+    let pushed: string;
+    if (this.sink.manifestPutResult) {
+      const r = await onSide(this.sink.manifestPutResult(ref, bytes, mediaType, this.call()), "destination");
+      pushed = r.digest;
+      if (r.subject) this.subjectsAnswered.add(r.subject);
+    } else pushed = await onSide(this.sink.manifestPut(ref, bytes, mediaType, this.call()), "destination");
     this.stats.manifestsPushed++;
     this.emit({ type: "manifest", digest: pushed, mediaType, platform, action: "pushed" });
     return pushed;

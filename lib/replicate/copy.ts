@@ -10,7 +10,9 @@ import { formatPlatform } from "../oci/platform.ts";
 import { type CopyOptions, CopySession, childLabel } from "./copy-session.ts";
 import { isAttestation } from "./index-build.ts";
 import type { ImageSink, ImageSource } from "./ports.ts";
-import { type DestinationPlan, planRoot, type Root, type SourceRoot } from "./root-plan.ts";
+import { type Referrer, referrersFor } from "./referrers.ts";
+import { copyReferrers, type ReferrerCopy } from "./referrers-copy.ts";
+import { type DestinationPlan, planRoot, type Root, type RootPlan, type SourceRoot } from "./root-plan.ts";
 
 /** What a copy did. */
 export interface CopyResult {
@@ -26,6 +28,8 @@ export interface CopyResult {
   dryRun: boolean;
   blobs: { copied: number; skipped: number; mounted: number; foreignSkipped: number };
   manifests: { pushed: number; skipped: number };
+  /** What refers to the image (signatures, SBOMs, attestations) and what copying each did. */
+  referrers: ReferrerCopy[];
   bytes: number;
   durationMs: number;
   addressByTag?: string;
@@ -36,12 +40,12 @@ export interface CopyResult {
 /**
  * Copies `srcRef` (tag or digest) from `source` to `dstRef` at `sink`. `dstRef` undefined means:
  * the source's tag, or by digest only when the source was named by digest. The root planner
- * decides what to push; the session copies the children, then the root (the tag last).
+ * decides what to push; the session copies the children, then the root by digest, then what
+ * refers to it (signatures, SBOMs, attestations), and moves the tag last.
  */
 export async function copyImage(source: ImageSource, srcRef: string, sink: ImageSink, dstRef: string | undefined, opts: CopyOptions = {}): Promise<CopyResult> {
   const started = Date.now();
   const session = new CopySession(source, sink, opts);
-  const call = { ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.deadline ? { deadline: opts.deadline } : {}) };
   const tag = dstRef ?? (isDigest(srcRef) ? undefined : srcRef);
   const plan = await planRoot({
     source,
@@ -49,44 +53,79 @@ export async function copyImage(source: ImageSource, srcRef: string, sink: Image
     destinations: [{ sink, ...(tag ? { tag } : {}) }],
     ...(opts.platforms ? { platforms: opts.platforms } : {}),
     ...(opts.merge ? { merge: true } : {}),
-    call,
-    decideByHead: "up-to-date",
+    call: session.callOptions(),
+    // Referrers are looked for even when the tag is up to date (a signature may have come since).
+    ...(opts.referrers === false ? { decideByHead: "up-to-date" as const } : {}),
   });
   const dst = plan.destinations[0] as DestinationPlan;
-  const root = dst.root;
-  const digest = root?.digest ?? plan.sourceDigest;
-  const result: CopyResult = {
-    source: source.address(srcRef),
-    destination: sink.address(tag ?? srcRef),
+  for (const w of plan.warnings) session.warn(w);
+  let referrers: ReferrerCopy[] = [];
+  if (plan.source && dst.root) {
+    opts.onEvent?.({ type: "resolved", digest: dst.root.digest, mediaType: dst.root.mediaType, platforms: platformsOfPlan(plan.source, dst) });
+    referrers = await copyTree(session, plan.source, dst, tag);
+  }
+  if (dst.upToDate) opts.onEvent?.({ type: "up-to-date", digest: dst.root?.digest ?? plan.sourceDigest });
+  return resultOf(session, plan, dst, { srcRef, tag, referrers, started });
+}
+
+/**
+ * Children first, then the root (by digest when referrers follow), then the referrers, then the
+ * tag: a tag never points at content whose signatures are still on their way.
+ */
+async function copyTree(session: CopySession, source: SourceRoot, dst: DestinationPlan, tag: string | undefined): Promise<ReferrerCopy[]> {
+  const root = dst.root as Root;
+  const found = session.opts.referrers === false ? [] : await referrersToCopy(session, source, root);
+  if (!dst.upToDate) await pushRoot(session, source, root, found.length > 0 ? undefined : tag);
+  const copied = await copyReferrers(session, found);
+  for (const r of copied) session.emit({ type: "referrer", ...r });
+  if (!dst.upToDate && found.length > 0 && tag)
+    await session.putManifest(tag, root.bytes, root.mediaType, source.children ? "index" : (source.platforms[0] ?? ""));
+  return copied;
+}
+
+/** What refers to the image and applies at this destination. */
+async function referrersToCopy(session: CopySession, source: SourceRoot, root: Root): Promise<Referrer[]> {
+  const artifactTypes = session.opts.referrers ? session.opts.referrers.artifactTypes : undefined;
+  const found = await referrersFor(session.source, source, {
+    rootKept: root.digest === source.digest,
+    ...(artifactTypes ? { artifactTypes } : {}),
+    call: session.callOptions(),
+  });
+  for (const w of found.warnings) session.warn(w);
+  return found.referrers;
+}
+
+function resultOf(
+  session: CopySession,
+  plan: RootPlan,
+  dst: DestinationPlan,
+  r: { srcRef: string; tag: string | undefined; referrers: ReferrerCopy[]; started: number },
+): CopyResult {
+  const { source, sink, stats: s } = session;
+  const digest = dst.root?.digest ?? plan.sourceDigest;
+  return {
+    source: source.address(r.srcRef),
+    destination: sink.address(r.tag ?? r.srcRef),
     sourceDigest: plan.sourceDigest,
     digest,
-    mediaType: root?.mediaType ?? plan.mediaType,
-    platforms: plan.source ? [...plan.source.platforms, ...platformsOf(dst.fromDestination)] : [],
-    indexRebuilt: root?.rebuilt ?? false,
+    mediaType: dst.root?.mediaType ?? plan.mediaType,
+    platforms: plan.source ? platformsOfPlan(plan.source, dst) : [],
+    indexRebuilt: dst.root?.rebuilt ?? false,
     upToDate: dst.upToDate,
-    dryRun: opts.dryRun === true,
-    blobs: { copied: 0, skipped: 0, mounted: 0, foreignSkipped: 0 },
-    manifests: { pushed: 0, skipped: 0 },
-    bytes: 0,
-    durationMs: 0,
-    ...(tag ? { addressByTag: sink.address(tag) } : {}),
+    dryRun: session.opts.dryRun === true,
+    blobs: { copied: s.copied, skipped: s.skipped, mounted: s.mounted, foreignSkipped: s.foreignSkipped },
+    manifests: { pushed: s.manifestsPushed, skipped: s.manifestsSkipped },
+    referrers: r.referrers,
+    bytes: s.bytes,
+    durationMs: Date.now() - r.started,
+    ...(r.tag ? { addressByTag: sink.address(r.tag) } : {}),
     addressByDigest: sink.address(digest),
     warnings: session.warnings,
   };
-  for (const w of plan.warnings) session.warn(w);
-  if (plan.source && root) {
-    opts.onEvent?.({ type: "resolved", digest, mediaType: root.mediaType, platforms: result.platforms });
-    if (!dst.upToDate) await pushRoot(session, plan.source, root, tag);
-  }
-  if (dst.upToDate) opts.onEvent?.({ type: "up-to-date", digest });
-  const s = session.stats;
-  return {
-    ...result,
-    blobs: { copied: s.copied, skipped: s.skipped, mounted: s.mounted, foreignSkipped: s.foreignSkipped },
-    manifests: { pushed: s.manifestsPushed, skipped: s.manifestsSkipped },
-    bytes: s.bytes,
-    durationMs: Date.now() - started,
-  };
+}
+
+function platformsOfPlan(source: SourceRoot, dst: DestinationPlan): string[] {
+  return [...source.platforms, ...platformsOf(dst.fromDestination)];
 }
 
 /** Copies what the root references (children first), then the root under the tag (or its digest). */

@@ -60,6 +60,12 @@ export class OciLayoutStore implements ImageSource, ImageSink {
     }
   }
 
+  /** The layout's tags: the ref names of index.json (referrers fallback and cosign tags among them). */
+  async tagListAll(): Promise<string[]> {
+    const idx = await this.readIndex();
+    return (idx?.manifests ?? []).flatMap((m) => (m.annotations?.[REF_NAME] ? [m.annotations[REF_NAME]] : []));
+  }
+
   /** Finds the descriptor for a tag (ref name) or digest. */
   private async resolve(ref: string): Promise<Descriptor | undefined> {
     if (isDigest(ref)) {

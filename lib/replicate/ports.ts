@@ -6,6 +6,12 @@ import type { Readable } from "node:stream";
 import type { Descriptor, RawManifest } from "../oci/manifest.ts";
 import type { CallOptions } from "../registry/client.ts";
 
+/** A referrers listing: the registry's referrers API answered (`supported`), with what it listed, or not. */
+export interface ReferrersAnswer {
+  supported: boolean;
+  descriptors: Descriptor[];
+}
+
 /** Where manifests and blobs come from. */
 export interface ImageSource {
   /** Human-readable location for messages: `host/repo` or `oci:/path`. */
@@ -18,6 +24,10 @@ export interface ImageSource {
   blobHead(digest: string, opts?: CallOptions): Promise<number | undefined>;
   /** `name:tag` and `name@digest` forms, for messages and results. */
   address(ref: string): string;
+  /** Every tag of the repository: referrers fallback and cosign tags are found among them. */
+  tagListAll?(opts?: CallOptions): Promise<string[]>;
+  /** The referrers API's answer for `digest` (filtered to `artifactTypes` when given). */
+  referrersList?(digest: string, opts?: CallOptions & { artifactTypes?: string[] }): Promise<ReferrersAnswer>;
 }
 
 /** Result of asking a sink to mount a blob from another repository of the same registry. */
@@ -37,4 +47,8 @@ export interface ImageSink {
   blobMount?(digest: string, source: ImageSource, opts?: CallOptions): Promise<MountOutcome | undefined>;
   /** `name:tag` and `name@digest` forms for the result. */
   address(ref: string): string;
+  /** The referrers API's answer for `digest`: whether this sink keeps referrers lists itself. */
+  referrersList?(digest: string, opts?: CallOptions & { artifactTypes?: string[] }): Promise<ReferrersAnswer>;
+  /** A manifest PUT that also says whether the registry processed its `subject` (the `OCI-Subject` answer). */
+  manifestPutResult?(ref: string, bytes: Buffer, mediaType: string, opts?: CallOptions): Promise<{ digest: string; subject?: string }>;
 }

@@ -3,7 +3,7 @@ import type { Readable } from "node:stream";
 import type { Descriptor, RawManifest } from "../oci/manifest.ts";
 import { Repository } from "../oci/reference.ts";
 import type { CallOptions, RegistryClient } from "../registry/client.ts";
-import type { ImageSink, ImageSource, MountOutcome } from "./ports.ts";
+import type { ImageSink, ImageSource, MountOutcome, ReferrersAnswer } from "./ports.ts";
 
 export class RegistryStore implements ImageSource, ImageSink {
   readonly client: RegistryClient;
@@ -44,6 +44,18 @@ export class RegistryStore implements ImageSource, ImageSink {
 
   manifestPut(ref: string, bytes: Buffer, mediaType: string, opts?: CallOptions): Promise<string> {
     return this.client.manifestPut(this.repository, ref, bytes, mediaType, opts);
+  }
+
+  manifestPutResult(ref: string, bytes: Buffer, mediaType: string, opts?: CallOptions): Promise<{ digest: string; subject?: string }> {
+    return this.client.manifestPutResult(this.repository, ref, bytes, mediaType, opts);
+  }
+
+  tagListAll(opts?: CallOptions): Promise<string[]> {
+    return this.client.tagListAll(this.repository, opts);
+  }
+
+  referrersList(digest: string, opts?: CallOptions & { artifactTypes?: string[] }): Promise<ReferrersAnswer> {
+    return this.client.referrersList(this.repository, digest, opts);
   }
 
   async blobMount(digest: string, source: ImageSource, opts?: CallOptions): Promise<MountOutcome | undefined> {

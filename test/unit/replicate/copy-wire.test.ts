@@ -9,24 +9,40 @@ import { allBlobs, configBlob, imageIndex, imageManifest, pushImage, randomBlob,
 const h = fakeHarness();
 
 describe("up-to-date re-run", () => {
-  it("makes one HEAD per side and nothing else", async () => {
+  const rerun = async (seed: string, opts: Parameters<typeof copyImage>[4]) => {
     const src = await h.setup({}, { side: "source" });
     const dst = await h.setup({}, { side: "destination" });
-    const image = randomIndex({ platforms: 3, attestations: true, seed: "utd" });
+    const image = randomIndex({ platforms: 3, attestations: true, seed });
     await pushImage(src.client.withSide("destination"), "app", "v1", image);
     const s = new RegistryStore(src.client, "app");
     const d = new RegistryStore(dst.client, "app");
-    const first = await copyImage(s, "v1", d, "v1");
+    const first = await copyImage(s, "v1", d, "v1", opts);
     assert.equal(first.upToDate, false);
     src.fake.requests.length = 0;
     dst.fake.requests.length = 0;
-    const again = await copyImage(s, "v1", d, "v1");
+    const again = await copyImage(s, "v1", d, "v1", opts);
     assert.equal(again.upToDate, true);
     assert.equal(again.digest, image.digest);
-    const summary = (f: typeof src.fake) => f.requests.map((r) => `${r.method} ${r.url}`);
-    assert.deepEqual(summary(src.fake), ["HEAD /v2/app/manifests/v1"]);
-    assert.deepEqual(summary(dst.fake), ["HEAD /v2/app/manifests/v1"]);
     assert.deepEqual(again.blobs, { copied: 0, skipped: 0, mounted: 0, foreignSkipped: 0 });
+    const summary = (f: typeof src.fake) => f.requests.map((r) => `${r.method} ${r.url.replace(/sha256:[a-f0-9]{64}/, "<digest>")}`);
+    return { source: summary(src.fake), destination: summary(dst.fake) };
+  };
+
+  it("makes one HEAD per side and nothing else with --referrers none", async () => {
+    const r = await rerun("utd", { referrers: false });
+    assert.deepEqual(r.source, ["HEAD /v2/app/manifests/v1"]);
+    assert.deepEqual(r.destination, ["HEAD /v2/app/manifests/v1"]);
+  });
+
+  it("looks for referrers once per place they could be: the root, one referrers API probe, one tag list", async () => {
+    const r = await rerun("utd-ref", {});
+    assert.deepEqual(r.source, [
+      "HEAD /v2/app/manifests/v1",
+      "GET /v2/app/manifests/<digest>",
+      "GET /v2/app/referrers/<digest>",
+      "GET /v2/app/tags/list?n=1000",
+    ]);
+    assert.deepEqual(r.destination, ["HEAD /v2/app/manifests/v1"]);
   });
 });
 
