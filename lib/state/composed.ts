@@ -1,4 +1,4 @@
-/** One `JobStore` from an adapter's five concerns: each method is handed to the part that owns it. */
+/** One `JobStore` from an adapter's six concerns: each method is handed to the part that owns it. */
 import type { ErrorRecord } from "../errors.ts";
 import type { ReplicationRequest } from "../queue/messages.ts";
 import type {
@@ -10,6 +10,7 @@ import type {
   JobStatus,
   JobStore,
   MergeClaims,
+  SubjectRecords,
   TagClaim,
   TagLeases,
   TagRecord,
@@ -25,6 +26,7 @@ export interface JobStoreParts {
   tasks: TaskRecords;
   tags: TagLeases;
   cursors: Cursors;
+  subjects: SubjectRecords;
 }
 
 /** The whole port over its parts; adapters extend it and build the parts over one shared state. */
@@ -101,5 +103,18 @@ export class ComposedJobStore implements JobStore {
   }
   putCursor(key: string, value: string | undefined): Promise<void> {
     return this.parts.cursors.putCursor(key, value);
+  }
+
+  addReplicas(source: string, digests: string[], destination: string): Promise<void> {
+    return this.parts.subjects.addReplicas(source, digests, destination);
+  }
+  replicasOf(source: string, digest: string): Promise<string[]> {
+    return this.parts.subjects.replicasOf(source, digest);
+  }
+  holdForSignature(source: string, digest: string, jobId: string): Promise<void> {
+    return this.parts.subjects.holdForSignature(source, digest, jobId);
+  }
+  takeHeld(source: string, digest: string): Promise<string[]> {
+    return this.parts.subjects.takeHeld(source, digest);
   }
 }

@@ -1,7 +1,7 @@
 /**
  * The job store on DynamoDB: one table (its layout in `dynamodb/table.ts`), one part per concern
  * of the port over it (`dynamodb/jobs.ts`, `merge-claims.ts`, `tasks.ts`, `tag-leases.ts`,
- * `cursors.ts`), items marshalled by `dynamodb/codec.ts`, the table made by `dynamodb/schema.ts`.
+ * `cursors.ts`, `subjects.ts`), items marshalled by `dynamodb/codec.ts`, the table made by `dynamodb/schema.ts`.
  */
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { ComposedJobStore } from "./composed.ts";
@@ -9,6 +9,7 @@ import type { DynamoTable } from "./dynamodb/context.ts";
 import { DynamoCursors } from "./dynamodb/cursors.ts";
 import { DynamoJobs } from "./dynamodb/jobs.ts";
 import { DynamoMergeClaims } from "./dynamodb/merge-claims.ts";
+import { DynamoSubjects } from "./dynamodb/subjects.ts";
 import { DynamoTagLeases } from "./dynamodb/tag-leases.ts";
 import { DynamoTasks } from "./dynamodb/tasks.ts";
 
@@ -33,6 +34,7 @@ export class DynamoJobStore extends ComposedJobStore {
       tasks: new DynamoTasks(t),
       tags: new DynamoTagLeases(t),
       cursors: new DynamoCursors(t),
+      subjects: new DynamoSubjects(t),
     });
   }
 }

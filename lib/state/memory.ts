@@ -8,6 +8,7 @@ import { ComposedJobStore } from "./composed.ts";
 import { MemoryCursors } from "./memory/cursors.ts";
 import { MemoryJobs } from "./memory/jobs.ts";
 import { MemoryMergeClaims } from "./memory/merge-claims.ts";
+import { MemorySubjects } from "./memory/subjects.ts";
 import { MemoryTables, type MemoryTablesOptions } from "./memory/tables.ts";
 import { MemoryTagLeases } from "./memory/tag-leases.ts";
 import { MemoryTasks } from "./memory/tasks.ts";
@@ -26,6 +27,7 @@ export class MemoryJobStore extends ComposedJobStore {
       tasks: new MemoryTasks(m),
       tags: new MemoryTagLeases(m),
       cursors: new MemoryCursors(m),
+      subjects: new MemorySubjects(m),
     });
     this.tables = m;
   }

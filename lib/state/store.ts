@@ -3,7 +3,8 @@
  * destination), completion detected exactly once, a per-destination-tag ordering guard, and the
  * index of jobs not yet final that the reconciler watches. The store is the truth; queues only
  * carry work to it. One interface per concern (JobRecords, MergeClaims, TaskRecords, TagLeases,
- * Cursors); `JobStore` is all of them, and a function that needs one concern can take just that.
+ * Cursors, SubjectRecords); `JobStore` is all of them, and a function that needs one concern can
+ * take just that.
  */
 import type { ErrorRecord } from "../errors.ts";
 import type { ReplicationRequest } from "../queue/messages.ts";
@@ -210,5 +211,17 @@ export interface Cursors {
   putCursor(key: string, value: string | undefined): Promise<void>;
 }
 
+/** Where each source manifest went, and the jobs a signature gate holds back until it is signed. */
+export interface SubjectRecords {
+  /** Notes that `digests` of the source repository `source` ("host/repo") are now at `destination` ("host/repo"). Idempotent. */
+  addReplicas(source: string, digests: string[], destination: string): Promise<void>;
+  /** The destination repositories `digest` of `source` was replicated to (any order, no duplicates); [] when none. */
+  replicasOf(source: string, digest: string): Promise<string[]>;
+  /** Notes that job `jobId` waits for a valid signature of `digest` of `source`. Idempotent. */
+  holdForSignature(source: string, digest: string, jobId: string): Promise<void>;
+  /** The jobs held for `digest` of `source`, removed from the record by this call (each returned once, even under concurrent calls). */
+  takeHeld(source: string, digest: string): Promise<string[]>;
+}
+
 /** The whole store, every concern: what the pipeline's dependencies carry. */
-export type JobStore = JobRecords & MergeClaims & TaskRecords & TagLeases & Cursors;
+export type JobStore = JobRecords & MergeClaims & TaskRecords & TagLeases & Cursors & SubjectRecords;

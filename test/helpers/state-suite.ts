@@ -368,6 +368,55 @@ export function jobStoreSuiteOn(name: string, open: JobStoreFactory, probe: JobS
       assert.deepEqual([job?.status, job?.result, job?.error], ["copying", undefined, undefined]);
     });
 
+    it("records where each source manifest went: several destinations, idempotent, kept apart by source and digest", async () => {
+      const s = await setup();
+      const src = "src.example/app";
+      const digest = (n: number) => `sha256:${String(n).padStart(64, "a")}`;
+      assert.deepEqual(await s.replicasOf(src, digest(1)), [], "none yet");
+      await s.addReplicas(src, [digest(1), digest(2)], "dst.example/one");
+      await s.addReplicas(src, [digest(1), digest(2), digest(1)], "dst.example/one");
+      await s.addReplicas(src, [digest(1)], "dst.example/two");
+      await s.addReplicas(src, [], "dst.example/none");
+      assert.deepEqual((await s.replicasOf(src, digest(1))).sort(), ["dst.example/one", "dst.example/two"]);
+      assert.deepEqual(await s.replicasOf(src, digest(2)), ["dst.example/one"], "no duplicates");
+      assert.deepEqual(await s.replicasOf("src.example/other", digest(1)), [], "another source's manifest of the same digest");
+      // An index's children: more digests than are written at once.
+      const many = Array.from({ length: 30 }, (_, i) => digest(100 + i));
+      await s.addReplicas(src, many, "dst.example/three");
+      for (const d of many) assert.deepEqual(await s.replicasOf(src, d), ["dst.example/three"], d);
+    });
+
+    it("holds jobs for a signature: taking them returns each once and clears them, even under concurrent takes", async () => {
+      const s = await setup();
+      const src = "src.example/held";
+      const digest = `sha256:${"b".repeat(64)}`;
+      assert.deepEqual(await s.takeHeld(src, digest), [], "nothing held");
+      await s.addReplicas(src, [digest], "dst.example/one");
+      assert.deepEqual(await s.takeHeld(src, digest), [], "replicas are not holds");
+      await s.holdForSignature(src, digest, "job-1");
+      await s.holdForSignature(src, digest, "job-1");
+      await s.holdForSignature(src, digest, "job-2");
+      assert.deepEqual(await s.takeHeld(`${src}-other`, digest), [], "kept apart by source");
+      assert.deepEqual((await s.takeHeld(src, digest)).sort(), ["job-1", "job-2"]);
+      assert.deepEqual(await s.takeHeld(src, digest), [], "taken: cleared");
+      assert.deepEqual(await s.replicasOf(src, digest), ["dst.example/one"], "taking leaves the replicas");
+      await s.holdForSignature(src, digest, "job-3");
+      assert.deepEqual(await s.takeHeld(src, digest), ["job-3"], "a hold after a take is taken next");
+      // Many takers at once: every held job comes out exactly once.
+      const ids = Array.from({ length: 20 }, (_, i) => `job-c${i}`);
+      for (const id of ids) await s.holdForSignature(src, digest, id);
+      const taken = (await Promise.all(Array.from({ length: 5 }, () => s.takeHeld(src, digest)))).flat();
+      assert.deepEqual(taken.sort(), [...ids].sort());
+      // A take landing while another decides: still each job once.
+      await s.holdForSignature(src, digest, "job-x");
+      let inner: string[] = [];
+      await probe.interleave(async () => {
+        inner = await s.takeHeld(src, digest);
+      });
+      const outer = await s.takeHeld(src, digest);
+      assert.deepEqual([...inner, ...outer], ["job-x"]);
+    });
+
     it("guards a destination tag: newer events win, older ones are superseded, leases serialise and renew", async () => {
       const s = await setup();
       const key = "127.0.0.1:5001/app:v1";

@@ -5,6 +5,9 @@
  *   JOB#<id>/TASK#<task>  one item per task
  *   TAG#<dst:tag>/TAG     the ordering guard and lease of a destination tag
  *   CURSOR#<key>/CURSOR   a resume point
+ *   SUBJ#<source>@<digest>/SUBJ  a source manifest ("host/repo", digest): string sets `dests`
+ *                         (the "host/repo"s it was replicated to) and `held` (ids of jobs a
+ *                         signature gate holds until it is signed); no TTL: it outlives its jobs
  * GSI `gsi1` (gsi1pk = "JOBS#0".."JOBS#7", gsi1sk = createdAt#id) lists recent jobs, newest first
  * across its shards (one partition took every job update's index write); `ttl` expires finished jobs.
  * GSI `active` (activeShard = "A#0".."A#7", createdAt; keys only) is sparse: only jobs not yet
@@ -40,3 +43,4 @@ export const jobKey = (jobId: string): Item => marshall({ pk: jobPk(jobId), sk: 
 export const taskKey = (jobId: string, taskId: string): Item => marshall({ pk: jobPk(jobId), sk: `TASK#${taskId}` });
 export const tagKey = (key: string): Item => marshall({ pk: `TAG#${key}`, sk: "TAG" });
 export const cursorKey = (key: string): Item => marshall({ pk: `CURSOR#${key}`, sk: "CURSOR" });
+export const subjectKey = (source: string, digest: string): Item => marshall({ pk: `SUBJ#${source}@${digest}`, sk: "SUBJ" });

@@ -42,6 +42,12 @@ export interface TagItem {
   leaseUntil?: number;
 }
 
+/** The subject item: `SUBJ#<source>@<digest>/SUBJ`, its string sets. */
+export interface SubjectItem {
+  dests: Set<string>;
+  held: Set<string>;
+}
+
 /** Stores a value as DynamoDB does (a JSON attribute): undefined fields gone, a copy. */
 export const asJson = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
 
@@ -63,6 +69,8 @@ export class MemoryTables {
   readonly tasks = new Map<string, Map<string, Task>>();
   readonly tags = new Map<string, TagItem>();
   readonly cursors = new Map<string, string>();
+  /** Subject items by `<source>@<digest>`; like DynamoDB's, they never expire. */
+  readonly subjects = new Map<string, SubjectItem>();
 
   constructor(opts: MemoryTablesOptions = {}) {
     this.ttlDays = opts.ttlDays ?? 14;
