@@ -1,5 +1,5 @@
 /** One `JobStore` from an adapter's six concerns: each method is handed to the part that owns it. */
-import type { ErrorRecord } from "../errors.ts";
+import type { ErrorCode, ErrorRecord } from "../errors.ts";
 import type { ReplicationRequest } from "../queue/messages.ts";
 import type {
   Cursors,
@@ -63,6 +63,9 @@ export class ComposedJobStore implements JobStore {
   }
   reopenJob(jobId: string): Promise<boolean> {
     return this.parts.jobs.reopenJob(jobId);
+  }
+  requeueJob(jobId: string, codes: readonly ErrorCode[]): Promise<boolean> {
+    return this.parts.jobs.requeueJob(jobId, codes);
   }
 
   claimMerge(jobId: string, claimant: string, leaseMs: number): Promise<boolean> {

@@ -6,7 +6,7 @@
  * Cursors, SubjectRecords); `JobStore` is all of them, and a function that needs one concern can
  * take just that.
  */
-import type { ErrorRecord } from "../errors.ts";
+import type { ErrorCode, ErrorRecord } from "../errors.ts";
 import type { ReplicationRequest } from "../queue/messages.ts";
 
 export type JobStatus = "queued" | "planning" | "copying" | "merging" | "succeeded" | "failed" | "skipped";
@@ -156,6 +156,15 @@ export interface JobRecords {
    * when re-opened.
    */
   reopenJob(jobId: string): Promise<boolean>;
+  /**
+   * Sends a job that failed with one of `codes` back to `queued` as if new (a signature that came
+   * late, a gate that opened): its plan, task count, task outcomes, task items, result, error,
+   * TTL and merge claims go; it rejoins the index of jobs under way; `redrives` stays. One
+   * conditional write on the job (status and error code): of two concurrent calls one wins. The
+   * task items are deleted before it resolves, so the caller re-sends the job's work after it.
+   * True when requeued; false for any other status or code, or when `codes` is empty.
+   */
+  requeueJob(jobId: string, codes: readonly ErrorCode[]): Promise<boolean>;
 }
 
 /**

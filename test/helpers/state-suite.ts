@@ -417,6 +417,88 @@ export function jobStoreSuiteOn(name: string, open: JobStoreFactory, probe: JobS
       assert.deepEqual([...inner, ...outer], ["job-x"]);
     });
 
+    it("requeues a job that failed with a listed code as if new: plan, tasks, outcomes and claims gone, back in the index", async () => {
+      const s = await setup();
+      const plan = {
+        source: "r/s",
+        sourceDigest: "sha256:a",
+        root: { bytes: "e30=", digest: "sha256:a", mediaType: "m", rebuilt: false },
+        destinations: [{ repository: "r/d", tag: "v1" }],
+        merge: false,
+        platforms: [],
+      };
+      const unsigned = errorOf("AUTH", "not signed", { side: "source" });
+      const failedWith = async (id: string, error = unsigned) => {
+        await s.createJob({ id, request: request() });
+        await s.recordPlan(id, plan, 30);
+        await s.putTasks(id, tasks(30));
+        await s.updateJob(id, { status: "copying" });
+        await s.completeTask(id, "t0", { state: "done" });
+        await s.completeTask(id, "t1", { state: "failed", error: errorOf("REGISTRY", "503") });
+        assert.equal(await s.claimMergeEnqueue(id, "t1"), true);
+        assert.equal(await s.claimMerge(id, "merge-1", 3_600_000), true);
+        assert.equal(await s.redriveJob(id, { count: true }), 1);
+        assert.equal(await s.claimMerge(id, "merge-1", 3_600_000), true);
+        await s.updateJob(id, { status: "failed", error }, ["merging"]);
+      };
+      await failedWith("rq");
+      await failedWith("rq-sibling");
+      assert.equal(await s.requeueJob("rq", ["NOT_FOUND", "STUCK"]), false, "not a listed code");
+      assert.equal(await s.requeueJob("rq", []), false, "no code listed");
+      assert.equal((await s.getJob("rq"))?.status, "failed");
+      now += 1000;
+      const both = await Promise.all([s.requeueJob("rq", ["NOT_FOUND", "AUTH"]), s.requeueJob("rq", ["AUTH"])]);
+      assert.deepEqual(both.filter(Boolean), [true], "two requeues at once: one wins");
+      const job = await s.getJob("rq", { withTasks: true });
+      assert.deepEqual(
+        [job?.status, job?.plan, job?.taskCount, job?.done, job?.failed, job?.result, job?.error, job?.tasks, job?.redrives, job?.updatedAt],
+        ["queued", undefined, undefined, [], [], undefined, undefined, [], 1, new Date(now).toISOString()],
+      );
+      assert.equal(await probe.ttlOf("rq"), undefined, "no expiry while under way");
+      assert.ok(
+        (await s.listActive()).some((j) => j.id === "rq"),
+        "back in the reconciler's index",
+      );
+      assert.equal((await s.getJob("rq-sibling", { withTasks: true }))?.tasks?.length, 30, "another job's tasks stay");
+      assert.equal(await s.requeueJob("rq", ["AUTH"]), false, "queued now, not failed");
+      // It runs again from the start: a new plan, new tasks, a new merge (the old claims are gone).
+      assert.equal(await s.recordPlan("rq", { ...plan, sourceDigest: "sha256:b" }, 1), true);
+      await s.putTasks("rq", tasks(1));
+      await s.updateJob("rq", { status: "copying" });
+      assert.deepEqual(await s.completeTask("rq", "t0", { state: "done" }), { done: 1, failed: 0, total: 1, complete: true });
+      assert.equal(await s.claimMergeEnqueue("rq", "t0"), true);
+      assert.equal(await s.claimMerge("rq", "merge-2", 10_000), true);
+      // A second failure with the code can be requeued again.
+      await s.updateJob("rq", { status: "failed", error: unsigned });
+      assert.equal(await s.requeueJob("rq", ["AUTH"]), true);
+    });
+
+    it("requeues only a failure: never a job that succeeded or is under way, nor one whose code was cleared by a re-open", async () => {
+      const s = await setup();
+      const result = { digest: "sha256:a", addressByDigest: "r/d@sha256:a", destinations: [] };
+      await s.createJob({ id: "rq-ok", request: request() });
+      await s.updateJob("rq-ok", { status: "succeeded", result });
+      assert.equal(await s.requeueJob("rq-ok", ["AUTH", "NOT_FOUND"]), false);
+      assert.equal((await s.getJob("rq-ok"))?.status, "succeeded");
+      // Under way, with an error noted (not final): not requeued.
+      await s.createJob({ id: "rq-busy", request: request() });
+      await s.updateJob("rq-busy", { status: "copying", error: errorOf("AUTH", "noted") });
+      assert.equal(await s.requeueJob("rq-busy", ["AUTH"]), false);
+      assert.equal((await s.getJob("rq-busy"))?.status, "copying");
+      // The code follows the latest error.
+      await s.createJob({ id: "rq-code", request: request() });
+      await s.updateJob("rq-code", { status: "failed", error: errorOf("AUTH", "first") });
+      assert.equal(await s.updateJob("rq-code", { error: errorOf("NOT_FOUND", "then") }, ["failed"]), true);
+      assert.equal(await s.requeueJob("rq-code", ["AUTH"]), false, "the code is the latest error's");
+      assert.equal(await s.requeueJob("rq-code", ["NOT_FOUND"]), true);
+      // A re-open clears the error with its code: a later failure without an error has no code.
+      await s.createJob({ id: "rq-reopen", request: request() });
+      await s.updateJob("rq-reopen", { status: "failed", error: errorOf("AUTH", "503", { retryable: true }) });
+      assert.equal(await s.reopenJob("rq-reopen"), true);
+      await s.updateJob("rq-reopen", { status: "failed" });
+      assert.equal(await s.requeueJob("rq-reopen", ["AUTH"]), false);
+    });
+
     it("guards a destination tag: newer events win, older ones are superseded, leases serialise and renew", async () => {
       const s = await setup();
       const key = "127.0.0.1:5001/app:v1";

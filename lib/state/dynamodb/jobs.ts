@@ -1,12 +1,13 @@
 /** Jobs on DynamoDB: the `JOB#<id>/JOB` item and its two indexes (recent jobs, jobs not yet final); every status change is one conditional write. */
 import { GetItemCommand, QueryCommand } from "@aws-sdk/client-dynamodb";
+import type { ErrorCode } from "../../errors.ts";
 import type { ReplicationRequest } from "../../queue/messages.ts";
 import { reopenedStatus, updatableFrom } from "../rules.ts";
 import { FINAL_STATUSES, type Job, type JobPatch, type JobPlan, type JobRecords, type JobStatus } from "../store.ts";
 import { activeEntryFromItem, jobFromItem, newJobItem, recentKeyOf, toItem, toJson } from "./codec.ts";
 import { applied, type DynamoTable, putIf, queryAll, stamp, ttlIn, updateIf } from "./context.ts";
 import { ACTIVE_PARTITIONS, activeShard, jobKey, RECENT_PARTITIONS, taskKey } from "./table.ts";
-import { readTasks } from "./tasks.ts";
+import { deleteTasks, readTasks } from "./tasks.ts";
 
 /** The merge claims a redrive or a re-open clears, so re-sent work can run. */
 const MERGE_CLAIMS = "mergeClaim, mergeLeaseUntil, mergeEnqueuedBy";
@@ -108,6 +109,7 @@ export class DynamoJobs implements JobRecords {
     if (patch.error !== undefined) {
       set("error", toJson(patch.error));
       set("errorRetryable", patch.error.retryable);
+      set("errorCode", patch.error.code); // what `requeueJob`'s condition tests (the error is JSON)
     }
     allowed.forEach((s, i) => {
       values[`:f${i}`] = s;
@@ -143,7 +145,7 @@ export class DynamoJobs implements JobRecords {
     // cannot stay behind.
     const reopened = await applied(this.t, {
       key: jobKey(jobId),
-      update: `SET #s = :to, activeShard = :shard, updatedAt = :u REMOVE #e, errorRetryable, #ttl, #r, failed, ${MERGE_CLAIMS}`,
+      update: `SET #s = :to, activeShard = :shard, updatedAt = :u REMOVE #e, errorRetryable, errorCode, #ttl, #r, failed, ${MERGE_CLAIMS}`,
       condition: `#s = :failed AND errorRetryable = :true${status === "copying" ? " AND attribute_exists(#p) AND taskCount = :n" : ""}`,
       names: { "#s": "status", "#e": "error", "#ttl": "ttl", "#r": "result", ...(status === "copying" ? { "#p": "plan" } : {}) },
       values: {
@@ -166,5 +168,25 @@ export class DynamoJobs implements JobRecords {
       });
     }
     return true;
+  }
+
+  async requeueJob(jobId: string, codes: readonly ErrorCode[]): Promise<boolean> {
+    const listed = [...new Set(codes)];
+    if (listed.length === 0) return false;
+    const values: Record<string, string> = { ":queued": "queued", ":failed": "failed", ":shard": activeShard(jobId), ":u": stamp(this.t) };
+    listed.forEach((code, i) => {
+      values[`:c${i}`] = code;
+    });
+    // One conditional write on the status and the code: of two concurrent requeues one wins. A
+    // failure recorded before `errorCode` was written has none, and is not requeued.
+    const requeued = await applied(this.t, {
+      key: jobKey(jobId),
+      update: `SET #s = :queued, activeShard = :shard, updatedAt = :u REMOVE #p, taskCount, done, failed, #r, #e, errorRetryable, errorCode, #ttl, ${MERGE_CLAIMS}`,
+      condition: `#s = :failed AND errorCode IN (${listed.map((_, i) => `:c${i}`).join(", ")})`,
+      names: { "#s": "status", "#p": "plan", "#r": "result", "#e": "error", "#ttl": "ttl" },
+      values,
+    });
+    if (requeued) await deleteTasks(this.t, jobId);
+    return requeued;
   }
 }

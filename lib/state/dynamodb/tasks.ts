@@ -12,6 +12,42 @@ export const BATCH_WRITE_ATTEMPTS = 8;
 /** Items in one BatchWriteItem (DynamoDB's limit). */
 const BATCH_SIZE = 25;
 
+/**
+ * Sends `requests` (at most `BATCH_SIZE`) as one batch write. Unprocessed items come back under
+ * throttling: send them again, a bounded number of times (then the caller's delivery fails and
+ * SQS brings it back; writing and deleting task items are idempotent).
+ */
+async function writeBatch(t: DynamoTable, requests: WriteRequest[]): Promise<void> {
+  let pending = requests;
+  for (let attempt = 0; pending.length > 0; attempt++) {
+    if (attempt === BATCH_WRITE_ATTEMPTS) {
+      throw new FerryError("INTERNAL", `${pending.length} task items still unprocessed after ${attempt} batch writes (throttled)`, { retryable: true });
+    }
+    const out = await t.db.send(new BatchWriteItemCommand({ RequestItems: { [t.name]: pending } }));
+    pending = out.UnprocessedItems?.[t.name] ?? [];
+    if (pending.length > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 50 * 2 ** attempt)));
+  }
+}
+
+/** Sends `requests` in batches of `BATCH_SIZE`, one after another. */
+async function writeBatches(t: DynamoTable, requests: WriteRequest[]): Promise<void> {
+  for (let i = 0; i < requests.length; i += BATCH_SIZE) await writeBatch(t, requests.slice(i, i + BATCH_SIZE));
+}
+
+/** Deletes every task item of a job (a requeued job plans afresh). */
+export async function deleteTasks(t: DynamoTable, jobId: string): Promise<void> {
+  const keys = await queryAll(t, {
+    KeyConditionExpression: "pk = :pk AND begins_with(sk, :t)",
+    ExpressionAttributeValues: toItem({ ":pk": jobPk(jobId), ":t": "TASK#" }),
+    ProjectionExpression: "pk, sk",
+    ConsistentRead: true,
+  });
+  await writeBatches(
+    t,
+    keys.map((key) => ({ DeleteRequest: { Key: key } })),
+  );
+}
+
 /** Every task item of a job, in task-id order. */
 export async function readTasks(t: DynamoTable, jobId: string): Promise<Task[]> {
   const items = await queryAll(t, {
@@ -33,25 +69,10 @@ export class DynamoTasks implements TaskRecords {
     // Task items carry a TTL too, a day past the earliest their job can expire, so DynamoDB's TTL
     // removes them with their job rather than never (a job lives hours; the reconciler ends one that stops).
     const ttl = ttlIn(this.t, this.t.ttlDays + 1);
-    for (let i = 0; i < tasks.length; i += BATCH_SIZE) {
-      await this.writeBatch(tasks.slice(i, i + BATCH_SIZE).map((task) => ({ PutRequest: { Item: taskItem(jobId, task, ttl) } })));
-    }
-  }
-
-  /**
-   * Unprocessed items come back under throttling: send them again, a bounded number of times
-   * (then the caller's delivery fails and SQS brings it back; writing tasks is idempotent).
-   */
-  private async writeBatch(requests: WriteRequest[]): Promise<void> {
-    let pending = requests;
-    for (let attempt = 0; pending.length > 0; attempt++) {
-      if (attempt === BATCH_WRITE_ATTEMPTS) {
-        throw new FerryError("INTERNAL", `${pending.length} task items still unprocessed after ${attempt} batch writes (throttled)`, { retryable: true });
-      }
-      const out = await this.t.db.send(new BatchWriteItemCommand({ RequestItems: { [this.t.name]: pending } }));
-      pending = out.UnprocessedItems?.[this.t.name] ?? [];
-      if (pending.length > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 50 * 2 ** attempt)));
-    }
+    await writeBatches(
+      this.t,
+      tasks.map((task) => ({ PutRequest: { Item: taskItem(jobId, task, ttl) } })),
+    );
   }
 
   async completeTask(jobId: string, taskId: string, outcome: { state: "done" | "failed"; error?: ErrorRecord }): Promise<TaskCompletion> {

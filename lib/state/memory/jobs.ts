@@ -1,4 +1,5 @@
 /** Jobs in memory: the job items, with the DynamoDB adapter's conditions checked and applied with no `await` between, so each write is atomic as there. */
+import type { ErrorCode } from "../../errors.ts";
 import type { ReplicationRequest } from "../../queue/messages.ts";
 import { reopenedStatus, updatableFrom } from "../rules.ts";
 import { FINAL_STATUSES, type Job, type JobPatch, type JobPlan, type JobRecords, type JobStatus } from "../store.ts";
@@ -103,6 +104,7 @@ export class MemoryJobs implements JobRecords {
     if (patch.error !== undefined) {
       it.error = asJson(patch.error);
       it.errorRetryable = patch.error.retryable;
+      it.errorCode = patch.error.code;
     }
     return true;
   }
@@ -126,15 +128,37 @@ export class MemoryJobs implements JobRecords {
     it.status = reopenedStatus(it, tasks.length);
     it.active = true;
     it.updatedAt = this.m.stamp();
-    delete it.error;
-    delete it.errorRetryable;
-    delete it.ttl;
-    delete it.result;
-    delete it.mergeClaim;
-    delete it.mergeLeaseUntil;
-    delete it.mergeEnqueuedBy;
+    clearOutcome(it);
     it.failed.clear();
     for (const t of tasks) if (t.state === "failed") t.state = "pending";
     return true;
   }
+
+  async requeueJob(jobId: string, codes: readonly ErrorCode[]): Promise<boolean> {
+    const it = this.m.job(jobId);
+    // DynamoDB tests the stored `errorCode`, written with the error.
+    if (it?.status !== "failed" || it.errorCode === undefined || !codes.includes(it.errorCode)) return false;
+    it.status = "queued";
+    it.active = true;
+    it.updatedAt = this.m.stamp();
+    clearOutcome(it);
+    delete it.plan;
+    delete it.taskCount;
+    it.done.clear();
+    it.failed.clear();
+    this.m.tasks.delete(jobId);
+    return true;
+  }
+}
+
+/** What a re-open and a requeue both drop: the outcome, its expiry and the merge claims. */
+function clearOutcome(it: JobItem): void {
+  delete it.error;
+  delete it.errorRetryable;
+  delete it.errorCode;
+  delete it.ttl;
+  delete it.result;
+  delete it.mergeClaim;
+  delete it.mergeLeaseUntil;
+  delete it.mergeEnqueuedBy;
 }

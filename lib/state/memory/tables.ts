@@ -3,7 +3,7 @@
  * for attribute, and the TTL that drops a finished job. Values go in through a JSON round-trip
  * (as JSON attributes do there) and come out as copies: a caller never reaches stored state.
  */
-import type { ErrorRecord } from "../../errors.ts";
+import type { ErrorCode, ErrorRecord } from "../../errors.ts";
 import type { ReplicationRequest } from "../../queue/messages.ts";
 import type { JobPlan, JobResult, JobStatus, Task } from "../store.ts";
 
@@ -22,6 +22,7 @@ export interface JobItem {
   result?: JobResult;
   error?: ErrorRecord;
   errorRetryable?: boolean;
+  errorCode?: ErrorCode;
   mergeRuns?: number;
   redrives?: number;
   /** Epoch seconds after which the job is dropped (set on final statuses). */
