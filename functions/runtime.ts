@@ -98,6 +98,8 @@ export async function createRuntime(s: RuntimeSettings, logger: Logger, metrics:
       }),
     ),
     log: logOf(logger),
+    ...(s.env ? { env: s.env } : {}),
+    secretValue,
   };
   await resolveWebhookSecrets(config, secretValue);
   return { deps, maxReceiveCount: config.pipeline.maxReceiveCount, metrics };

@@ -41,6 +41,10 @@ export type ErrorCode =
   | "CANCELLED"
   /** The request conflicts with the job's state (re-driving a job that succeeded). */
   | "CONFLICT"
+  /** A rule's signature gate found no cosign signature on the image: no tag moved. */
+  | "UNSIGNED"
+  /** A rule's signature gate found signatures, none valid for its keys and the image's digest: no tag moved. */
+  | "SIGNATURE_INVALID"
   /** ferry serve's data directory cannot be read back (a journal line damaged by something other than a crash). */
   | "STATE_DAMAGED"
   /** Anything ferry did not raise on purpose (an SDK or runtime error). */

@@ -8,6 +8,9 @@ export const SIMPLE_SIGNING_MEDIA_TYPE = "application/vnd.dev.cosign.simplesigni
 /** Layer annotation holding the base64 signature (sigstore/cosign pkg/oci/static/signature.go). */
 export const COSIGN_SIGNATURE_ANNOTATION = "dev.cosignproject.cosign/signature";
 /** `critical.type` of every cosign payload (sigstore/sigstore pkg/signature/payload). */
+/** The artifact type of a signature cosign pushes as an OCI 1.1 referrer (`--registry-referrers-mode=oci-1-1`). */
+export const COSIGN_SIGNATURE_ARTIFACT_TYPE = "application/vnd.dev.cosign.artifact.sig.v1+json";
+
 export const COSIGN_SIGNATURE_TYPE = "cosign container image signature";
 
 /** What a signature check concluded; only `valid` lets an image through a gate. */

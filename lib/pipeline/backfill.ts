@@ -11,7 +11,10 @@ import type { CallOptions } from "../registry/client.ts";
 import type { RegistryPool } from "../registry/pool.ts";
 import { Limiter } from "../replicate/limiter.ts";
 import { parseReference, Repository } from "../oci/reference.ts";
-import { planRoot } from "../replicate/root-plan.ts";
+import { parseCosignTag, parseFallbackTag } from "../oci/referrers.ts";
+import { type ReferrerContext, referrersFor } from "../replicate/referrers.ts";
+import { referrersPresent } from "../replicate/referrers-copy.ts";
+import { planRoot, type RootPlan, resolveRoot } from "../replicate/root-plan.ts";
 import { parsePlatform } from "../oci/platform.ts";
 import { globToRegExp, renderDestination, splitGlob } from "../rules/match.ts";
 import { selectTags } from "../rules/tags.ts";
@@ -81,48 +84,28 @@ export async function backfillRule(
   const limiter = new Limiter(opts.concurrency ?? 8);
   const repos = await repositoriesOf(pool, rule, call);
   for (const { host, repository } of repos) {
-    const repoKey = `${host}/${repository}`;
-    if (cursor && cursor.repo !== repoKey) continue; // resuming: skip repositories already done
+    const repo = new Repository(host, repository);
+    if (cursor && cursor.repo !== repo.toString()) continue; // resuming: skip repositories already done
     const start = cursor?.next ?? 0;
     cursor = undefined;
     counts.repositories++;
     const tags = await pool.client(host, "source").tagListAll(repository, call);
     counts.listed += tags.length;
-    const { kept, filtered } = selectTags(rule, tags);
-    counts.skippedByFilter += filtered;
+    // cosign's and the referrers fallback tags are not images to mirror: they travel with their subjects.
+    const images = tags.filter((t) => !parseCosignTag(t) && !parseFallbackTag(t));
+    const { kept, filtered } = selectTags(rule, images);
+    counts.skippedByFilter += filtered + tags.length - images.length;
+    // One tag list and one referrers API probe per repository, whatever the number of tags.
+    const context: ReferrerContext = { tags: Promise.resolve(new Set(tags)) };
     for (let i = start; i < kept.length; i += CHUNK) {
       if (opts.deadline && Date.now() > opts.deadline - MARGIN_MS) {
-        await opts.cursors?.putCursor(cursorKey, JSON.stringify({ repo: repoKey, next: i } satisfies Cursor));
-        log.info("backfill paused; a cursor was saved", { rule: rule.name, repo: repoKey, next: i, of: kept.length });
+        await opts.cursors?.putCursor(cursorKey, JSON.stringify({ repo: repo.toString(), next: i } satisfies Cursor));
+        log.info("backfill paused; a cursor was saved", { rule: rule.name, repo: repo.toString(), next: i, of: kept.length });
         return { counts, complete: false };
       }
+      const chunk = kept.slice(i, i + CHUNK);
       await Promise.all(
-        kept.slice(i, i + CHUNK).map((tag) =>
-          limiter.run(async () => {
-            const stale = await staleDestinations(pool, rule, new Repository(host, repository), tag, call);
-            if (!stale) return; // deleted since listing
-            if (stale.destinations.length === 0) {
-              counts.upToDate++;
-              return;
-            }
-            const request: ReplicationRequest = {
-              source: new Repository(host, repository).at(stale.digest, tag).toString(),
-              destinations: stale.destinations,
-              ...(rule.platforms ? { platforms: rule.platforms } : {}),
-              ...(rule.merge ? { merge: true } : {}),
-              trigger: "backfill",
-              eventTime: new Date().toISOString(),
-              rule: rule.name,
-            };
-            if (opts.dryRun) {
-              counts.enqueued++;
-              return;
-            }
-            const created = await enqueue(request, deliveryJobId("backfill", rule.name, repoKey, tag, stale.digest, stale.destinations.join(",")));
-            if (created) counts.enqueued++;
-            else counts.alreadyQueued++;
-          }),
-        ),
+        chunk.map((tag) => limiter.run(() => backfillTag({ pool, rule, enqueue, counts, dryRun: opts.dryRun === true, context, call }, repo, tag))),
       );
     }
   }
@@ -131,32 +114,77 @@ export async function backfillRule(
   return { counts, complete: true };
 }
 
+interface TagRun {
+  pool: RegistryPool;
+  rule: RuleConfig;
+  enqueue: Enqueue;
+  counts: BackfillCounts;
+  dryRun: boolean;
+  context: ReferrerContext;
+  call: CallOptions;
+}
+
+/** Compares one tag with its destinations and queues a replication when one is behind. */
+async function backfillTag(run: TagRun, repo: Repository, tag: string): Promise<void> {
+  const { rule, counts } = run;
+  const stale = await staleDestinations(run, repo, tag);
+  if (!stale) return; // deleted since listing
+  if (stale.destinations.length === 0) {
+    counts.upToDate++;
+    return;
+  }
+  const request: ReplicationRequest = {
+    source: repo.at(stale.digest, tag).toString(),
+    destinations: stale.destinations,
+    ...(rule.platforms ? { platforms: rule.platforms } : {}),
+    ...(rule.merge ? { merge: true } : {}),
+    ...(rule.referrers ? { referrers: rule.referrers } : {}),
+    trigger: "backfill",
+    eventTime: new Date().toISOString(),
+    rule: rule.name,
+  };
+  if (run.dryRun) {
+    counts.enqueued++;
+    return;
+  }
+  const created = await run.enqueue(request, deliveryJobId("backfill", rule.name, repo.toString(), tag, stale.digest, stale.destinations.join(",")));
+  if (created) counts.enqueued++;
+  else counts.alreadyQueued++;
+}
+
 /**
  * The destinations of `repo:tag` that are not up to date, as the root planner decides (HEADs
- * alone when the rule neither filters nor merges); undefined when the tag is gone.
+ * alone when the rule neither filters nor merges), and then, for those whose tag is current,
+ * whether every referrer is there too; undefined when the tag is gone.
  */
-async function staleDestinations(
-  pool: RegistryPool,
-  rule: RuleConfig,
-  repo: Repository,
-  tag: string,
-  call: CallOptions,
-): Promise<{ digest: string; destinations: string[] } | undefined> {
+async function staleDestinations(run: TagRun, repo: Repository, tag: string): Promise<{ digest: string; destinations: string[] } | undefined> {
+  const { pool, rule, call } = run;
   const targets = rule.destinations.map((template) => renderDestination(template, { registry: repo.registry, repository: repo.path, tag }));
-  const refs = targets.map((d) => parseReference(d, { defaultTag: false }));
+  const sinks = targets
+    .map((d) => parseReference(d, { defaultTag: false }))
+    .map((r) => ({ sink: storeFor(pool, r.repo, "destination"), tag: r.tagName ?? tag }));
+  const source = storeFor(pool, repo, "source");
+  let plan: RootPlan;
   try {
-    const plan = await planRoot({
-      source: storeFor(pool, repo, "source"),
+    plan = await planRoot({
+      source,
       ref: tag,
-      destinations: refs.map((r) => ({ sink: storeFor(pool, r.repo, "destination"), tag: r.tagName ?? tag })),
+      destinations: sinks,
       ...(rule.platforms ? { platforms: rule.platforms.map(parsePlatform) } : {}),
       ...(rule.merge ? { merge: true } : {}),
       call,
       decideByHead: "decided",
     });
-    return { digest: plan.sourceDigest, destinations: targets.filter((_, i) => !plan.destinations[i]?.upToDate) };
   } catch (e) {
     if (e instanceof FerryError && e.code === "NOT_FOUND" && e.side === "source") return undefined;
     throw e;
   }
+  const current = plan.destinations.map((d) => d.upToDate);
+  if (rule.referrers !== "none" && current.some(Boolean)) {
+    const root = plan.source ?? (await resolveRoot(source, await source.manifestGet(plan.sourceDigest, call), undefined, call));
+    const artifactTypes = typeof rule.referrers === "object" ? rule.referrers.artifactTypes : undefined;
+    const found = await referrersFor(source, root, { rootKept: true, ...(artifactTypes ? { artifactTypes } : {}), context: run.context, call });
+    for (const [i, d] of sinks.entries()) if (current[i] && !(await referrersPresent(d.sink, found.referrers, call))) current[i] = false;
+  }
+  return { digest: plan.sourceDigest, destinations: targets.filter((_, i) => !current[i]) };
 }

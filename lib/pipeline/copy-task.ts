@@ -29,7 +29,10 @@ export async function runCopyTask(deps: PipelineDeps, msg: CopyMessage, d: Deliv
   const stopHeartbeat = heartbeat(deps, msg.jobId);
   let outcome: "done" | "failed" = "done";
   try {
-    await session.copyManifest({ mediaType: msg.mediaType, digest: msg.digest, size: msg.size }, msg.platform);
+    const desc = { mediaType: msg.mediaType, digest: msg.digest, size: msg.size };
+    // A referrer's manifest is pushed by merge, after its subject; its blobs travel here.
+    if (msg.contentOnly) await session.copyContent(desc, msg.platform);
+    else await session.copyManifest(desc, msg.platform);
   } catch (e) {
     const error = errorRecord(e);
     if (error.retryable && d.receiveCount < d.maxReceiveCount) {

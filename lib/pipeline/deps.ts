@@ -17,6 +17,10 @@ export interface PipelineDeps {
   queues: QueuePort;
   registries: RegistryPool;
   log: Log;
+  /** Where keys named by environment variable are read (default: process.env). */
+  env?: NodeJS.ProcessEnv;
+  /** Reads a Secrets Manager secret's string (AWS only). */
+  secretValue?: (arn: string) => Promise<string>;
 }
 
 /** Metrics that go nowhere (`ferry serve`, tests). */

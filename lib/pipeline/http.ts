@@ -5,7 +5,7 @@
  * functions/api.ts and the local HTTP front both call `handleHttp`.
  */
 import { z } from "zod";
-import { formatIssues, secretFrom } from "../config.ts";
+import { formatIssues, ReferrersSettingSchema, secretFrom } from "../config.ts";
 import { FerryError } from "../errors.ts";
 import { PROVIDERS } from "../events/index.ts";
 import { BadPayloadError } from "../events/types.ts";
@@ -14,12 +14,14 @@ import { matchRules } from "../rules/match.ts";
 import { tagAllowed } from "../rules/tags.ts";
 import type { Job } from "../state/store.ts";
 import type { WebhookConfig } from "../config.ts";
-import type { VerifyOptions } from "../events/types.ts";
+import type { ImageEvent, VerifyOptions } from "../events/types.ts";
+import { parseRepository } from "../oci/reference.ts";
+import { parseCosignTag, parseFallbackTag } from "../oci/referrers.ts";
 import { readFileSync } from "node:fs";
 import type { PipelineDeps } from "./deps.ts";
 import { deliveryJobId, submitReplication, validateRequest } from "./ingress.ts";
 import { failJobNow, redriveJobNow } from "./recovery.ts";
-import type { ReplicationRequest } from "../queue/messages.ts";
+import type { ReferrerEvent, ReplicationRequest } from "../queue/messages.ts";
 
 export interface HttpRequest {
   method: string;
@@ -44,6 +46,8 @@ const ReplicationBody = z
     destinations: z.array(z.string().min(1)).min(1).max(20),
     platforms: z.array(z.string()).optional(),
     merge: z.boolean().optional(),
+    /** Referrers copied with the image: "all" (default), "none", or {artifactTypes: [...]}. */
+    referrers: ReferrersSettingSchema.optional(),
     /** Same key, same job: a repeated request (a backfill run) is not queued twice. */
     dedupKey: z.string().min(1).max(500).optional(),
     /** The rule a backfill request comes from. */
@@ -193,12 +197,20 @@ async function handleWebhook(deps: PipelineDeps, providerName: string, id: strin
   // Build and validate every request first: a malformed event (a tag that is not a tag, a bad
   // repository name) makes the whole delivery a 400, and nothing is enqueued.
   const planned: Array<{ request: ReplicationRequest; jobId: string }> = [];
+  const referrerEvents: ReferrerEvent[] = [];
   let unmatched = 0;
   for (const [i, ev] of events.entries()) {
     // A configured registry is the source: the payload's host is never trusted for where to pull.
     const registry = hook.registry ?? ev.registry;
     if (!registry) {
       unmatched++;
+      continue;
+    }
+    // A cosign or referrers fallback tag: what refers to an image moved, not an image to mirror.
+    const late = ev.tag ? referrerEventOf(deps, registry, { ...ev, tag: ev.tag }) : undefined;
+    if (late !== undefined) {
+      if (late) referrerEvents.push(late);
+      else unmatched++;
       continue;
     }
     const matches = matchRules(deps.config.rules, { registry, repository: ev.repository, ...(ev.tag ? { tag: ev.tag } : {}) }).filter(
@@ -211,6 +223,7 @@ async function handleWebhook(deps: PipelineDeps, providerName: string, id: strin
         destinations: m.destinations,
         ...(m.rule.platforms ? { platforms: m.rule.platforms } : {}),
         ...(m.rule.merge ? { merge: true } : {}),
+        ...(m.rule.referrers ? { referrers: m.rule.referrers } : {}),
         trigger: "webhook",
         eventTime: ev.eventTime,
         deliveryId: ev.deliveryId,
@@ -227,8 +240,37 @@ async function handleWebhook(deps: PipelineDeps, providerName: string, id: strin
   }
   const jobs: string[] = [];
   for (const p of planned) jobs.push((await submitReplication(deps, p.request, p.jobId)).id);
-  if (jobs.length === 0) return json(202, { accepted: 0, ignored: "no matching rule" });
-  return json(202, { accepted: jobs.length, jobs, ...(unmatched ? { unmatched } : {}) });
+  if (referrerEvents.length) await deps.queues.send("plan", referrerEvents);
+  if (jobs.length === 0 && referrerEvents.length === 0) return json(202, { accepted: 0, ignored: "no matching rule" });
+  return json(202, {
+    accepted: jobs.length + referrerEvents.length,
+    jobs,
+    ...(referrerEvents.length ? { referrers: referrerEvents.length } : {}),
+    ...(unmatched ? { unmatched } : {}),
+  });
+}
+
+/**
+ * The referrer event a push of a cosign tag (`sha256-<hex>.sig`) or a referrers fallback tag
+ * (`sha256-<hex>`) makes, for the first rule mirroring the repository; null when no rule (or a
+ * rule with `referrers: none`) takes it; undefined for any other tag.
+ */
+function referrerEventOf(deps: PipelineDeps, registry: string, ev: ImageEvent & { tag: string }): ReferrerEvent | null | undefined {
+  const subject = parseCosignTag(ev.tag)?.subject ?? parseFallbackTag(ev.tag);
+  if (!subject) return undefined;
+  const rule = matchRules(deps.config.rules, { registry, repository: ev.repository }).find((m) => m.rule.referrers !== "none")?.rule;
+  if (!rule) return null;
+  return {
+    v: 1,
+    kind: "referrers",
+    source: parseRepository(`${registry}/${ev.repository}`),
+    subject,
+    tag: ev.tag,
+    eventTime: ev.eventTime,
+    deliveryId: ev.deliveryId,
+    rule: rule.name,
+    ...(rule.referrers ? { referrers: rule.referrers } : {}),
+  };
 }
 
 const jwksCache = new Map<string, VerifyOptions["jwks"]>();

@@ -19,6 +19,7 @@ import { FINAL_STATUSES } from "../state/store.ts";
 import type { DeliveryInfo, PipelineDeps } from "./deps.ts";
 import { failOnLastDelivery, heartbeat, reopenIfRedriven } from "./recovery.ts";
 import { destinationResult, jobResult } from "./results.ts";
+import { pushReferrers, recordReplicas } from "./merge-referrers.ts";
 import { storeFor } from "./stores.ts";
 import { rootOf } from "./tasks.ts";
 
@@ -50,6 +51,7 @@ export async function runMerge(deps: PipelineDeps, msg: MergeMessage, claimant: 
     const outcome = await pushAndTag(deps, job, job.plan, opts);
     if (outcome === "busy") return await waitForTag(deps, msg, claimant);
     const result = jobResult(job.plan.root.digest, outcome.results, outcome.warnings);
+    await recordReplicas(deps, job.plan, outcome.results);
     await deps.store.updateJob(jobId, { status: "succeeded", result });
     deps.log.info("job succeeded", { jobId, src: job.plan.source, digest: result.digest, destinations: result.destinations.length });
     return "succeeded";
@@ -107,14 +109,20 @@ async function pushAndTag(
       continue;
     }
     const sink = storeFor(deps.registries, repo, "destination");
-    // The destination's root now (a merge reads the tag again: it may have moved since plan).
-    const planned = await planDestination(sink, source, { ...(d.tag ? { tag: d.tag } : {}), merge: plan.merge, call: opts });
-    warnings.push(...planned.warnings);
-    const { bytes, digest } = planned.destination.root ?? source;
-    // The content by digest first: it exists whether or not the tag moves.
-    await sink.manifestPut(digest, bytes, plan.root.mediaType, opts);
-    if (!d.tag) {
-      results.push(destinationResult(repo, digest));
+    // The root by digest first (unless it is there already): it exists whether or not the tag moves.
+    const rootStays = d.rootUpToDate === true || plan.only === "referrers";
+    let { bytes, digest } = source;
+    if (!rootStays) {
+      // The destination's root now (a merge reads the tag again: it may have moved since plan).
+      const planned = await planDestination(sink, source, { ...(d.tag ? { tag: d.tag } : {}), merge: plan.merge, call: opts });
+      warnings.push(...planned.warnings);
+      ({ bytes, digest } = planned.destination.root ?? source);
+      await sink.manifestPut(digest, bytes, plan.root.mediaType, opts);
+    }
+    // What refers to it, after it and before its tag moves.
+    warnings.push(...(await pushReferrers(deps, job, plan, repo, sink, digest, opts)));
+    if (rootStays || !d.tag) {
+      results.push(destinationResult(repo, digest, { ...(d.tag ? { tag: d.tag } : {}), ...(rootStays ? { upToDate: true } : {}) }));
       continue;
     }
     const key = repo.address(d.tag);

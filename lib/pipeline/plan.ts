@@ -8,10 +8,15 @@ import { FerryError } from "../errors.ts";
 import { parsePlatform } from "../oci/platform.ts";
 import { parseReference, parseRepository } from "../oci/reference.ts";
 import type { CallOptions } from "../registry/client.ts";
-import { RegistryStore } from "../replicate/registry-store.ts";
-import { planRoot } from "../replicate/root-plan.ts";
+import type { ReplicationRequest } from "../queue/messages.ts";
+import { type Referrer, referrersFor } from "../replicate/referrers.ts";
+import { referrersPresent } from "../replicate/referrers-copy.ts";
+import type { RegistryStore } from "../replicate/registry-store.ts";
+import { planRoot, type SourceRoot } from "../replicate/root-plan.ts";
 import type { Job, JobPlan } from "../state/store.ts";
 import type { DeliveryInfo, PipelineDeps } from "./deps.ts";
+import { checkSignature } from "./gate.ts";
+import { recordReplicas } from "./merge-referrers.ts";
 import { failOnLastDelivery, heartbeat, reopenIfRedriven } from "./recovery.ts";
 import { destinationResult, jobResult } from "./results.ts";
 import { storeFor } from "./stores.ts";
@@ -41,10 +46,13 @@ export async function planJob(deps: PipelineDeps, jobId: string, d: DeliveryInfo
       const resolved = await resolvePlan(deps, job, opts);
       const tasks = tasksOf(resolved);
       if (tasks.length === 0) {
-        await deps.store.updateJob(jobId, { status: "skipped", plan: resolved, taskCount: 0, result: upToDateResult(resolved) }, ["queued", "planning"]);
+        const result = upToDateResult(resolved);
+        await recordReplicas(deps, resolved, result.destinations);
+        await deps.store.updateJob(jobId, { status: "skipped", plan: resolved, taskCount: 0, result }, ["queued", "planning"]);
         deps.log.info("plan: every destination is up to date", { jobId, src: resolved.source, digest: resolved.root.digest });
         return "skipped";
       }
+      if (await heldByGate(deps, job, resolved, opts)) return "failed";
       // Recorded once: a concurrent plan run (a duplicate message) uses the winner's plan.
       if (await deps.store.recordPlan(jobId, resolved, tasks.length)) plan = resolved;
       else {
@@ -80,26 +88,50 @@ export async function planJob(deps: PipelineDeps, jobId: string, d: DeliveryInfo
   }
 }
 
+/**
+ * The rule's signature gate, before anything is copied: a job whose image is not validly signed
+ * fails (UNSIGNED, SIGNATURE_INVALID), and waits for a signature; one pushed later plans it again.
+ */
+async function heldByGate(deps: PipelineDeps, job: Job, plan: JobPlan, call: CallOptions): Promise<boolean> {
+  const rule = job.request.rule ? deps.config.rules.find((r) => r.name === job.request.rule) : undefined;
+  if (!rule?.verify || plan.only === "referrers") return false;
+  const source = storeFor(deps.registries, parseRepository(plan.source), "source");
+  const error = await checkSignature(deps, rule, source, plan.sourceDigest, call);
+  if (!error) return false;
+  await deps.store.holdForSignature(plan.source, plan.sourceDigest, job.id);
+  await deps.store.updateJob(job.id, { status: "failed", error }, ["queued", "planning"]);
+  deps.log.error("job failed: the rule's signature gate held it back", { jobId: job.id, code: error.code, error: error.message });
+  return true;
+}
+
 /** Resolves the source and decides what to copy where (the root planner), as a plan to record. */
 async function resolvePlan(deps: PipelineDeps, job: Job, call: CallOptions): Promise<JobPlan> {
   const r = job.request;
   const src = parseReference(r.source, { defaultTag: false });
-  const source = new RegistryStore(deps.registries.client(src.registry, "source"), src.repository);
+  const source = storeFor(deps.registries, src.repo, "source");
   const destinations = r.destinations.map((d) => {
     const ref = parseReference(d, { defaultTag: false });
     const tag = ref.tagName ?? (src.tagName && !ref.digest ? src.tagName : undefined);
-    return { repository: ref.repo, ...(tag ? { tag } : {}) };
+    return { repository: ref.repo, sink: storeFor(deps.registries, ref.repo, "destination"), ...(tag ? { tag } : {}) };
   });
   const plan = await planRoot({
     source,
     ref: src.manifestRef,
-    destinations: destinations.map((d) => ({ sink: storeFor(deps.registries, d.repository, "destination"), ...(d.tag ? { tag: d.tag } : {}) })),
+    destinations: destinations.map((d) => ({ sink: d.sink, ...(d.tag ? { tag: d.tag } : {}) })),
     ...(r.platforms ? { platforms: r.platforms.map(parsePlatform) } : {}),
     ...(r.merge ? { merge: true } : {}),
     call,
   });
   const root = plan.source;
   if (!root) throw new FerryError("INTERNAL", "the root planner did not read the root");
+  const referrers = await referrersOf(source, root, r, call);
+  // A destination is up to date when its tag holds the root and every referrer is there too.
+  const upToDate = await Promise.all(
+    plan.destinations.map(
+      async (d, i) =>
+        (d.upToDate || r.only === "referrers") && (await referrersPresent((destinations[i] as (typeof destinations)[number]).sink, referrers, call)),
+    ),
+  );
   return {
     source: src.repo.toString(),
     sourceDigest: plan.sourceDigest,
@@ -107,11 +139,21 @@ async function resolvePlan(deps: PipelineDeps, job: Job, call: CallOptions): Pro
     destinations: plan.destinations.map((d, i) => ({
       repository: (destinations[i] as (typeof destinations)[number]).repository.toString(),
       ...(d.tag ? { tag: d.tag } : {}),
-      ...(d.upToDate ? { upToDate: true } : {}),
+      ...(upToDate[i] ? { upToDate: true } : d.upToDate ? { rootUpToDate: true } : {}),
     })),
     merge: r.merge === true,
     platforms: root.platforms,
+    ...(referrers.length ? { referrers } : {}),
+    ...(r.only ? { only: r.only } : {}),
   };
+}
+
+/** What refers to the image at the source, as the request asks (all by default). */
+async function referrersOf(source: RegistryStore, root: SourceRoot, r: ReplicationRequest, call: CallOptions): Promise<Referrer[]> {
+  if (r.referrers === "none") return [];
+  const artifactTypes = typeof r.referrers === "object" ? r.referrers.artifactTypes : undefined;
+  const found = await referrersFor(source, root, { rootKept: true, ...(artifactTypes ? { artifactTypes } : {}), call });
+  return found.referrers;
 }
 
 function upToDateResult(plan: JobPlan) {

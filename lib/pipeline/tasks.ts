@@ -8,6 +8,7 @@ import { parseRepository } from "../oci/reference.ts";
 import type { CopyMessage } from "../queue/messages.ts";
 import { isAttestation } from "../replicate/index-build.ts";
 import { copyUnits, type SourceRoot, sourceRootOf } from "../replicate/root-plan.ts";
+import type { Referrer } from "../oci/referrers.ts";
 import type { JobPlan, Task } from "../state/store.ts";
 
 /** The source root a plan recorded. */
@@ -17,7 +18,8 @@ export function rootOf(plan: JobPlan): SourceRoot {
 
 /** The tasks of a plan, derived from it alone: every run of plan (or a re-drive) gets the same ids. */
 export function tasksOf(plan: JobPlan): Task[] {
-  const children = copyUnits(rootOf(plan));
+  const root = rootOf(plan);
+  const children = copyUnits(root);
   const platformOf = new Map(children.filter((c) => c.platform && !isAttestation(c)).map((c) => [c.digest, formatPlatform(c.platform)]));
   const label = (c: Descriptor) =>
     isAttestation(c)
@@ -25,27 +27,34 @@ export function tasksOf(plan: JobPlan): Task[] {
       : c.platform
         ? formatPlatform(c.platform)
         : "";
+  const subjectLabel = (digest: string) => (digest === root.digest ? "the image" : (platformOf.get(digest) ?? digest.slice(0, 19)));
   const tasks: Task[] = [];
+  const task = (i: number, prefix: string, d: Descriptor, platform: string, destination: string): Task => ({
+    id: `d${i}-${prefix}${d.digest.slice(d.digest.indexOf(":") + 1, d.digest.indexOf(":") + 17)}`,
+    platform,
+    digest: d.digest,
+    mediaType: d.mediaType,
+    size: d.size,
+    destination,
+    state: "pending",
+  });
   plan.destinations.forEach((dst, i) => {
     if (dst.upToDate) return;
-    for (const c of children) {
-      const hex = c.digest.slice(c.digest.indexOf(":") + 1);
-      tasks.push({
-        id: `d${i}-${hex.slice(0, 16)}`,
-        platform: label(c),
-        digest: c.digest,
-        mediaType: c.mediaType,
-        size: c.size,
-        destination: dst.repository,
-        state: "pending",
-      });
-    }
+    if (!dst.rootUpToDate && plan.only !== "referrers") for (const c of children) tasks.push(task(i, "", c, label(c), dst.repository));
+    for (const r of plan.referrers ?? []) tasks.push(task(i, "r", r.descriptor, referrerTaskLabel(r, subjectLabel(r.subject)), dst.repository));
   });
   return tasks;
 }
 
+/** `signature (cosign) of linux/amd64`, `application/spdx+json of the image`. */
+function referrerTaskLabel(r: Referrer, subject: string): string {
+  const kind = r.tag ? `cosign ${r.tag.slice(r.tag.lastIndexOf(".") + 1)}` : (r.descriptor.artifactType ?? "artifact");
+  return `referrer ${kind} of ${subject}`;
+}
+
 /** One copy message per task. */
 export function copyMessages(jobId: string, plan: JobPlan, tasks: Task[]): CopyMessage[] {
+  const referrerDigests = new Set((plan.referrers ?? []).map((r) => r.descriptor.digest));
   return tasks.map((t) => ({
     v: 1,
     kind: "copy",
@@ -57,5 +66,6 @@ export function copyMessages(jobId: string, plan: JobPlan, tasks: Task[]): CopyM
     mediaType: t.mediaType,
     size: t.size,
     platform: t.platform,
+    ...(referrerDigests.has(t.digest) ? { contentOnly: true } : {}),
   }));
 }

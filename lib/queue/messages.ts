@@ -3,6 +3,7 @@
  * plan (one replication request), copy (one manifest × one destination), merge (one job).
  */
 import { z } from "zod";
+import { ReferrersSettingSchema } from "../config.ts";
 import { isDigest } from "../oci/digest.ts";
 import { parseRepository, Repository } from "../oci/reference.ts";
 
@@ -22,6 +23,8 @@ const repository = z.union([z.string(), z.instanceof(Repository)]).transform((s,
 /** What started a replication. */
 export const TriggerSchema = z.enum(["webhook", "api", "backfill"]);
 
+export type ReferrersSetting = z.infer<typeof ReferrersSettingSchema>;
+
 /** A normalized replication request, as every ingress produces it. */
 export const ReplicationRequestSchema = z.object({
   /** Source reference (`host/repo:tag` or `host/repo@digest`, or both). */
@@ -36,6 +39,10 @@ export const ReplicationRequestSchema = z.object({
   /** The sender's delivery id (webhooks), for deduplication. */
   deliveryId: z.string().optional(),
   rule: z.string().optional(),
+  /** Referrers to copy with the image (default all). */
+  referrers: ReferrersSettingSchema.optional(),
+  /** `referrers`: the source (by digest) is already at the destinations; copy only what refers to it (a late signature). */
+  only: z.literal("referrers").optional(),
 });
 export type ReplicationRequest = z.infer<typeof ReplicationRequestSchema>;
 
@@ -45,6 +52,27 @@ export const PlanMessageSchema = z.object({
   jobId: z.string().min(1),
 });
 export type PlanMessage = z.infer<typeof PlanMessageSchema>;
+
+/**
+ * Something that refers to an image was pushed after the image was mirrored (a cosign tag, a
+ * referrers fallback tag): its referrers go to every destination the subject went to.
+ */
+export const ReferrerEventSchema = z.object({
+  v: z.literal(1),
+  kind: z.literal("referrers"),
+  source: repository,
+  subject: digest,
+  /** The tag whose push told (cosign's or the fallback tag). */
+  tag: z.string().optional(),
+  eventTime: z.string(),
+  deliveryId: z.string(),
+  rule: z.string().optional(),
+  referrers: ReferrersSettingSchema.optional(),
+});
+export type ReferrerEvent = z.infer<typeof ReferrerEventSchema>;
+
+/** What the plan queue carries. */
+export const PlanQueueMessageSchema = z.discriminatedUnion("kind", [PlanMessageSchema, ReferrerEventSchema]);
 
 export const CopyMessageSchema = z.object({
   v: z.literal(1),
@@ -58,6 +86,8 @@ export const CopyMessageSchema = z.object({
   mediaType: z.string(),
   size: z.number().int().nonnegative(),
   platform: z.string(),
+  /** A referrer: copy what its manifest references, not the manifest (merge pushes it after its subject). */
+  contentOnly: z.boolean().optional(),
 });
 export type CopyMessage = z.infer<typeof CopyMessageSchema>;
 
@@ -71,7 +101,7 @@ export const MergeMessageSchema = z.object({
 export type MergeMessage = z.infer<typeof MergeMessageSchema>;
 
 export type QueueName = "plan" | "copy" | "merge";
-export type AnyMessage = PlanMessage | CopyMessage | MergeMessage;
+export type AnyMessage = PlanMessage | ReferrerEvent | CopyMessage | MergeMessage;
 
 /** Sends messages to the pipeline's queues. */
 export interface QueuePort {

@@ -13,7 +13,18 @@ import { copyUnits, type SourceRoot } from "./root-plan.ts";
 
 export type { Referrer };
 
+/**
+ * What one repository told discovery, shared by several discoveries there (a backfill's tags):
+ * its tag list (listed once) and whether it has the referrers API (asked once).
+ */
+export interface ReferrerContext {
+  tags?: Promise<Set<string>>;
+  api?: boolean;
+}
+
 export interface ReferrerOptions {
+  /** Shared with other discoveries in the same repository. */
+  context?: ReferrerContext;
   /** Only referrers of these artifact types (cosign tags: their first layer's media type). */
   artifactTypes?: string[];
   /** How deep referrers of referrers are followed. Default 3. */
@@ -93,16 +104,16 @@ export function orphanWarning(count: number, subject: string): string {
 
 /** Looks in every place a referrer can be, remembering what one repository told it. */
 class ReferrerFinder {
-  private tags: Promise<Set<string>> | undefined;
-  /** Whether the source has the referrers API: unknown until its first answer. */
-  private api: boolean | undefined;
+  /** The tag list, and whether the source has the referrers API (unknown until its first answer). */
+  private readonly known: ReferrerContext;
   private readonly limiter = new Limiter(8);
 
   constructor(
     private readonly source: ImageSource,
     private readonly opts: ReferrerOptions,
   ) {
-    if (!source.referrersList) this.api = false;
+    this.known = opts.context ?? {};
+    if (!source.referrersList) this.known.api = false;
   }
 
   /** The referrers of each subject; the first is asked alone, so one answer settles whether the API exists. */
@@ -124,20 +135,22 @@ class ReferrerFinder {
   }
 
   private tagSet(): Promise<Set<string>> {
-    this.tags ??= this.source.tagListAll ? onSide(this.source.tagListAll(this.call()), "source").then((t) => new Set(t)) : Promise.resolve(new Set<string>());
-    return this.tags;
+    this.known.tags ??= this.source.tagListAll
+      ? onSide(this.source.tagListAll(this.call()), "source").then((t) => new Set(t))
+      : Promise.resolve(new Set<string>());
+    return this.known.tags;
   }
 
   /** The referrers API's list, or (without the API) the fallback tag's index. */
   private async listed(subject: string): Promise<Array<Omit<Referrer, "depth">>> {
     const artifactTypes = this.opts.artifactTypes;
-    if (this.api !== false && this.source.referrersList) {
+    if (this.known.api !== false && this.source.referrersList) {
       const answer = await onSide(this.source.referrersList(subject, { ...this.call(), ...(artifactTypes ? { artifactTypes } : {}) }), "source");
       if (answer.supported) {
-        this.api = true;
+        this.known.api = true;
         return answer.descriptors.filter((d) => artifactTypeMatches(d, artifactTypes)).map((descriptor) => ({ subject, descriptor, via: "api" as const }));
       }
-      this.api = false;
+      this.known.api = false;
     }
     const tag = fallbackTag(subject);
     if (!(await this.tagSet()).has(tag)) return [];

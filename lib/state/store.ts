@@ -7,6 +7,7 @@
  * take just that.
  */
 import type { ErrorCode, ErrorRecord } from "../errors.ts";
+import type { Referrer } from "../oci/referrers.ts";
 import type { ReplicationRequest } from "../queue/messages.ts";
 
 export type JobStatus = "queued" | "planning" | "copying" | "merging" | "succeeded" | "failed" | "skipped";
@@ -20,8 +21,10 @@ export interface PlannedDestination {
   repository: string;
   /** Tag to move, when the request names one. */
   tag?: string;
-  /** Already at the wanted digest: nothing to copy or tag. */
+  /** Already at the wanted digest, every referrer there too: nothing to copy or tag. */
   upToDate?: boolean;
+  /** The tag holds the wanted digest, but referrers are missing: only they are copied. */
+  rootUpToDate?: boolean;
 }
 
 /** What plan decided: the root manifest to push (after any platform filter) and the destinations. */
@@ -34,6 +37,10 @@ export interface JobPlan {
   destinations: PlannedDestination[];
   merge: boolean;
   platforms: string[];
+  /** What refers to the image (and to its children, and to those referrers) at the source: copied after their subjects. */
+  referrers?: Referrer[];
+  /** `referrers`: the root is at the destinations already; only its referrers are copied. */
+  only?: "referrers";
 }
 
 export type TaskState = "pending" | "done" | "failed";

@@ -21,6 +21,9 @@ import { type Distribution, startDistribution } from "./distribution.ts";
 import type { JobStoreFactory } from "./state-suite.ts";
 import { pushImage, randomIndex } from "./images.ts";
 
+/** The job a message is about (every message but a referrer event names one). */
+const jobOf = (m: AnyMessage) => ("jobId" in m ? m.jobId : undefined);
+
 /** Records messages per queue; `failNext` refuses the next send to a queue once. */
 class ScriptedQueues implements QueuePort {
   sent: Record<QueueName, AnyMessage[]> = { plan: [], copy: [], merge: [] };
@@ -161,7 +164,7 @@ export function recoverySuiteOn(name: string, open: JobStoreFactory): void {
         assert.equal(r.active, 2);
         assert.equal(r.redriven, 2);
         assert.deepEqual(
-          deps.queues.sent.plan.map((m) => m.jobId),
+          deps.queues.sent.plan.map((m) => jobOf(m)),
           ["u-queued"],
         );
         assert.equal(deps.queues.sent.copy.length, 3);
@@ -171,12 +174,12 @@ export function recoverySuiteOn(name: string, open: JobStoreFactory): void {
       it("a copying job whose tasks all finished but whose merge message was lost gets its merge", async () => {
         await deps.store.createJob({ id: "m1", request: request() });
         await planJob(deps, "m1", delivery());
-        for (const m of deps.queues.sent.copy.filter((x) => x.jobId === "m1"))
+        for (const m of deps.queues.sent.copy.filter((x) => jobOf(x) === "m1"))
           await deps.store.completeTask("m1", (m as { taskId: string }).taskId, { state: "done" });
         now += 61_000;
         await reconcile(deps, { now: () => now });
         assert.deepEqual(
-          deps.queues.sent.merge.map((m) => m.jobId),
+          deps.queues.sent.merge.map((m) => jobOf(m)),
           ["m1"],
         );
       });
