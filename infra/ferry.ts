@@ -186,7 +186,7 @@ export class Ferry extends Construct {
     }
     // Each stage may send only to the queue after it.
     for (const g of [f.api, f.webhook, f.backfill]) plan.q.grantSendMessages(g);
-    plan.q.grantSendMessages(f.plan); // a duplicate of a queued job re-sends its plan
+    plan.q.grantSendMessages(f.plan); // a duplicate of a queued job re-sends its plan; a late referrer queues its job
     copy.q.grantSendMessages(f.plan);
     merge.q.grantSendMessages(f.copy);
     const source = (q: Queue, batchSize: number, maxConcurrency: number) => new SqsEventSource(q, { batchSize, reportBatchItemFailures: true, maxConcurrency });
@@ -236,6 +236,14 @@ export class Ferry extends Construct {
       const secret = Secret.fromSecretCompleteArn(this, `Secret${i}`, arn);
       for (const g of workers) secret.grantRead(g);
     });
+
+    // Signature gate keys kept in Secrets Manager: only plan, where the gate runs, reads them.
+    const keyArns = config.rules
+      .flatMap((r) => r.verify?.cosign.publicKeys ?? [])
+      .flatMap((k) => (typeof k === "object" && "secretArn" in k ? [k.secretArn] : []));
+    if (keyArns.length > 0) {
+      f.plan.addToRolePolicy(new PolicyStatement({ effect: Effect.ALLOW, actions: ["secretsmanager:GetSecretValue"], resources: keyArns }));
+    }
 
     // ECR destinations: push rights on exactly those repositories, and the account's auth token.
     const ecrRepos = config.rules.flatMap((r) =>

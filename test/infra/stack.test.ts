@@ -255,6 +255,25 @@ describe("the reconciler", () => {
   });
 });
 
+describe("signature gate keys", () => {
+  it("a key kept in Secrets Manager is readable by plan, where the gate runs, and by no other function", () => {
+    const keyArn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:ferry/cosign-key-AbCdEf";
+    const text = exampleText.replace(
+      "rules:\n",
+      `rules:\n  - { name: gated, source: registry.example.com/signed/*, destinations: ["123456789012.dkr.ecr.us-east-1.amazonaws.com/signed/{name}"], verify: { cosign: { publicKeys: [{ secretArn: "${keyArn}" }] } } }\n`,
+    );
+    const t = templateOf(text);
+    const readers = resourcesOf(t, "AWS::IAM::Policy")
+      .filter(([, p]) => JSON.stringify(p.Properties.PolicyDocument).includes(keyArn))
+      .map(([, p]) => JSON.stringify(p.Properties.Roles));
+    assert.equal(readers.length, 1);
+    const role = (name: string) =>
+      (resourcesOf(t, "AWS::Lambda::Function").find(([k]) => k === fnKey(t, name))?.[1].Properties.Role as { "Fn::GetAtt": [string] })["Fn::GetAtt"][0];
+    assert.ok(readers[0]?.includes(role("Plan")));
+    for (const other of ["Webhook", "Api", "Copy", "Merge"]) assert.ok(!readers[0]?.includes(role(other)), other);
+  });
+});
+
 describe("alarms", () => {
   const t = templateOf();
   const alarms = resourcesOf(t, "AWS::CloudWatch::Alarm");

@@ -17,7 +17,8 @@ import { silentLog } from "../../lib/pipeline/deps.ts";
 import { poolFromConfig } from "../../lib/pipeline/registries.ts";
 import { RegistryClient } from "../../lib/registry/client.ts";
 import { type Distribution, freePort, startDistribution } from "../helpers/distribution.ts";
-import { pushImage, randomImage } from "../helpers/images.ts";
+import { cosignSignature, keyPair } from "../helpers/cosign.ts";
+import { pushImage, randomImage, randomIndex } from "../helpers/images.ts";
 import { api, startFerry, waitForJob, writeConfig } from "../helpers/pipeline.ts";
 
 const run = promisify(execFile);
@@ -106,4 +107,31 @@ it("a run past its deadline saves a cursor; the next run resumes there and finis
   // together the two runs covered every kept tag exactly as one run would
   assert.equal(first.counts.upToDate + first.counts.enqueued + second.counts.upToDate + second.counts.enqueued, 280);
   assert.ok(seen.size <= 180);
+});
+
+it("compares referrers: a tag whose signature is missing downstream is queued; cosign tags are not images to mirror", { timeout: 60_000 }, async () => {
+  const image = randomIndex({ platforms: 1, seed: "backfill-signed", layers: 1, layerSize: 64 });
+  const { privateKey } = keyPair("ecdsa-p256");
+  const sig = cosignSignature(image.digest, `${src.host}/bf/signed`, privateKey);
+  const s = new RegistryClient({ host: src.host });
+  const d = new RegistryClient({ host: dst.host });
+  try {
+    await pushImage(s, "bf/signed", "v1", image);
+    await pushImage(s, "bf/signed", sig.tag, sig);
+    await pushImage(d, "bf/signed", "v1", image); // the image is there, its signature is not
+    const rule = { ...ferry.config.rules[0]!, name: "signed", source: `${src.host}/bf/signed`, destinations: [`${dst.host}/bf/signed`], tags: undefined };
+    const queued: Array<{ source: string; destinations: string[] }> = [];
+    const enqueue = async (r: { source: string; destinations: string[] }) => {
+      queued.push(r);
+      return true;
+    };
+    const first = await backfillRule(poolFromConfig(ferry.config), rule, enqueue, silentLog);
+    assert.deepEqual(first.counts, { repositories: 1, listed: 2, upToDate: 0, enqueued: 1, alreadyQueued: 0, skippedByFilter: 1 });
+    assert.equal(queued[0]?.source, `${src.host}/bf/signed:v1@${image.digest}`);
+    await pushImage(d, "bf/signed", sig.tag, sig);
+    const second = await backfillRule(poolFromConfig(ferry.config), rule, enqueue, silentLog);
+    assert.deepEqual(second.counts, { repositories: 1, listed: 2, upToDate: 1, enqueued: 0, alreadyQueued: 0, skippedByFilter: 1 });
+  } finally {
+    await Promise.all([s.close(), d.close()]);
+  }
 });
