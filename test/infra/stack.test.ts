@@ -267,8 +267,11 @@ describe("signature gate keys", () => {
       .filter(([, p]) => JSON.stringify(p.Properties.PolicyDocument).includes(keyArn))
       .map(([, p]) => JSON.stringify(p.Properties.Roles));
     assert.equal(readers.length, 1);
-    const role = (name: string) =>
-      (resourcesOf(t, "AWS::Lambda::Function").find(([k]) => k === fnKey(t, name))?.[1].Properties.Role as { "Fn::GetAtt": [string] })["Fn::GetAtt"][0];
+    const role = (name: string) => {
+      const fn = resourcesOf(t, "AWS::Lambda::Function").find(([k]) => k === fnKey(t, name));
+      assert.ok(fn, name);
+      return (fn[1].Properties.Role as { "Fn::GetAtt": [string] })["Fn::GetAtt"][0];
+    };
     assert.ok(readers[0]?.includes(role("Plan")));
     for (const other of ["Webhook", "Api", "Copy", "Merge"]) assert.ok(!readers[0]?.includes(role(other)), other);
   });
