@@ -71,6 +71,10 @@ describe("referrers on distribution 2.8 (fallback tag)", () => {
   it("--referrers none leaves them behind; a filter takes only the artifact types asked", async () => {
     const s = referrersScenario("ref-filter", src.host, "filter/app");
     await publishScenario(srcClient, "filter/app", "v1", s, true);
+    const dry = await copyImage(new RegistryStore(srcClient, "filter/app"), "v1", new RegistryStore(dstClient, "dry/app"), "v1", { dryRun: true });
+    assert.equal(dry.referrers.length, 7, "a dry run lists every referrer");
+    assert.ok(dry.referrers.every((r) => r.action === "would-push"));
+    assert.equal(await dstClient.manifestHead("dry/app", s.cosign[0]?.tag as string), undefined, "and writes none");
     const none = await copyImage(new RegistryStore(srcClient, "filter/app"), "v1", new RegistryStore(dstClient, "none/app"), "v1", { referrers: false });
     assert.deepEqual(none.referrers, []);
     assert.equal(await dstClient.manifestHead("none/app", s.cosign[0]?.tag as string), undefined);
