@@ -4,7 +4,7 @@
  * parents, with bounded parallelism. The unit of work of `ferry copy` and of a pipeline copy task.
  */
 import { setMaxListeners } from "node:events";
-import { Transform } from "node:stream";
+import { Readable, Transform } from "node:stream";
 import { FerryError, onSide } from "../errors.ts";
 import { isDigest } from "../oci/digest.ts";
 import type { AnyManifest, Descriptor, Platform } from "../oci/manifest.ts";
@@ -93,6 +93,14 @@ export class CopySession {
     this.emit({ type: "warning", message });
   }
 
+  /** Blobs ferry made itself (a converted image's config), uploaded from memory instead of read from the source. */
+  private readonly generated = new Map<string, Buffer>();
+
+  /** Registers a blob ferry made (small: a config); `copyBlob` then uploads it from these bytes. */
+  addGenerated(digest: string, bytes: Buffer): void {
+    this.generated.set(digest, bytes);
+  }
+
   /** Copies one blob once per session: skip if present, mount if possible, else stream. */
   copyBlob(desc: Descriptor, platform = ""): Promise<void> {
     let p = this.blobs.get(desc.digest);
@@ -124,6 +132,14 @@ export class CopySession {
       }
       if (this.opts.dryRun) {
         event(this.canMount() ? "would-mount" : "would-copy");
+        return;
+      }
+      const made = this.generated.get(desc.digest);
+      if (made) {
+        await this.sink.blobPut(desc, async () => Readable.from([made]), call);
+        this.stats.copied++;
+        this.stats.bytes += desc.size;
+        event("copied");
         return;
       }
       let location: string | undefined;

@@ -130,6 +130,7 @@ function platformsOfPlan(source: SourceRoot, dst: DestinationPlan): string[] {
 
 /** Copies what the root references (children first), then the root under the tag (or its digest). */
 async function pushRoot(session: CopySession, source: SourceRoot, root: Root, tag: string | undefined): Promise<void> {
+  for (const g of source.generated ?? []) session.addGenerated(g.descriptor.digest, g.bytes);
   if (source.children) {
     await Promise.all(source.children.map((d) => session.copyManifest(d, childLabel(d, ""))));
     const pushed = await session.putManifest(tag ?? root.digest, root.bytes, root.mediaType, "index");

@@ -32,6 +32,10 @@ export interface SourceRoot extends Root {
   platforms: string[];
   /** The root parsed. */
   manifest: AnyManifest;
+  /** Blobs the root needs that ferry made (a converted schema 1 image's config): pushed from these bytes. */
+  generated?: Array<{ descriptor: Descriptor; bytes: Buffer }>;
+  /** What ferry changed on the way (a conversion), for the result. */
+  converted?: string;
 }
 
 /** What one destination needs. */
