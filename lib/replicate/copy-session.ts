@@ -15,6 +15,8 @@ import { isAttestation } from "./index-build.ts";
 import { Limiter } from "./limiter.ts";
 import type { ImageSink, ImageSource } from "./ports.ts";
 
+type BlobAction = Extract<CopyEvent, { type: "blob" }>["action"];
+
 /** What copying a manifest did. */
 export type ManifestAction = "pushed" | "exists" | "would-push";
 
@@ -112,52 +114,61 @@ export class CopySession {
   }
 
   private async doCopyBlob(desc: Descriptor, platform: string): Promise<void> {
+    await this.limiter.run(async () => {
+      const need = await this.prepareBlob(desc, platform);
+      if (need.upload) await this.uploadBlob(desc, platform, undefined, need.location);
+    });
+  }
+
+  /**
+   * What a blob needs at this destination: nothing (already there, mounted, a foreign layer, a
+   * dry run), or an upload (with the upload location a refused mount left open).
+   */
+  async prepareBlob(desc: Descriptor, platform = ""): Promise<{ upload: false } | { upload: true; location?: string }> {
     const call = this.call();
-    const event = (action: Extract<CopyEvent, { type: "blob" }>["action"]) =>
-      this.emit({ type: "blob", digest: desc.digest, size: desc.size, platform, action });
+    const event = (action: BlobAction) => this.emit({ type: "blob", digest: desc.digest, size: desc.size, platform, action });
     if (isForeignLayerType(desc.mediaType) || (desc.urls && desc.urls.length > 0)) {
       const has = this.opts.includeForeign ? await this.source.blobHead(desc.digest, call).catch(() => undefined) : undefined;
       if (has === undefined) {
         // As skopeo and crane: foreign layers live at their URLs; the manifest still names them.
         this.stats.foreignSkipped++;
         event("foreign-skipped");
-        return;
+        return { upload: false };
       }
     }
-    await this.limiter.run(async () => {
-      if ((await onSide(this.sink.blobHead(desc.digest, call), "destination")) !== undefined) {
-        this.stats.skipped++;
-        event("skipped");
-        return;
-      }
-      if (this.opts.dryRun) {
-        event(this.canMount() ? "would-mount" : "would-copy");
-        return;
-      }
-      const made = this.generated.get(desc.digest);
-      if (made) {
-        await this.sink.blobPut(desc, async () => Readable.from([made]), call);
-        this.stats.copied++;
-        this.stats.bytes += desc.size;
-        event("copied");
-        return;
-      }
-      let location: string | undefined;
-      if (this.sink.blobMount) {
-        const m = await onSide(this.sink.blobMount(desc.digest, this.source, call), "destination");
-        if (m?.mounted) {
-          this.stats.mounted++;
-          event("mounted");
-          return;
-        }
-        location = m?.location;
-      }
-      event("start");
-      await this.sink.blobPut(desc, () => this.openCounted(desc), { ...call, ...(location ? { location } : {}) });
-      this.stats.copied++;
-      this.stats.bytes += desc.size;
-      event("copied");
-    });
+    if ((await onSide(this.sink.blobHead(desc.digest, call), "destination")) !== undefined) {
+      this.stats.skipped++;
+      event("skipped");
+      return { upload: false };
+    }
+    if (this.opts.dryRun) {
+      event(this.canMount() ? "would-mount" : "would-copy");
+      return { upload: false };
+    }
+    if (this.generated.has(desc.digest) || !this.sink.blobMount) return { upload: true };
+    const m = await onSide(this.sink.blobMount(desc.digest, this.source, call), "destination");
+    if (m?.mounted) {
+      this.stats.mounted++;
+      event("mounted");
+      return { upload: false };
+    }
+    return { upload: true, ...(m?.location ? { location: m.location } : {}) };
+  }
+
+  /** Uploads a blob: from `open` when given (a shared read of the source), else from the source (or ferry's own bytes). */
+  async uploadBlob(desc: Descriptor, platform: string, open?: () => Promise<Readable>, location?: string): Promise<void> {
+    const made = this.generated.get(desc.digest);
+    const body = open ?? (made ? async () => Readable.from([made]) : () => this.openCounted(desc));
+    this.emit({ type: "blob", digest: desc.digest, size: desc.size, platform, action: "start" });
+    await this.sink.blobPut(desc, body, { ...this.call(), ...(location ? { location } : {}) });
+    this.stats.copied++;
+    this.stats.bytes += desc.size;
+    this.emit({ type: "blob", digest: desc.digest, size: desc.size, platform, action: "copied" });
+  }
+
+  /** Marks a blob as handled elsewhere (a fan-out); later `copyBlob` calls wait for `done`. */
+  adoptBlob(digest: string, done: Promise<void>): void {
+    this.blobs.set(digest, done);
   }
 
   /** Source and sink are different repositories of one registry (so a mount may work). */
