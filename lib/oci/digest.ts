@@ -3,10 +3,17 @@ import { createHash, type Hash } from "node:crypto";
 import { FerryError } from "../errors.ts";
 
 const DIGEST_GRAMMAR = /^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/;
-const KNOWN: Record<string, { hash: string; hexLength: number }> = {
-  sha256: { hash: "sha256", hexLength: 64 },
-  sha512: { hash: "sha512", hexLength: 128 },
-};
+/**
+ * The algorithms ferry knows: it can hash them, and references may name them. They are the
+ * image-spec's registered algorithms (descriptor.md) and what go-digest registers by default
+ * (sha256, sha512; go-digest v1.0.0, which distribution/reference pins, registered sha512 only
+ * when the program imported crypto/sha512 — docker and containerd do). go-digest's sha384 and
+ * blake3 exist only when a program registers them, and node:crypto has no blake3: unknown here.
+ */
+const KNOWN: ReadonlyMap<string, { hash: string; hexLength: number }> = new Map([
+  ["sha256", { hash: "sha256", hexLength: 64 }],
+  ["sha512", { hash: "sha512", hexLength: 128 }],
+]);
 
 /** A parsed digest; `toString()` gives `alg:encoded`. */
 export interface Digest {
@@ -29,16 +36,31 @@ export function parseDigest(s: string): Digest {
   const i = s.indexOf(":");
   const algorithm = s.slice(0, i);
   const encoded = s.slice(i + 1);
-  const known = KNOWN[algorithm];
+  const known = KNOWN.get(algorithm);
   if (known && !new RegExp(`^[a-f0-9]{${known.hexLength}}$`).test(encoded)) {
     throw new FerryError("INVALID_DIGEST", `invalid ${algorithm} digest ${JSON.stringify(s)}: want ${known.hexLength} lowercase hex characters`);
   }
   return Object.freeze({ algorithm, encoded, toString: () => s });
 }
 
+/** True for the algorithms ferry can verify (sha256, sha512). */
+export function isKnownAlgorithm(algorithm: string): boolean {
+  return KNOWN.has(algorithm);
+}
+
+/**
+ * Parses a digest ferry can verify, as go-digest's `Parse` does: INVALID_DIGEST when malformed,
+ * UNSUPPORTED_DIGEST when the algorithm is not known (references; a descriptor's may be anything).
+ */
+export function parseKnownDigest(s: string): Digest {
+  const d = parseDigest(s);
+  if (!KNOWN.has(d.algorithm)) throw new FerryError("UNSUPPORTED_DIGEST", `unsupported digest algorithm ${JSON.stringify(d.algorithm)}: want sha256 or sha512`);
+  return d;
+}
+
 /** Starts a hash for the digest's algorithm; throws UNSUPPORTED_DIGEST for unknown ones. */
 export function createHasher(algorithm: string): Hash {
-  const known = KNOWN[algorithm];
+  const known = KNOWN.get(algorithm);
   if (!known) throw new FerryError("UNSUPPORTED_DIGEST", `cannot verify digests of algorithm ${algorithm}`);
   return createHash(known.hash);
 }

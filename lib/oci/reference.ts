@@ -1,10 +1,12 @@
 /**
  * Image references as immutable values, parsed and normalised the way docker does:
  * `alpine:3` → `registry-1.docker.io/library/alpine:3`.
- * Grammar: distribution/reference (reference.go, normalize.go).
+ * Grammar and rules: distribution/reference's ParseNormalizedNamed (reference.go, normalize.go,
+ * regexp.go); test/unit/oci/reference-tables.test.ts runs its test tables, and lists where ferry
+ * differs on purpose (Docker Hub is `registry-1.docker.io`; sha512 is known; tag and digest kept).
  */
 import { invalidReference } from "../errors.ts";
-import { type Digest, isDigest, parseDigest } from "./digest.ts";
+import { type Digest, isDigest, parseDigest, parseKnownDigest } from "./digest.ts";
 
 /** The host docker.io names resolve to for API calls. */
 export const DOCKER_HUB_HOST = "registry-1.docker.io";
@@ -12,10 +14,14 @@ export const DOCKER_HUB_HOST = "registry-1.docker.io";
 export const DOCKER_HUB_ALIASES: ReadonlySet<string> = new Set(["docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com"]);
 
 const DOMAIN_COMPONENT = "(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])";
-const HOST_RE = new RegExp(`^(?:${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*|\\[[a-fA-F0-9:.]+\\])(?::[0-9]+)?$`);
+// An IPv6 literal is hex and colons only: no zone, no embedded IPv4 (distribution's ipv6address).
+const HOST_RE = new RegExp(`^(?:${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*|\\[[a-fA-F0-9:]+\\])(?::[0-9]+)?$`);
 const PATH_COMPONENT_RE = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 const TAG_RE = /^[\w][\w.-]{0,127}$/;
-const MAX_NAME_LENGTH = 255;
+/** Characters of the repository path (host not counted, `library/` counted), as distribution's RepositoryNameTotalLengthMax. */
+const MAX_PATH_LENGTH = 255;
+/** A bare 64-hex string is an image ID, never a name (distribution's anchoredIdentifierRegexp). */
+const IMAGE_ID_RE = /^[a-f0-9]{64}$/;
 
 /** An image reference: registry host, repository, and a tag and/or digest. Immutable. */
 export class Reference {
@@ -84,9 +90,9 @@ export class Reference {
     return new Reference({ registry: this.registry, repository: this.repository });
   }
 
-  /** Same repository, this digest, no tag. */
+  /** Same repository, this digest, no tag; INVALID_REFERENCE unless it is a digest ferry can verify. */
   withDigest(digest: string): Reference {
-    parseDigest(digest);
+    checkDigest(digest, digest);
     return new Reference({ registry: this.registry, repository: this.repository, digest });
   }
 
@@ -176,18 +182,14 @@ export interface ParseReferenceOptions {
 export function parseReference(input: string, opts: ParseReferenceOptions = {}): Reference {
   if (input.length === 0) throw invalidReference(input, "empty");
   if (/\s/.test(input)) throw invalidReference(input, "contains whitespace");
+  if (IMAGE_ID_RE.test(input)) throw invalidReference(input, "a 64-character hex string is an image ID, not a repository name");
   let rest = input;
   let digest: string | undefined;
   const at = rest.indexOf("@");
   if (at >= 0) {
     digest = rest.slice(at + 1);
     rest = rest.slice(0, at);
-    if (!isDigest(digest)) throw invalidReference(input, `invalid digest ${JSON.stringify(digest)}`);
-    try {
-      parseDigest(digest);
-    } catch (e) {
-      throw invalidReference(input, (e as Error).message);
-    }
+    checkDigest(input, digest);
   }
   let tag: string | undefined;
   const colon = rest.lastIndexOf(":");
@@ -199,7 +201,6 @@ export function parseReference(input: string, opts: ParseReferenceOptions = {}):
     }
   }
   if (rest.length === 0) throw invalidReference(input, "missing repository name");
-  if (rest.length > MAX_NAME_LENGTH) throw invalidReference(input, `name longer than ${MAX_NAME_LENGTH} characters`);
 
   let registry: string;
   let repository: string;
@@ -222,8 +223,19 @@ export function parseReference(input: string, opts: ParseReferenceOptions = {}):
   return new Reference({ original: input, registry, repository, tag, digest });
 }
 
+/** A reference's digest: the OCI grammar, a known algorithm (sha256, sha512), the right length. */
+function checkDigest(input: string, digest: string): void {
+  if (!isDigest(digest)) throw invalidReference(input, `invalid digest ${JSON.stringify(digest)}`);
+  try {
+    parseKnownDigest(digest);
+  } catch (e) {
+    throw invalidReference(input, (e as Error).message);
+  }
+}
+
 function validateRepository(input: string, repository: string): void {
   if (repository.length === 0) throw invalidReference(input, "missing repository name");
+  if (repository.length > MAX_PATH_LENGTH) throw invalidReference(input, `repository path longer than ${MAX_PATH_LENGTH} characters`);
   for (const part of repository.split("/")) {
     if (part !== part.toLowerCase()) throw invalidReference(input, "repository name must be lowercase");
     if (!PATH_COMPONENT_RE.test(part)) {

@@ -123,6 +123,22 @@ describe("parseReference", () => {
     });
   }
 
+  it("takes digests of the algorithms it can verify (sha256, sha512), and no other", () => {
+    assert.equal(parseReference(`ghcr.io/a/b@sha512:${"c".repeat(128)}`).parsedDigest().algorithm, "sha512");
+    for (const bad of [`ghcr.io/a/b@sha384:${"c".repeat(96)}`, `ghcr.io/a/b@blake3:${"c".repeat(64)}`, `a@invaliddigest:${"f".repeat(64)}`]) {
+      assert.throws(
+        () => parseReference(bad),
+        (e: unknown) => e instanceof FerryError && e.code === "INVALID_REFERENCE",
+        bad,
+      );
+      // A reference value never carries one either, so its string always parses back.
+      assert.throws(
+        () => parseRepository("ghcr.io/a/b").at(bad.slice(bad.indexOf("@") + 1)),
+        (e: unknown) => e instanceof FerryError && e.code === "INVALID_REFERENCE",
+      );
+    }
+  });
+
   it("round-trips any valid reference (property)", () => {
     const comp = fc.stringMatching(/^[a-z0-9]{1,8}(?:[._-][a-z0-9]{1,8})?$/);
     const tag = fc.stringMatching(/^[A-Za-z0-9_][A-Za-z0-9._-]{0,20}$/);
