@@ -119,6 +119,8 @@ export const RuleSchema = z
     destinations: z.array(destinationTemplate).min(1),
     platforms: z.array(platform).optional(),
     merge: z.boolean().optional(),
+    /** `index`: a single-platform image is pushed as a one-entry index with its platform (with `merge`, joining the destination's). */
+    normalize: z.literal("index").optional(),
     /** Referrers (signatures, SBOMs, attestations) copied with each image: all (default), none, or `{artifactTypes: [...]}`. */
     referrers: ReferrersSettingSchema.optional(),
     /** Move tags only for images signed by one of these cosign keys (key-based; keyless is not supported). */

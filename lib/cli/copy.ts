@@ -1,8 +1,9 @@
 /** `ferry copy SRC DST`: copy an image between registries and OCI layouts. */
 import { parseArgs } from "node:util";
-import { errorCodes, FerryError } from "../errors.ts";
+import { writeFile } from "node:fs/promises";
+import { errorCodes, errorRecord, FerryError } from "../errors.ts";
 import { parsePlatform } from "../oci/platform.ts";
-import { type CopyResult, copyImage } from "../replicate/copy.ts";
+import { type CopyResult, copyToMany } from "../replicate/copy.ts";
 import { DEFAULT_JOBS } from "../replicate/copy-session.ts";
 import { formatLocation, parseLocation } from "../replicate/location.ts";
 import { openStore } from "../replicate/open.ts";
@@ -10,7 +11,7 @@ import { formatBytes, formatDuration, shortDigest } from "./format.ts";
 import { createProgress } from "./progress.ts";
 import { credsFlag, poolFromFlags, REGISTRY_HELP, REGISTRY_OPTIONS, TRANSFER_HELP, TRANSFER_OPTIONS } from "./registry-flags.ts";
 
-export const COPY_HELP = `Usage: ferry copy [options] SRC DST
+export const COPY_HELP = `Usage: ferry copy [options] SRC DST [DST...]
 
 Copy an image — every platform, byte for byte — from SRC to DST. Blobs the destination has are
 skipped, blobs on the same registry are mounted, the rest are streamed and verified. Child
@@ -18,17 +19,23 @@ manifests go first, then what refers to the image (cosign signatures, attestatio
 OCI 1.1 referrers, through the referrers API or its fallback tag), the tag last.
 
 SRC and DST are registry references (host[:port]/repo[:tag][@digest]; docker.io defaults apply)
-or OCI image layout directories (oci:PATH[:TAG]). Without a tag, DST takes SRC's tag.
+or OCI image layout directories (oci:PATH[:TAG]). Without a tag, DST takes SRC's tag. With
+several DSTs the source is read once: each blob is streamed to every destination that needs it
+(a second repository on the same registry mounts it); a destination that fails is named and the
+others go on.
 
 Options:
   --platform OS/ARCH[/VARIANT]  copy only these platforms (repeatable); the index is rebuilt
   --merge                  keep the destination tag's platforms that SRC lacks
+  --to-index               push a single-platform image as a one-entry index with its platform
+                           (with --merge: it joins the destination's index)
   --include-foreign        copy foreign/non-distributable layers when SRC has them
   --referrers all|none     copy what refers to the image (default all)
   --referrer-type TYPE     only referrers of this artifactType (repeatable), e.g.
                            application/vnd.dev.cosign.simplesigning.v1+json for cosign signatures
   --dry-run                print what would be copied, skipped and mounted; write nothing
-  --json                   print the result as JSON on stdout
+  --json                   print the result as JSON on stdout (an array with several DSTs)
+  --digestfile PATH        write the digest pushed to PATH (as skopeo does)
   --jobs N                 concurrent blob transfers (default ${DEFAULT_JOBS})
   --src-creds USER:PASS    credentials for SRC's registry
   --dest-creds USER:PASS   credentials for DST's registry
@@ -43,6 +50,8 @@ Examples:
   ferry copy docker.io/library/alpine:3.20 registry.example.com/mirror/alpine:3.20
   ferry copy --platform linux/amd64 --platform linux/arm64 ghcr.io/org/app:v1 127.0.0.1:5000/app:v1
   ferry copy oci:./build/app:dev registry.example.com/app:dev
+  ferry copy ghcr.io/org/app:v1 mirror-a.example.com/app:v1 mirror-b.example.com/app:v1
+  ferry copy --to-index --merge 127.0.0.1:5000/app:v1-arm64 127.0.0.1:5000/app:v1
   ferry copy --json --quiet quay.io/org/tool@sha256:… oci:/srv/export:tool
 `;
 
@@ -54,6 +63,8 @@ function parseCopyArgs(argv: string[]) {
     options: {
       platform: { type: "string", multiple: true },
       merge: { type: "boolean" },
+      "to-index": { type: "boolean" },
+      digestfile: { type: "string" },
       "include-foreign": { type: "boolean" },
       referrers: { type: "string" },
       "referrer-type": { type: "string", multiple: true },
@@ -69,7 +80,8 @@ function parseCopyArgs(argv: string[]) {
     },
   });
   if (values.help) return { help: true as const };
-  if (positionals.length !== 2) throw new FerryError("USAGE", `copy needs SRC and DST (got ${positionals.length} arguments); see 'ferry copy --help'`);
+  if (positionals.length < 2)
+    throw new FerryError("USAGE", `copy needs SRC and at least one DST (got ${positionals.length} arguments); see 'ferry copy --help'`);
   const jobs = values.jobs === undefined ? undefined : Number(values.jobs);
   if (jobs !== undefined && (!Number.isInteger(jobs) || jobs < 1 || jobs > 64)) throw new FerryError("USAGE", "--jobs must be an integer from 1 to 64");
   if (values.referrers !== undefined && values.referrers !== "all" && values.referrers !== "none") {
@@ -88,7 +100,7 @@ function parseCopyArgs(argv: string[]) {
     help: false as const,
     values,
     src: location(positionals[0] as string),
-    dst: location(positionals[1] as string),
+    dsts: positionals.slice(1).map(location),
     jobs,
     platforms: values.platform?.map(parsePlatform),
     srcCreds: credsFlag(values["src-creds"], "--src-creds"),
@@ -103,23 +115,28 @@ export async function runCopy(argv: string[]): Promise<number> {
     process.stdout.write(COPY_HELP);
     return 0;
   }
-  const { values, src, dst, jobs, platforms } = args;
+  const { values, src, dsts, jobs, platforms } = args;
   const pool = poolFromFlags(values);
   // Progress goes to stderr, so it never mixes with --json on stdout.
   const progress = createProgress(process.stderr, { quiet: values.quiet === true });
   const srcRef = src.digest ?? src.tag ?? "latest";
-  const dstRef = dst.tag ?? (src.digest && !src.tag ? undefined : (src.tag ?? "latest"));
   const abort = new AbortController();
   const onSignal = () => abort.abort(new FerryError("ABORTED", "interrupted"));
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
   try {
     const source = openStore(src, pool, "source", args.srcCreds);
-    const sink = openStore(dst, pool, "destination", args.dstCreds);
-    if (!values.quiet && !values.json) process.stderr.write(`${values["dry-run"] ? "Planning" : "Copying"} ${formatLocation(src)} → ${formatLocation(dst)}\n`);
-    const result = await copyImage(source, srcRef, sink, dstRef, {
+    const targets = dsts.map((dst) => {
+      const tag = dst.tag ?? (src.digest && !src.tag ? undefined : (src.tag ?? "latest"));
+      return { sink: openStore(dst, pool, "destination", args.dstCreds), ...(tag ? { tag } : {}) };
+    });
+    if (!values.quiet && !values.json) {
+      process.stderr.write(`${values["dry-run"] ? "Planning" : "Copying"} ${formatLocation(src)} → ${dsts.map(formatLocation).join(", ")}\n`);
+    }
+    const results = await copyToMany(source, srcRef, targets, {
       ...(platforms ? { platforms } : {}),
       merge: values.merge === true,
+      toIndex: values["to-index"] === true,
       includeForeign: values["include-foreign"] === true,
       dryRun: values["dry-run"] === true,
       referrers: values.referrers === "none" ? false : { ...(values["referrer-type"] ? { artifactTypes: values["referrer-type"] } : {}) },
@@ -128,19 +145,42 @@ export async function runCopy(argv: string[]): Promise<number> {
       onEvent: (e) => progress.onEvent(e),
     });
     progress.stop();
-    if (values.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-    else if (!values.quiet) process.stderr.write(summary(result));
-    return 0;
+    return await report(results, {
+      json: values.json === true,
+      quiet: values.quiet === true,
+      digestfile: values.digestfile,
+      src: formatLocation(src),
+      dsts: dsts.map(formatLocation),
+    });
   } catch (e) {
     progress.stop();
-    // The first failure ends the copy: stop the transfers still running rather than wait for them.
-    abort.abort(new FerryError("ABORTED", "another transfer of this copy failed"));
-    throw describeFailure(e, formatLocation(src), formatLocation(dst));
+    abort.abort(new FerryError("ABORTED", "the copy failed"));
+    throw describeFailure(e, formatLocation(src), dsts.map(formatLocation).join(", "));
   } finally {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
     await pool.close();
   }
+}
+
+/**
+ * Prints the results (JSON: one object, or an array with several destinations), writes the
+ * digest file, and fails (exit 1) naming each destination that failed.
+ */
+async function report(
+  results: CopyResult[],
+  o: { json: boolean; quiet: boolean; digestfile: string | undefined; src: string; dsts: string[] },
+): Promise<number> {
+  const failed = results.flatMap((r, i) => (r.error === undefined ? [] : [describeFailure(r.error, o.src, o.dsts[i] ?? r.destination)]));
+  if (results.length === 1 && failed[0]) throw failed[0];
+  const done = results.filter((r) => r.error === undefined);
+  if (o.digestfile && done[0]) await writeFile(o.digestfile, done[0].digest);
+  const shown = results.map(({ error, ...r }) => (error === undefined ? r : { ...r, error: errorRecord(error) }));
+  if (o.json) process.stdout.write(`${JSON.stringify(shown.length === 1 ? shown[0] : shown, null, 2)}\n`);
+  else if (!o.quiet) for (const r of done) process.stderr.write(summary(r));
+  if (failed.length === 0) return 0;
+  for (const f of failed) process.stderr.write(`ferry: ${(f as Error).message}\n`);
+  return 1;
 }
 
 /** One line per referrer: what it is, what it refers to, what was done. */

@@ -138,6 +138,7 @@ async function backfillTag(run: TagRun, repo: Repository, tag: string): Promise<
     destinations: stale.destinations,
     ...(rule.platforms ? { platforms: rule.platforms } : {}),
     ...(rule.merge ? { merge: true } : {}),
+    ...(rule.normalize ? { normalize: rule.normalize } : {}),
     ...(rule.referrers ? { referrers: rule.referrers } : {}),
     trigger: "backfill",
     eventTime: new Date().toISOString(),
@@ -172,6 +173,7 @@ async function staleDestinations(run: TagRun, repo: Repository, tag: string): Pr
       destinations: sinks,
       ...(rule.platforms ? { platforms: rule.platforms.map(parsePlatform) } : {}),
       ...(rule.merge ? { merge: true } : {}),
+      ...(rule.normalize === "index" ? { toIndex: true } : {}),
       call,
       decideByHead: "decided",
     });

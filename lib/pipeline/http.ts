@@ -46,6 +46,8 @@ const ReplicationBody = z
     destinations: z.array(z.string().min(1)).min(1).max(20),
     platforms: z.array(z.string()).optional(),
     merge: z.boolean().optional(),
+    /** "index": a single-platform image becomes a one-entry index. */
+    normalize: z.literal("index").optional(),
     /** Referrers copied with the image: "all" (default), "none", or {artifactTypes: [...]}. */
     referrers: ReferrersSettingSchema.optional(),
     /** Same key, same job: a repeated request (a backfill run) is not queued twice. */
@@ -223,6 +225,7 @@ async function handleWebhook(deps: PipelineDeps, providerName: string, id: strin
         destinations: m.destinations,
         ...(m.rule.platforms ? { platforms: m.rule.platforms } : {}),
         ...(m.rule.merge ? { merge: true } : {}),
+        ...(m.rule.normalize ? { normalize: m.rule.normalize } : {}),
         ...(m.rule.referrers ? { referrers: m.rule.referrers } : {}),
         trigger: "webhook",
         eventTime: ev.eventTime,

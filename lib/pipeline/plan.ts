@@ -120,6 +120,7 @@ async function resolvePlan(deps: PipelineDeps, job: Job, call: CallOptions): Pro
     destinations: destinations.map((d) => ({ sink: d.sink, ...(d.tag ? { tag: d.tag } : {}) })),
     ...(r.platforms ? { platforms: r.platforms.map(parsePlatform) } : {}),
     ...(r.merge ? { merge: true } : {}),
+    ...(r.normalize === "index" ? { toIndex: true } : {}),
     call,
   });
   const root = plan.source;

@@ -18,6 +18,11 @@ export function destinationResult(
     ...(opts.superseded ? { superseded: true } : {}),
     ...(opts.tag && !opts.superseded ? { addressByTag: repository.address(opts.tag) } : {}),
     addressByDigest: repository.address(digest),
+    registry: repository.registry,
+    repository: repository.path,
+    ...(opts.tag ? { tag: opts.tag } : {}),
+    ...(opts.tag && !opts.superseded ? { shortAddressByTag: `${repository.path}:${opts.tag}` } : {}),
+    shortAddressByDigest: `${repository.path}@${digest}`,
   };
 }
 

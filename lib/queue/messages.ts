@@ -33,6 +33,8 @@ export const ReplicationRequestSchema = z.object({
   destinations: z.array(z.string().min(1)).min(1).max(20),
   platforms: z.array(z.string()).optional(),
   merge: z.boolean().optional(),
+  /** `index`: a single-platform image becomes a one-entry index. */
+  normalize: z.literal("index").optional(),
   trigger: TriggerSchema,
   /** When the event happened at the source (ISO 8601): orders tag moves. */
   eventTime: z.string(),

@@ -44,6 +44,8 @@ export interface CopyOptions extends CallOptions {
   platforms?: Platform[];
   /** Keep the destination tag's platforms that the source lacks. */
   merge?: boolean;
+  /** Push a single-platform image as a one-entry index with its platform (with `merge`: it joins the destination's index). */
+  toIndex?: boolean;
   /** Copy foreign / non-distributable layers when the source has them (skipped by default). */
   includeForeign?: boolean;
   /** Concurrent blob transfers. Default {@link DEFAULT_JOBS}. */
@@ -164,6 +166,15 @@ export class CopySession {
     this.stats.copied++;
     this.stats.bytes += desc.size;
     this.emit({ type: "blob", digest: desc.digest, size: desc.size, platform, action: "copied" });
+  }
+
+  /** Mounts a blob from another repository of the destination's registry (one another session just filled); false when refused. */
+  async mountFrom(desc: Descriptor, from: ImageSource, platform: string): Promise<boolean> {
+    const m = this.sink.blobMount ? await onSide(this.sink.blobMount(desc.digest, from, this.call()), "destination") : undefined;
+    if (!m?.mounted) return false;
+    this.stats.mounted++;
+    this.emit({ type: "blob", digest: desc.digest, size: desc.size, platform, action: "mounted" });
+    return true;
   }
 
   /** Marks a blob as handled elsewhere (a fan-out); later `copyBlob` calls wait for `done`. */

@@ -7,12 +7,14 @@ import { FerryError } from "../errors.ts";
 import { isDigest } from "../oci/digest.ts";
 import type { Descriptor } from "../oci/manifest.ts";
 import { formatPlatform } from "../oci/platform.ts";
-import { type CopyOptions, CopySession, childLabel } from "./copy-session.ts";
+import type { CallOptions } from "../registry/client.ts";
+import { type CopyOptions, CopySession, childLabel, DEFAULT_JOBS } from "./copy-session.ts";
+import { blobsUnder, cachingSource, fanOutBlobs } from "./fanout.ts";
 import { isAttestation } from "./index-build.ts";
 import type { ImageSink, ImageSource } from "./ports.ts";
-import { type Referrer, referrersFor } from "./referrers.ts";
-import { copyReferrers, type ReferrerCopy } from "./referrers-copy.ts";
-import { type DestinationPlan, planRoot, type Root, type RootPlan, type SourceRoot } from "./root-plan.ts";
+import { type Discovery, orphanWarning, type Referrer, referrersFor, withoutDescendantsOf } from "./referrers.ts";
+import { copyReferrers, type ReferrerCopy, referrerLabel } from "./referrers-copy.ts";
+import { copyUnits, type DestinationPlan, planRoot, type Root, type RootPlan, type SourceRoot } from "./root-plan.ts";
 
 /** What a copy did. */
 export interface CopyResult {
@@ -34,7 +36,22 @@ export interface CopyResult {
   durationMs: number;
   addressByTag?: string;
   addressByDigest: string;
+  /** The destination's parts, for CI: its registry (absent for an OCI layout), repository (the layout's directory), tag. */
+  registry?: string;
+  repository: string;
+  tag?: string;
+  /** `repository:tag` and `repository@digest`, without the registry. */
+  shortAddressByTag?: string;
+  shortAddressByDigest: string;
   warnings: string[];
+  /** This destination failed (a copy to several destinations goes on with the others). */
+  error?: unknown;
+}
+
+/** One destination of a copy: a sink, and the tag to move there (none: by digest only). */
+export interface CopyTarget {
+  sink: ImageSink;
+  tag?: string;
 }
 
 /**
@@ -44,37 +61,89 @@ export interface CopyResult {
  * refers to it (signatures, SBOMs, attestations), and moves the tag last.
  */
 export async function copyImage(source: ImageSource, srcRef: string, sink: ImageSink, dstRef: string | undefined, opts: CopyOptions = {}): Promise<CopyResult> {
-  const started = Date.now();
-  const session = new CopySession(source, sink, opts);
   const tag = dstRef ?? (isDigest(srcRef) ? undefined : srcRef);
+  const [result] = await copyToMany(source, srcRef, [{ sink, ...(tag ? { tag } : {}) }], opts);
+  if (!result) throw new FerryError("INTERNAL", "no result");
+  if (result.error !== undefined) throw result.error;
+  return result;
+}
+
+/**
+ * Copies `srcRef` to every target, reading the source once: the tree's manifests are read once,
+ * and with several destinations each blob is read once and streamed to all that need it. One
+ * result per target, in order; a destination that failed has its `error` (the others go on).
+ */
+export async function copyToMany(source: ImageSource, srcRef: string, targets: CopyTarget[], opts: CopyOptions = {}): Promise<CopyResult[]> {
+  const started = Date.now();
+  const cached = targets.length > 1 ? cachingSource(source) : source;
+  const sessions = targets.map((t) => new CopySession(cached, t.sink, opts));
+  const call = (sessions[0] as CopySession).callOptions();
   const plan = await planRoot({
-    source,
+    source: cached,
     ref: srcRef,
-    destinations: [{ sink, ...(tag ? { tag } : {}) }],
+    destinations: targets,
     ...(opts.platforms ? { platforms: opts.platforms } : {}),
     ...(opts.merge ? { merge: true } : {}),
-    call: session.callOptions(),
+    ...(opts.toIndex ? { toIndex: true } : {}),
+    ...(targets.length > 1 ? { isolate: true } : {}),
+    call,
     // Referrers are looked for even when the tag is up to date (a signature may have come since).
     ...(opts.referrers === false ? { decideByHead: "up-to-date" as const } : {}),
   });
-  const dst = plan.destinations[0] as DestinationPlan;
-  for (const w of plan.warnings) session.warn(w);
-  let referrers: ReferrerCopy[] = [];
-  if (plan.source && dst.root) {
-    opts.onEvent?.({ type: "resolved", digest: dst.root.digest, mediaType: dst.root.mediaType, platforms: platformsOfPlan(plan.source, dst) });
-    referrers = await copyTree(session, plan.source, dst, tag);
+  const referrers = plan.source ? await referrersToCopy(cached, plan.source, opts, call) : { referrers: [], warnings: [] };
+  if (plan.source) {
+    const first = plan.destinations[0] as DestinationPlan;
+    opts.onEvent?.({
+      type: "resolved",
+      digest: first.root?.digest ?? plan.sourceDigest,
+      mediaType: plan.mediaType,
+      platforms: platformsOfPlan(plan.source, first),
+    });
+    if (sessions.length > 1) await shareBlobs(sessions, plan, referrers.referrers, opts.jobs ?? DEFAULT_JOBS);
   }
-  if (dst.upToDate) opts.onEvent?.({ type: "up-to-date", digest: dst.root?.digest ?? plan.sourceDigest });
-  return resultOf(session, plan, dst, { srcRef, tag, referrers, started });
+  return Promise.all(
+    sessions.map(async (session, i) => {
+      const dst = plan.destinations[i] as DestinationPlan;
+      const tag = targets[i]?.tag;
+      for (const w of [...(dst.warnings ?? []), ...referrers.warnings]) session.warn(w);
+      try {
+        if (dst.error !== undefined) throw dst.error;
+        const copied = plan.source && dst.root ? await copyTree(session, plan.source, dst, tag, referrers.referrers) : [];
+        if (dst.upToDate) opts.onEvent?.({ type: "up-to-date", digest: dst.root?.digest ?? plan.sourceDigest });
+        return resultOf(session, plan, dst, { srcRef, tag, referrers: copied, started });
+      } catch (e) {
+        return { ...resultOf(session, plan, dst, { srcRef, tag, referrers: [], started }), error: e };
+      }
+    }),
+  );
+}
+
+/** Each blob of the tree (and of its referrers) read from the source once, for every destination that needs it. */
+async function shareBlobs(sessions: CopySession[], plan: RootPlan, referrers: Referrer[], jobs: number): Promise<void> {
+  const source = plan.source as SourceRoot;
+  if (source.generated) return; // a converted root: each session uploads what ferry made
+  const first = sessions[0] as CopySession;
+  const behind = sessions.filter((_, i) => !plan.destinations[i]?.upToDate && plan.destinations[i]?.error === undefined);
+  const units = copyUnits(source).map((desc) => ({ desc, label: childLabel(desc, source.platforms[0] ?? "") }));
+  if (behind.length > 0) await fanOutBlobs(behind, await blobsUnder(first.source, units, first.callOptions()), jobs);
+  const refs = referrers.map((r) => ({ desc: r.descriptor, label: referrerLabel(r) }));
+  const reachable = sessions.filter((_, i) => plan.destinations[i]?.error === undefined);
+  if (refs.length > 0) await fanOutBlobs(reachable, await blobsUnder(first.source, refs, first.callOptions()), jobs);
 }
 
 /**
  * Children first, then the root (by digest when referrers follow), then the referrers, then the
  * tag: a tag never points at content whose signatures are still on their way.
  */
-async function copyTree(session: CopySession, source: SourceRoot, dst: DestinationPlan, tag: string | undefined): Promise<ReferrerCopy[]> {
+async function copyTree(session: CopySession, source: SourceRoot, dst: DestinationPlan, tag: string | undefined, all: Referrer[]): Promise<ReferrerCopy[]> {
   const root = dst.root as Root;
-  const found = session.opts.referrers === false ? [] : await referrersToCopy(session, source, root);
+  let found = all;
+  if (root.digest !== source.digest && all.length > 0) {
+    // Merged with this destination's platforms: what refers to the source's index refers to nothing here.
+    const w = withoutDescendantsOf(all, source.digest);
+    found = w.kept;
+    if (w.dropped > 0) session.warn(orphanWarning(w.dropped, source.digest));
+  }
   if (!dst.upToDate) await pushRoot(session, source, root, found.length > 0 ? undefined : tag);
   const copied = await copyReferrers(session, found);
   for (const r of copied) session.emit({ type: "referrer", ...r });
@@ -83,16 +152,11 @@ async function copyTree(session: CopySession, source: SourceRoot, dst: Destinati
   return copied;
 }
 
-/** What refers to the image and applies at this destination. */
-async function referrersToCopy(session: CopySession, source: SourceRoot, root: Root): Promise<Referrer[]> {
-  const artifactTypes = session.opts.referrers ? session.opts.referrers.artifactTypes : undefined;
-  const found = await referrersFor(session.source, source, {
-    rootKept: root.digest === source.digest,
-    ...(artifactTypes ? { artifactTypes } : {}),
-    call: session.callOptions(),
-  });
-  for (const w of found.warnings) session.warn(w);
-  return found.referrers;
+/** What refers to the image at the source (once for every destination). */
+async function referrersToCopy(source: ImageSource, root: SourceRoot, opts: CopyOptions, call: CallOptions): Promise<Discovery> {
+  if (opts.referrers === false) return { referrers: [], warnings: [] };
+  const artifactTypes = opts.referrers?.artifactTypes;
+  return referrersFor(source, root, { rootKept: true, ...(artifactTypes ? { artifactTypes } : {}), call });
 }
 
 function resultOf(
@@ -120,7 +184,19 @@ function resultOf(
     durationMs: Date.now() - r.started,
     ...(r.tag ? { addressByTag: sink.address(r.tag) } : {}),
     addressByDigest: sink.address(digest),
+    ...shortAddresses(sink, r.tag, digest),
     warnings: session.warnings,
+  };
+}
+
+/** The destination's registry, repository and tag, and its addresses without the registry. */
+function shortAddresses(sink: ImageSink, tag: string | undefined, digest: string) {
+  const repository = sink.registryHost && sink.repository ? sink.repository : sink.name.replace(/^oci:/, "");
+  return {
+    ...(sink.registryHost ? { registry: sink.registryHost } : {}),
+    repository,
+    ...(tag ? { tag, shortAddressByTag: `${repository}:${tag}` } : {}),
+    shortAddressByDigest: `${repository}@${digest}`,
   };
 }
 

@@ -6,6 +6,7 @@
 import { FerryError } from "../errors.ts";
 import { digestOf } from "../oci/digest.ts";
 import type { Descriptor, Platform, RawManifest } from "../oci/manifest.ts";
+import { DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX } from "../oci/media-types.ts";
 import { formatPlatform, platformMatches } from "../oci/platform.ts";
 
 const REF_TYPE = "vnd.docker.reference.type";
@@ -114,4 +115,15 @@ export function mergeWithDestination(plan: IndexPlan, destination: RawManifest):
     fromDestination: dstAll.filter((_, i) => extra.has(i)),
     rebuilt: true,
   };
+}
+
+/**
+ * A single-platform image as a one-entry index (Docker manifest list for a Docker manifest, else
+ * an OCI index), the entry carrying its platform: the image is pushed by digest, the index tagged.
+ */
+export function oneEntryIndex(image: { bytes: Buffer; digest: string; mediaType: string }, platform: Platform): { bytes: Buffer; digest: string; mediaType: string; entry: Descriptor } {
+  const mediaType = image.mediaType === DOCKER_MANIFEST ? DOCKER_LIST : OCI_INDEX;
+  const entry: Descriptor = { mediaType: image.mediaType, digest: image.digest, size: image.bytes.byteLength, platform };
+  const bytes = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType, manifests: [entry] }));
+  return { bytes, digest: digestOf(bytes), mediaType, entry };
 }

@@ -47,6 +47,10 @@ export interface ImageSink {
   blobMount?(digest: string, source: ImageSource, opts?: CallOptions): Promise<MountOutcome | undefined>;
   /** `name:tag` and `name@digest` forms for the result. */
   address(ref: string): string;
+  /** The registry host, for a registry repository: destinations on one registry share blobs by mounting. */
+  readonly registryHost?: string;
+  /** The repository path within that registry. */
+  readonly repository?: string;
   /** The referrers API's answer for `digest`: whether this sink keeps referrers lists itself. */
   referrersList?(digest: string, opts?: CallOptions & { artifactTypes?: string[] }): Promise<ReferrersAnswer>;
   /** A manifest PUT that also says whether the registry processed its `subject` (the `OCI-Subject` answer). */

@@ -87,8 +87,10 @@ export function withoutDescendantsOf(referrers: Referrer[], subject: string): { 
  */
 export async function referrersFor(source: ImageSource, root: SourceRoot, opts: ReferrerOptions & { rootKept: boolean }): Promise<Discovery> {
   const kept = root.children === undefined || (opts.rootKept && !root.rebuilt);
-  const orphan = kept ? undefined : root.sourceDigest;
-  const subjects = [...copyUnits(root).map((d) => d.digest), ...(root.children && kept ? [root.digest] : []), ...(orphan ? [orphan] : [])];
+  const units = copyUnits(root).map((d) => d.digest);
+  // The source's root is gone from the destination unless kept, or copied as a child (an image made an index).
+  const orphan = kept || units.includes(root.sourceDigest) ? undefined : root.sourceDigest;
+  const subjects = [...units, ...(root.children && kept ? [root.digest] : []), ...(orphan ? [orphan] : [])];
   const found = await discoverReferrers(source, subjects, opts);
   if (!orphan) return found;
   const { kept: referrers, dropped } = withoutDescendantsOf(found.referrers, orphan);

@@ -14,6 +14,10 @@ export class RegistryStore implements ImageSource, ImageSink {
     this.repository = repository;
   }
 
+  get registryHost(): string {
+    return this.client.host;
+  }
+
   get name(): string {
     return `${this.client.host}/${this.repository}`;
   }

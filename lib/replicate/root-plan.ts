@@ -10,7 +10,7 @@ import { parseManifest } from "../oci/manifest.ts";
 import { isIndexType } from "../oci/media-types.ts";
 import { formatPlatform, parsePlatformLoose, platformMatches } from "../oci/platform.ts";
 import type { CallOptions } from "../registry/client.ts";
-import { filterIndex, type IndexPlan, isAttestation, mergeWithDestination, verbatim } from "./index-build.ts";
+import { filterIndex, type IndexPlan, isAttestation, mergeWithDestination, oneEntryIndex, verbatim } from "./index-build.ts";
 import type { ImageSink, ImageSource } from "./ports.ts";
 
 /** Manifest bytes to push, exactly as they will be pushed. */
@@ -50,6 +50,10 @@ export interface DestinationPlan {
   /** Entries kept from the destination's own index (a merge): already there, not copied. */
   fromDestination: Descriptor[];
   upToDate: boolean;
+  /** What a person should know about this destination (a tag replaced, not merged). */
+  warnings?: string[];
+  /** Planning this destination failed (only with `isolate`): the others go on. */
+  error?: unknown;
 }
 
 export interface RootPlan {
@@ -71,6 +75,10 @@ export interface PlanRootRequest {
   destinations: Array<{ sink: ManifestReader; tag?: string }>;
   platforms?: Platform[];
   merge?: boolean;
+  /** A single-platform image becomes a one-entry index with its platform (with `merge`, it joins the destination's index). */
+  toIndex?: boolean;
+  /** A destination that cannot be planned gets `error` instead of failing every destination (a copy to several). */
+  isolate?: boolean;
   call?: CallOptions;
   /**
    * Stop after the HEADs when they decide every destination, without reading the roots:
@@ -83,10 +91,7 @@ export interface PlanRootRequest {
 /** Plans a root for every destination: resolve, filter or keep, then merge or replace each. */
 export async function planRoot(req: PlanRootRequest): Promise<RootPlan> {
   const call = req.call ?? {};
-  const [head, ...currents] = await Promise.all([
-    onSide(req.source.manifestHead(req.ref, call), "source"),
-    ...req.destinations.map((d) => (d.tag ? onSide(d.sink.manifestHead(d.tag, call), "destination") : Promise.resolve(undefined))),
-  ]);
+  const [head, currents] = await Promise.all([onSide(req.source.manifestHead(req.ref, call), "source"), destinationHeads(req, call)]);
   if (!head) throw new FerryError("NOT_FOUND", `${req.source.name}: ${req.ref} not found`, { side: "source" });
   const byHead = req.destinations.map((_, i) => headVerdict(head.digest, currents[i]?.digest, req));
   const decided = req.decideByHead === "decided" ? byHead.every((v) => v !== undefined) : byHead.every((v) => v === "up-to-date");
@@ -94,30 +99,65 @@ export async function planRoot(req: PlanRootRequest): Promise<RootPlan> {
     const destinations = req.destinations.map((d, i) => ({
       index: i,
       ...(d.tag ? { tag: d.tag } : {}),
-      ...(currents[i] ? { current: currents[i].digest } : {}),
+      ...(currents[i]?.digest ? { current: currents[i].digest } : {}),
       fromDestination: [],
       upToDate: byHead[i] === "up-to-date",
     }));
     return { source: undefined, sourceDigest: head.digest, mediaType: head.mediaType, destinations, warnings: [] };
   }
   const raw = await onSide(req.source.manifestGet(head.digest, call), "source");
-  const source = await resolveRoot(req.source, raw, req.platforms, call);
+  const resolved = await resolveRoot(req.source, raw, req.platforms, call);
+  const source = req.toIndex && !resolved.children ? asIndex(req.source, resolved) : resolved;
   const warnings: string[] = [];
   const destinations: DestinationPlan[] = [];
   for (const [i, d] of req.destinations.entries()) {
-    const current = currents[i]?.digest ?? null;
-    const plan = await planDestination(d.sink, source, { ...(d.tag ? { tag: d.tag } : {}), merge: req.merge === true, current, call });
+    const failed = currents[i]?.error;
+    if (failed !== undefined) {
+      destinations.push({ index: i, ...(d.tag ? { tag: d.tag } : {}), fromDestination: [], upToDate: false, error: failed });
+      continue;
+    }
+    const plan = await planDestination(d.sink, source, { ...(d.tag ? { tag: d.tag } : {}), merge: req.merge === true, current: currents[i]?.digest ?? null, call })
+      .then((p) => p)
+      .catch((e: unknown) => {
+        if (!req.isolate) throw e;
+        return { destination: { ...(d.tag ? { tag: d.tag } : {}), fromDestination: [], upToDate: false, error: e }, warnings: [] as string[] };
+      });
     warnings.push(...plan.warnings);
-    destinations.push({ ...plan.destination, index: i });
+    destinations.push({ ...plan.destination, index: i, ...(plan.warnings.length ? { warnings: plan.warnings } : {}) });
   }
   return { source, sourceDigest: head.digest, mediaType: raw.mediaType, destinations, warnings };
 }
 
+/** What each destination tag holds now; with `isolate`, a destination that cannot be asked keeps its error instead of failing the plan. */
+async function destinationHeads(req: PlanRootRequest, call: CallOptions): Promise<Array<{ digest?: string; error?: unknown }>> {
+  return Promise.all(
+    req.destinations.map(async (d) => {
+      if (!d.tag) return {};
+      try {
+        const there = await onSide(d.sink.manifestHead(d.tag, call), "destination");
+        return there ? { digest: there.digest } : {};
+      } catch (e) {
+        if (!req.isolate) throw e;
+        return { error: e };
+      }
+    }),
+  );
+}
+
 /** What HEADs alone say about a destination: up to date, stale, or undefined (read the roots). */
 function headVerdict(source: string, current: string | undefined, req: PlanRootRequest): "up-to-date" | "stale" | undefined {
-  if (req.platforms) return undefined;
+  if (req.platforms || req.toIndex) return undefined;
   if (current === source) return "up-to-date";
   return req.merge && current !== undefined ? undefined : "stale";
+}
+
+/** A single image as a one-entry index (the image its only child). */
+function asIndex(source: ImageSource, image: SourceRoot): SourceRoot {
+  const platform = image.platforms[0];
+  if (!platform) throw new FerryError("UNSUPPORTED", `${source.address(image.digest)} has no platform in its config: it cannot be the entry of an index`, { side: "source" });
+  const index = oneEntryIndex(image, parsePlatformLoose(platform));
+  const manifest = parseManifest(index.bytes, index.mediaType).manifest;
+  return { bytes: index.bytes, digest: index.digest, mediaType: index.mediaType, rebuilt: true, sourceDigest: image.sourceDigest, children: [index.entry], platforms: image.platforms, manifest };
 }
 
 /** Filters or keeps the source's root; a single image must match the wanted platforms. */

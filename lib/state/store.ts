@@ -64,6 +64,12 @@ export interface DestinationResult {
   digest: string;
   addressByTag?: string;
   addressByDigest: string;
+  /** The destination's parts, for CI: registry, repository, tag, and the addresses without the registry. */
+  registry?: string;
+  repository?: string;
+  tag?: string;
+  shortAddressByTag?: string;
+  shortAddressByDigest?: string;
   /** A newer event had already moved the tag: this job left it alone. */
   superseded?: boolean;
   upToDate?: boolean;
