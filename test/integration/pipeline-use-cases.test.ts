@@ -24,7 +24,7 @@ import {
 import { RegistryClient } from "../../lib/registry/client.ts";
 import { MemoryJobStore } from "../../lib/state/memory.ts";
 import { type Distribution, startDistribution } from "../helpers/distribution.ts";
-import { pushImage, randomIndex } from "../helpers/images.ts";
+import { pushImage, randomImage, randomIndex } from "../helpers/images.ts";
 import { entryPlatforms } from "../helpers/root-plan-cases.ts";
 
 /** Queues in memory; what is sent is serialized and parsed back, as SQS and the handlers do. */
@@ -116,6 +116,22 @@ describe("pipeline use-cases on the in-memory store", () => {
     const raw = await client.manifestGet("merged/app", "v1");
     assert.deepEqual(entryPlatforms(raw.bytes), ["linux/amd64", "linux/s390x"]);
     assert.equal(r.job?.result?.digest, raw.digest);
+  });
+
+  it("normalize: index pushes a single-platform image as a one-entry index, and the result carries the CI fields", async () => {
+    const { replicate } = harness();
+    const single = randomImage({ platform: { os: "linux", architecture: "arm64", variant: "v8" }, seed: "use-cases-single", layers: 1, layerSize: 64 });
+    await pushImage(client, "single", "v1", single);
+    const r = await replicate({ source: `${reg.host}/single:v1`, destinations: [`${reg.host}/indexed/single`], normalize: "index" });
+    assert.equal(r.job?.status, "succeeded", JSON.stringify(r.job?.error));
+    const raw = await client.manifestGet("indexed/single", "v1");
+    assert.deepEqual(entryPlatforms(raw.bytes), ["linux/arm64/v8"]);
+    assert.equal((await client.manifestHead("indexed/single", single.digest))?.digest, single.digest, "the image by digest");
+    const d = r.job?.result?.destinations[0];
+    assert.deepEqual(
+      { registry: d?.registry, repository: d?.repository, tag: d?.tag, short: d?.shortAddressByTag, digest: d?.digest },
+      { registry: reg.host, repository: "indexed/single", tag: "v1", short: "indexed/single:v1", digest: raw.digest },
+    );
   });
 
   it("a source that is gone fails the job with NOT_FOUND on the source side", async () => {
