@@ -3,6 +3,7 @@ import { FerryError } from "../errors.ts";
 import type { LocalHandlers, LocalRuntimeSettings } from "../local/serve.ts";
 import { runCopy } from "./copy.ts";
 import { runInspect } from "./inspect.ts";
+import { runPush } from "./push.ts";
 
 export const VERSION = "0.1.0";
 
@@ -13,6 +14,7 @@ Usage:
 
 Commands:
   copy SRC DST     Copy an image (all platforms, same digests) between registries and OCI layouts
+  push DIR DST     Push an unpacked root filesystem as a reproducible image (optionally on a base)
   inspect REF      Print an image's tree: index, platforms, config and layers
   serve            Run the event-driven pipeline on this machine (API, webhooks, queues, state)
   backfill         Queue replications for the tags a rule's destinations lack
@@ -45,6 +47,8 @@ export async function main(argv: string[], app: CliApp = {}): Promise<number> {
         return 0;
       case "copy":
         return await runCopy(rest);
+      case "push":
+        return await runPush(rest);
       case "inspect":
         return await runInspect(rest);
       case "backfill":
