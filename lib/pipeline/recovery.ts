@@ -9,6 +9,7 @@
  *                   with nothing waiting or in flight in their stage's queue they fail with STUCK
  *   redriveJobNow / failJobNow   the operator's actions (HTTP API, `ferry serve` and AWS alike)
  */
+import { forEachLimit } from "../replicate/limiter.ts";
 import { errorOf, errorRecord, FerryError } from "../errors.ts";
 import type { QueueName } from "../queue/messages.ts";
 import { ACTIVE_STATUSES, FINAL_STATUSES, type Job, type JobStatus } from "../state/store.ts";
@@ -184,15 +185,4 @@ export async function failJobNow(deps: PipelineDeps, id: string, reason: string)
   }
   deps.log.warn("job failed by an operator", { jobId: id, code: error.code });
   return (await deps.store.getJob(id)) ?? job;
-}
-
-async function forEachLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const item = items[next++] as T;
-      await fn(item);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }

@@ -19,3 +19,15 @@ export class Limiter {
     }
   }
 }
+
+/** Runs `fn` on every item, at most `limit` at a time; rejects with the first failure. */
+export async function forEachLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const item = items[next++] as T;
+      await fn(item);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}

@@ -3,6 +3,7 @@
  * `dests` and `held` grown by ADD (idempotent); taking the held jobs is one `REMOVE held` that
  * returns what it removed, so of concurrent takers only one ever sees a given job.
  */
+import { forEachLimit } from "../../replicate/limiter.ts";
 import { GetItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import type { SubjectRecords } from "../store.ts";
@@ -19,18 +20,6 @@ interface SubjectRow {
   held?: Set<string>;
 }
 
-/** Runs `fn` on every item, at most `limit` at a time; rejects with the first failure. */
-async function eachBounded<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const item = items[next++] as T;
-      await fn(item);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-}
-
 export class DynamoSubjects implements SubjectRecords {
   private readonly t: DynamoTable;
 
@@ -39,7 +28,7 @@ export class DynamoSubjects implements SubjectRecords {
   }
 
   async addReplicas(source: string, digests: string[], destination: string): Promise<void> {
-    await eachBounded([...new Set(digests)], REPLICA_WRITES_IN_FLIGHT, (digest) => this.add(source, digest, "dests", destination));
+    await forEachLimit([...new Set(digests)], REPLICA_WRITES_IN_FLIGHT, (digest) => this.add(source, digest, "dests", destination));
   }
 
   async replicasOf(source: string, digest: string): Promise<string[]> {
