@@ -16,6 +16,17 @@ describe("parseLocation", () => {
     ["alpine", { kind: "registry", ref: "registry-1.docker.io/library/alpine" }],
     ["docker://ghcr.io/a/b:v1", { kind: "registry", ref: "ghcr.io/a/b:v1", tag: "v1" }],
     [`127.0.0.1:5000/app@${D}`, { kind: "registry", ref: `127.0.0.1:5000/app@${D}`, digest: D }],
+    // skopeo's split (containers/image oci/layout ParseReference): PATH ends at the first ':',
+    // the rest is the ref name, '/', ':' and '@' included (image-spec ref.name grammar).
+    ["oci:DIR:team/app-1.0", { kind: "oci", dir: "DIR", tag: "team/app-1.0" }],
+    ["oci:/srv/l:org/team/app_2+x", { kind: "oci", dir: "/srv/l", tag: "org/team/app_2+x" }],
+    ["oci:/srv/l:1.0:beta", { kind: "oci", dir: "/srv/l", tag: "1.0:beta" }],
+    ["oci:/srv/l:v1@build-7", { kind: "oci", dir: "/srv/l", tag: "v1@build-7" }],
+    [`oci:/srv/l:v1@${D}`, { kind: "oci", dir: "/srv/l", tag: `v1@${D}` }],
+    ["oci:/srv/l:a--b", { kind: "oci", dir: "/srv/l", tag: "a--b" }],
+    ["oci:/srv/l:", { kind: "oci", dir: "/srv/l" }],
+    ["oci:/srv/a@b", { kind: "oci", dir: "/srv/a@b" }],
+    ["oci:./rel/dir", { kind: "oci", dir: "./rel/dir" }],
   ];
   for (const [input, want] of table) {
     it(`parses ${input}`, () => {
@@ -27,13 +38,20 @@ describe("parseLocation", () => {
       else assert.equal(l.ref.toString(), want.ref);
     });
   }
+  it("never reads the ref name as part of the directory (skopeo writes oci:DIR:team/app-1.0 that way)", () => {
+    const l = parseLocation("oci:/tmp/out:team/app-1.0");
+    assert.equal(l.kind === "oci" && l.dir, "/tmp/out");
+    assert.equal(formatLocation(l), "oci:/tmp/out:team/app-1.0");
+    assert.deepEqual(parseLocation(formatLocation(l)), l);
+  });
   it("keeps no default tag (the CLI decides), and formats back", () => {
     assert.equal(parseLocation("ghcr.io/a/b").tag, undefined);
     assert.equal(formatLocation(parseLocation("oci:/a:b")), "oci:/a:b");
     assert.equal(formatLocation(parseLocation("ghcr.io/a/b:c")), "ghcr.io/a/b:c");
   });
   it("rejects bad input with INVALID_REFERENCE", () => {
-    for (const bad of ["oci:", "oci::tag", "oci:/x:bad tag!", "Upper/Case"]) {
+    const badRefNames = ["oci:/x:team//app", "oci:/x:/app", "oci:/x:app/", "oci:/x:-app", "oci:/x:app-", "oci:/x:a__b", "oci:/x:a..b", "oci:/x:a b"];
+    for (const bad of ["oci:", "oci::tag", "oci:/x:bad tag!", "Upper/Case", "oci:/x:@0", ...badRefNames]) {
       assert.throws(
         () => parseLocation(bad),
         (e: unknown) => e instanceof FerryError && e.code === "INVALID_REFERENCE",
