@@ -48,7 +48,9 @@ export type ErrorCode =
   /** ferry serve's data directory cannot be read back (a journal line damaged by something other than a crash). */
   | "STATE_DAMAGED"
   /** Anything ferry did not raise on purpose (an SDK or runtime error). */
-  | "INTERNAL";
+  | "INTERNAL"
+  /** A path inside an OCI layout is a symbolic link (or not the file or directory it must be): nothing is read or written through it. */
+  | "UNSAFE_PATH";
 
 const FERRY_ERROR = Symbol.for("ferry.error");
 
