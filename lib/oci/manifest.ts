@@ -4,6 +4,7 @@
  */
 import { FerryError } from "../errors.ts";
 import { digestOf, isDigest } from "./digest.ts";
+import { isSchema1, parseSchema1, type Schema1Manifest } from "./schema1.ts";
 import {
   bareMediaType,
   DOCKER_LIST,
@@ -65,12 +66,7 @@ export interface ImageIndex {
   annotations?: Record<string, string>;
 }
 
-/** A Docker schema 1 manifest: recognised so we can say what it is, not copied verbatim. */
-export interface Schema1Manifest {
-  kind: "schema1";
-  schemaVersion: 1;
-  mediaType: string;
-}
+export type { Schema1Manifest } from "./schema1.ts";
 
 /**
  * An OCI 1.1.0-rc artifact manifest (`application/vnd.oci.artifact.manifest.v1+json`), withdrawn
@@ -110,6 +106,31 @@ export function parseManifest(bytes: Buffer, contentType?: string, opts: { maxBy
   if (bytes.byteLength > max) {
     throw new FerryError("MANIFEST_TOO_LARGE", `manifest of ${bytes.byteLength} bytes exceeds the ${max}-byte cap`);
   }
+  const json = parseJson(bytes);
+  const header = bareMediaType(contentType);
+  const field = typeof json.mediaType === "string" ? json.mediaType : undefined;
+  if (field && header && field !== header && header !== "application/json" && header !== "application/octet-stream") {
+    throw new FerryError("MEDIA_TYPE_MISMATCH", `manifest mediaType ${field} does not match Content-Type ${header}`);
+  }
+  const mediaType = field ?? (header && header !== "application/json" && header !== "application/octet-stream" ? header : sniff(json));
+  if (isSchema1(json, mediaType)) return { bytes, mediaType, ...parseSchema1(bytes, json, mediaType) };
+  const manifest = toManifest(json, mediaType);
+  return { bytes, digest: digestOf(bytes), mediaType, manifest };
+}
+
+/**
+ * The digest registries give these manifest bytes (`Docker-Content-Digest`): the digest of the
+ * bytes, except for a signed schema 1 manifest, whose digest is that of its payload without the
+ * signatures (see schema1.ts). Throws MANIFEST_INVALID when the bytes are not a JSON object.
+ */
+export function manifestDigestOf(bytes: Buffer, algorithm = "sha256"): string {
+  const json = parseJson(bytes);
+  if (json.schemaVersion !== 1) return digestOf(bytes, algorithm);
+  const mediaType = typeof json.mediaType === "string" ? json.mediaType : sniff(json);
+  return parseSchema1(bytes, json, mediaType, algorithm).digest;
+}
+
+function parseJson(bytes: Buffer): Record<string, unknown> {
   let json: unknown;
   try {
     json = JSON.parse(bytes.toString("utf8"));
@@ -117,14 +138,7 @@ export function parseManifest(bytes: Buffer, contentType?: string, opts: { maxBy
     throw new FerryError("MANIFEST_INVALID", `manifest is not valid JSON: ${(e as Error).message}`);
   }
   if (!isObject(json)) throw new FerryError("MANIFEST_INVALID", "manifest is not a JSON object");
-  const header = bareMediaType(contentType);
-  const field = typeof json.mediaType === "string" ? json.mediaType : undefined;
-  if (field && header && field !== header && header !== "application/json" && header !== "application/octet-stream") {
-    throw new FerryError("MEDIA_TYPE_MISMATCH", `manifest mediaType ${field} does not match Content-Type ${header}`);
-  }
-  const mediaType = field ?? (header && header !== "application/json" && header !== "application/octet-stream" ? header : sniff(json));
-  const manifest = toManifest(json, mediaType);
-  return { bytes, digest: digestOf(bytes), mediaType, manifest };
+  return json;
 }
 
 function sniff(json: Record<string, unknown>): string {
@@ -138,9 +152,6 @@ function sniff(json: Record<string, unknown>): string {
 }
 
 function toManifest(json: Record<string, unknown>, mediaType: string): AnyManifest {
-  if (mediaType === DOCKER_SCHEMA1 || mediaType === DOCKER_SCHEMA1_SIGNED || json.schemaVersion === 1) {
-    return { kind: "schema1", schemaVersion: 1, mediaType };
-  }
   if (mediaType === OCI_ARTIFACT_MANIFEST) return toArtifact(json, mediaType);
   if (json.schemaVersion !== 2) throw new FerryError("MANIFEST_INVALID", `unsupported schemaVersion ${String(json.schemaVersion)}`);
   const common = {

@@ -5,8 +5,8 @@
  */
 import { FerryError, RegistryError } from "../errors.ts";
 import { digestOf, isDigest, parseDigest } from "../oci/digest.ts";
-import { DEFAULT_MAX_MANIFEST_BYTES, type Descriptor, parseManifest, type RawManifest } from "../oci/manifest.ts";
-import { bareMediaType, DOCKER_SCHEMA1_SIGNED, MANIFEST_ACCEPT, OCI_ARTIFACT_MANIFEST } from "../oci/media-types.ts";
+import { DEFAULT_MAX_MANIFEST_BYTES, type Descriptor, manifestDigestOf, parseManifest, type RawManifest } from "../oci/manifest.ts";
+import { bareMediaType, DOCKER_SCHEMA1, DOCKER_SCHEMA1_SIGNED, MANIFEST_ACCEPT, OCI_ARTIFACT_MANIFEST } from "../oci/media-types.ts";
 import { Repository } from "../oci/reference.ts";
 import type { RegistryEndpoint } from "./endpoint.ts";
 import { mapError } from "./error-layer.ts";
@@ -75,11 +75,9 @@ export async function manifestGet(
     const raw = parseManifest(bytes, header(res.headers, "content-type"), { maxBytes: max });
     if (isDigest(ref)) {
       const d = parseDigest(ref);
-      const got = digestOf(bytes, d.algorithm);
-      // A signed schema1 manifest's digest covers its payload without signatures; not ours to copy.
-      if (got !== ref && raw.mediaType !== DOCKER_SCHEMA1_SIGNED) {
-        throw new FerryError("DIGEST_MISMATCH", `manifest ${where}: content hashes to ${got}`);
-      }
+      // A signed schema 1 manifest's digest is its payload's, without the signatures the registry just added.
+      const got = d.algorithm === "sha256" ? raw.digest : manifestDigestOf(bytes, d.algorithm);
+      if (got !== ref) throw new FerryError("DIGEST_MISMATCH", `manifest ${where}: content hashes to ${got}`);
       return { ...raw, digest: ref };
     }
     return raw;
@@ -126,6 +124,7 @@ export async function manifestPutResult(
   opts: CallOptions = {},
 ): Promise<ManifestPutResult> {
   let res: Reply;
+  const schema1 = mediaType === DOCKER_SCHEMA1 || mediaType === DOCKER_SCHEMA1_SIGNED;
   try {
     res = await ep.send({
       ...opts,
@@ -136,12 +135,14 @@ export async function manifestPutResult(
       headers: { "content-type": mediaType },
       body: bytes,
       expect: [200, 201, 202, 204],
+      // distribution 2.8 refuses schema 1 with a 500: retrying that would only repeat the refusal.
+      ...(schema1 ? { retry: false } : {}),
     });
   } catch (e) {
     throw refusedType(e, ep, repo, mediaType);
   }
   await drain(res.body);
-  const digest = digestOf(bytes);
+  const digest = schema1 ? manifestDigestOf(bytes) : digestOf(bytes);
   const said = header(res.headers, "docker-content-digest");
   if (said?.startsWith("sha256:") && said !== digest) {
     throw new FerryError("DIGEST_MISMATCH", `${ep.host}/${repo}: registry stored manifest as ${said}, expected ${digest}`, { side: ep.side });
@@ -152,14 +153,21 @@ export async function manifestPutResult(
 
 /**
  * A registry that does not know the withdrawn OCI 1.1.0-rc artifact manifest refuses its PUT:
- * distribution 2.8 answers 400 MANIFEST_INVALID, others 415 or UNSUPPORTED. Say so, with a
+ * distribution 2.8 answers 400 MANIFEST_INVALID, others 415 or UNSUPPORTED. One that does not
+ * take schema 1 answers the same, except distribution 2.8 (schema1 disabled, its default): 500
+ * UNKNOWN with an empty detail (`ErrSchemaV1Unsupported` has no error code). Say so, with a
  * stable code, instead of a generic REGISTRY error; any other failure passes unchanged.
  */
 function refusedType(e: unknown, ep: RegistryEndpoint, repo: string, mediaType: string): unknown {
-  if (mediaType !== OCI_ARTIFACT_MANIFEST || !(e instanceof RegistryError)) return e;
-  const refused = e.status === 415 || (e.status === 400 && (e.hasCode("MANIFEST_INVALID") || e.hasCode("UNSUPPORTED")));
+  const schema1 = mediaType === DOCKER_SCHEMA1 || mediaType === DOCKER_SCHEMA1_SIGNED;
+  if ((mediaType !== OCI_ARTIFACT_MANIFEST && !schema1) || !(e instanceof RegistryError)) return e;
+  const refused =
+    e.status === 415 ||
+    (e.status === 400 && (e.hasCode("MANIFEST_INVALID") || e.hasCode("UNSUPPORTED"))) ||
+    (schema1 && (e.status === 405 || (e.status === 500 && e.hasCode("UNKNOWN"))));
   if (!refused) return e;
-  return new FerryError("UNSUPPORTED", `${ep.host}/${repo} does not accept OCI artifact manifests (${OCI_ARTIFACT_MANIFEST}, HTTP ${e.status})`, {
+  const what = schema1 ? "Docker schema 1 manifests" : "OCI artifact manifests";
+  return new FerryError("UNSUPPORTED", `${ep.host}/${repo} does not accept ${what} (${mediaType}, HTTP ${e.status})`, {
     side: "destination",
     cause: e,
   });

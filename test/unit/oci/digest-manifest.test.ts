@@ -5,6 +5,7 @@ import { DigestVerifier, digestOf, parseDigest, verifyBytes } from "../../../lib
 import { parseManifest } from "../../../lib/oci/manifest.ts";
 import { DOCKER_LIST, DOCKER_MANIFEST, DOCKER_SCHEMA1_SIGNED, EMPTY_JSON_DIGEST, OCI_INDEX, OCI_MANIFEST } from "../../../lib/oci/media-types.ts";
 import { formatPlatform, parsePlatform, platformMatches } from "../../../lib/oci/platform.ts";
+import { schema1PayloadOf, signSchema1 } from "../../helpers/schema1.ts";
 
 const code = (c: string) => (e: unknown) => e instanceof FerryError && e.code === c;
 
@@ -64,7 +65,7 @@ describe("parseManifest", () => {
     assert.equal(docker.mediaType, DOCKER_MANIFEST);
     const oci = parseManifest(Buffer.from(JSON.stringify({ schemaVersion: 2, config: desc("application/vnd.oci.image.config.v1+json"), layers: [] })));
     assert.equal(oci.mediaType, OCI_MANIFEST);
-    const s1 = parseManifest(Buffer.from(JSON.stringify({ schemaVersion: 1, fsLayers: [], signatures: [{}] })));
+    const s1 = parseManifest(signSchema1(schema1PayloadOf({ name: "a", tag: "v1", layers: [] })));
     assert.equal(s1.mediaType, DOCKER_SCHEMA1_SIGNED);
     assert.equal(s1.manifest.kind, "schema1");
   });
