@@ -30,6 +30,8 @@ Options:
   --to-index               push a single-platform image as a one-entry index with its platform
                            (with --merge: it joins the destination's index)
   --include-foreign        copy foreign/non-distributable layers when SRC has them
+  --convert-schema1        convert a Docker schema 1 image to schema 2 (new digest); without
+                           it, only when DST refuses schema 1
   --referrers all|none     copy what refers to the image (default all)
   --referrer-type TYPE     only referrers of this artifactType (repeatable), e.g.
                            application/vnd.dev.cosign.simplesigning.v1+json for cosign signatures
@@ -66,6 +68,7 @@ function parseCopyArgs(argv: string[]) {
       "to-index": { type: "boolean" },
       digestfile: { type: "string" },
       "include-foreign": { type: "boolean" },
+      "convert-schema1": { type: "boolean" },
       referrers: { type: "string" },
       "referrer-type": { type: "string", multiple: true },
       "dry-run": { type: "boolean" },
@@ -138,6 +141,7 @@ export async function runCopy(argv: string[]): Promise<number> {
       merge: values.merge === true,
       toIndex: values["to-index"] === true,
       includeForeign: values["include-foreign"] === true,
+      convertSchema1: values["convert-schema1"] === true,
       dryRun: values["dry-run"] === true,
       referrers: values.referrers === "none" ? false : { ...(values["referrer-type"] ? { artifactTypes: values["referrer-type"] } : {}) },
       ...(jobs ? { jobs } : {}),

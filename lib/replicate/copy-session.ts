@@ -46,6 +46,8 @@ export interface CopyOptions extends CallOptions {
   merge?: boolean;
   /** Push a single-platform image as a one-entry index with its platform (with `merge`: it joins the destination's index). */
   toIndex?: boolean;
+  /** Convert a Docker schema 1 image to schema 2 before pushing; without it, only when the destination refuses schema 1. */
+  convertSchema1?: boolean;
   /** Copy foreign / non-distributable layers when the source has them (skipped by default). */
   includeForeign?: boolean;
   /** Concurrent blob transfers. Default {@link DEFAULT_JOBS}. */

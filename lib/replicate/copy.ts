@@ -15,6 +15,7 @@ import type { ImageSink, ImageSource } from "./ports.ts";
 import { type Discovery, orphanWarning, type Referrer, referrersFor, withoutDescendantsOf } from "./referrers.ts";
 import { copyReferrers, type ReferrerCopy, referrerLabel } from "./referrers-copy.ts";
 import { copyUnits, type DestinationPlan, planRoot, type Root, type RootPlan, type SourceRoot } from "./root-plan.ts";
+import { pushSchema1Root } from "./schema1.ts";
 
 /** What a copy did. */
 export interface CopyResult {
@@ -36,6 +37,8 @@ export interface CopyResult {
   durationMs: number;
   addressByTag?: string;
   addressByDigest: string;
+  /** `schema1` when a Docker schema 1 image was converted to schema 2 on the way: `digest` is the new image's, not `sourceDigest`. */
+  converted?: string;
   /** The destination's parts, for CI: its registry (absent for an OCI layout), repository (the layout's directory), tag. */
   registry?: string;
   repository: string;
@@ -144,11 +147,18 @@ async function copyTree(session: CopySession, source: SourceRoot, dst: Destinati
     found = w.kept;
     if (w.dropped > 0) session.warn(orphanWarning(w.dropped, source.digest));
   }
-  if (!dst.upToDate) await pushRoot(session, source, root, found.length > 0 ? undefined : tag);
+  const byDigest = found.length > 0;
+  let pushed: Root = root;
+  if (!dst.upToDate) pushed = await pushRoot(session, source, root, byDigest ? undefined : tag);
+  if (pushed !== root) {
+    // A converted schema 1 image: the destination holds a new digest, which nothing refers to.
+    dst.root = pushed;
+    if (found.length > 0) session.warn(`${found.length} referrer(s) of ${source.digest} not copied: they name the schema 1 digest, which conversion changed`);
+    found = [];
+  }
   const copied = await copyReferrers(session, found);
   for (const r of copied) session.emit({ type: "referrer", ...r });
-  if (!dst.upToDate && found.length > 0 && tag)
-    await session.putManifest(tag, root.bytes, root.mediaType, source.children ? "index" : (source.platforms[0] ?? ""));
+  if (!dst.upToDate && byDigest && tag) await session.putManifest(tag, pushed.bytes, pushed.mediaType, source.children ? "index" : (source.platforms[0] ?? ""));
   return copied;
 }
 
@@ -174,7 +184,8 @@ function resultOf(
     digest,
     mediaType: dst.root?.mediaType ?? plan.mediaType,
     platforms: plan.source ? platformsOfPlan(plan.source, dst) : [],
-    indexRebuilt: dst.root?.rebuilt ?? false,
+    indexRebuilt: (dst.root?.rebuilt ?? false) && !(dst.root as SourceRoot).converted,
+    ...((dst.root as SourceRoot | undefined)?.converted ? { converted: (dst.root as SourceRoot).converted } : {}),
     upToDate: dst.upToDate,
     dryRun: session.opts.dryRun === true,
     blobs: { copied: s.copied, skipped: s.skipped, mounted: s.mounted, foreignSkipped: s.foreignSkipped },
@@ -204,19 +215,24 @@ function platformsOfPlan(source: SourceRoot, dst: DestinationPlan): string[] {
   return [...source.platforms, ...platformsOf(dst.fromDestination)];
 }
 
-/** Copies what the root references (children first), then the root under the tag (or its digest). */
-async function pushRoot(session: CopySession, source: SourceRoot, root: Root, tag: string | undefined): Promise<void> {
+/** Copies what the root references (children first), then the root under the tag (or its digest); resolves to the root pushed. */
+async function pushRoot(session: CopySession, source: SourceRoot, root: Root, tag: string | undefined): Promise<Root> {
+  if (source.manifest.kind === "schema1") {
+    const pushed = await pushSchema1Root(session, source, tag);
+    return pushed === source ? root : pushed;
+  }
   for (const g of source.generated ?? []) session.addGenerated(g.descriptor.digest, g.bytes);
   if (source.children) {
     await Promise.all(source.children.map((d) => session.copyManifest(d, childLabel(d, ""))));
     const pushed = await session.putManifest(tag ?? root.digest, root.bytes, root.mediaType, "index");
     if (pushed && pushed !== root.digest)
       throw new FerryError("DIGEST_MISMATCH", `${session.sink.name}: index stored as ${pushed}, expected ${root.digest}`, { side: "destination" });
-    return;
+    return root;
   }
   const platform = source.platforms[0] ?? "";
   await session.copyReferenced(source.manifest, platform);
   await session.putManifest(tag ?? root.digest, root.bytes, root.mediaType, platform);
+  return root;
 }
 
 function platformsOf(entries: Descriptor[]): string[] {

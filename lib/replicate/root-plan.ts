@@ -9,6 +9,7 @@ import type { AnyManifest, Descriptor, Platform, RawManifest } from "../oci/mani
 import { parseManifest } from "../oci/manifest.ts";
 import { isIndexType } from "../oci/media-types.ts";
 import { formatPlatform, parsePlatformLoose, platformMatches } from "../oci/platform.ts";
+import { schema1Platform } from "../oci/schema1.ts";
 import type { CallOptions } from "../registry/client.ts";
 import { filterIndex, type IndexPlan, isAttestation, mergeWithDestination, oneEntryIndex, verbatim } from "./index-build.ts";
 import type { ImageSink, ImageSource } from "./ports.ts";
@@ -177,8 +178,14 @@ export async function resolveRoot(source: ImageSource, raw: RawManifest, platfor
       manifest,
     };
   }
-  const platform = raw.manifest.kind === "manifest" ? await imagePlatform(source, raw, call) : "";
-  if (platforms && raw.manifest.kind === "manifest" && !platforms.some((w) => platformMatches(w, platform ? parsePlatformLoose(platform) : undefined))) {
+  // Schema 1 is kept verbatim here; whether it is converted is decided as it is pushed (replicate/schema1.ts).
+  const schema1 = raw.manifest.kind === "schema1" ? schema1Platform(raw.manifest) : undefined;
+  const platform = raw.manifest.kind === "manifest" ? await imagePlatform(source, raw, call) : (schema1 ?? "");
+  if (
+    platforms &&
+    (raw.manifest.kind === "manifest" || schema1 !== undefined) &&
+    !platforms.some((w) => platformMatches(w, platform ? parsePlatformLoose(platform) : undefined))
+  ) {
     throw new FerryError(
       "PLATFORM_MISMATCH",
       `${source.address(raw.digest)} is a single-platform image for ${platform || "an unknown platform"}, not ${platforms.map(formatPlatform).join(", ")}`,

@@ -28,6 +28,8 @@ export interface DistributionOptions {
   notifications?: { url: string; headers?: Record<string, string[]>; timeout?: string; backoff?: string };
   /** Require index children to exist (validation.manifests.indexes). */
   validateIndexes?: boolean;
+  /** Accept Docker schema 1 pushes (`compatibility.schema1.enabled`; off by default in 2.8, which then answers 500 UNKNOWN). */
+  schema1?: boolean;
 }
 
 export interface Distribution {
@@ -97,6 +99,7 @@ export async function startDistribution(opts: DistributionOptions = {}): Promise
   if (opts.foreignUrls) validation.push("urls: {allow: ['^https?://']}");
   if (opts.validateIndexes) validation.push("indexes: {platforms: all}");
   if (validation.length) lines.push(`validation: {manifests: {${validation.join(", ")}}}`);
+  if (opts.schema1) lines.push("compatibility: {schema1: {enabled: true}}");
   if (opts.notifications) {
     const n = opts.notifications;
     lines.push(
