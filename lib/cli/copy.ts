@@ -6,6 +6,7 @@ import { parsePlatform } from "../oci/platform.ts";
 import { type CopyResult, copyToMany } from "../replicate/copy.ts";
 import { DEFAULT_JOBS } from "../replicate/copy-session.ts";
 import { formatLocation, parseLocation } from "../replicate/location.ts";
+import { OciLayoutStore } from "../replicate/oci-layout.ts";
 import { openStore } from "../replicate/open.ts";
 import { formatBytes, formatDuration, shortDigest } from "./format.ts";
 import { createProgress } from "./progress.ts";
@@ -122,7 +123,8 @@ export async function runCopy(argv: string[]): Promise<number> {
   const pool = poolFromFlags(values);
   // Progress goes to stderr, so it never mixes with --json on stdout.
   const progress = createProgress(process.stderr, { quiet: values.quiet === true });
-  const srcRef = src.digest ?? src.tag ?? "latest";
+  // A layout named without a ref means its only image (or a usage error listing them), as skopeo reads it.
+  const srcRef = src.digest ?? src.tag ?? (src.kind === "oci" ? await new OciLayoutStore(src.dir).onlyImage() : "latest");
   const abort = new AbortController();
   const onSignal = () => abort.abort(new FerryError("ABORTED", "interrupted"));
   process.once("SIGINT", onSignal);

@@ -4,6 +4,7 @@ import { FerryError } from "../errors.ts";
 import type { Descriptor } from "../oci/manifest.ts";
 import { formatPlatform } from "../oci/platform.ts";
 import { formatLocation, parseLocation } from "../replicate/location.ts";
+import { OciLayoutStore } from "../replicate/oci-layout.ts";
 import { openStore } from "../replicate/open.ts";
 import type { ImageSource } from "../replicate/ports.ts";
 import { discoverReferrers } from "../replicate/referrers.ts";
@@ -142,7 +143,8 @@ export async function runInspect(argv: string[]): Promise<number> {
   const pool = poolFromFlags(values);
   try {
     const source = openStore(loc, pool, "source", credsFlag(values.creds, "--creds"));
-    const bare = await inspectTree(source, loc.digest ?? loc.tag ?? "latest");
+    const ref = loc.digest ?? loc.tag ?? (loc.kind === "oci" ? await new OciLayoutStore(loc.dir).onlyImage() : "latest");
+    const bare = await inspectTree(source, ref);
     const tree = values.referrers === "none" ? bare : await withReferrers(source, bare);
     process.stdout.write(values.json ? `${JSON.stringify(tree, null, 2)}\n` : render(tree, formatLocation(loc)));
     return 0;

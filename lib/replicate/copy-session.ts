@@ -265,6 +265,8 @@ export class CopySession {
   /** PUTs manifest bytes (by digest or tag); in a dry run only reports it. */
   async putManifest(ref: string, bytes: Buffer, mediaType: string, platform: string): Promise<string | undefined> {
     const digest = isDigest(ref) ? ref : undefined;
+    const caution = digest ? undefined : this.sink.manifestPutWarning?.(ref, mediaType);
+    if (caution) this.warn(caution);
     if (this.opts.dryRun) {
       this.emit({ type: "manifest", digest: digest ?? ref, mediaType, platform, action: "would-push" });
       return digest;

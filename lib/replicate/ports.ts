@@ -53,6 +53,8 @@ export interface ImageSink {
   readonly repository?: string;
   /** The referrers API's answer for `digest`: whether this sink keeps referrers lists itself. */
   referrersList?(digest: string, opts?: CallOptions & { artifactTypes?: string[] }): Promise<ReferrersAnswer>;
+  /** What a person should know before `ref` is written with this media type (tools that will not read it), if anything. */
+  manifestPutWarning?(ref: string, mediaType: string): string | undefined;
   /** A manifest PUT that also says whether the registry processed its `subject` (the `OCI-Subject` answer). */
   manifestPutResult?(ref: string, bytes: Buffer, mediaType: string, opts?: CallOptions): Promise<{ digest: string; subject?: string }>;
 }

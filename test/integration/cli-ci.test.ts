@@ -73,7 +73,8 @@ describe("one source, several destinations", () => {
       shortAddressByDigest: `team/app@${image.digest}`,
     });
     assert.equal(results[1]?.tag, "v1", "a destination without a tag takes the source's");
-    assert.equal((results[1]?.blobs as { mounted: number }).mounted > 0, true, "the second repository of a registry mounts");
+    const second = results[1] as { blobs: { mounted: number } };
+    assert.ok(second.blobs.mounted > 0, "the second repository of a registry mounts");
     assert.equal(results[2]?.shortAddressByTag, "app:2.0");
     assert.equal(await readFile(digestfile, "utf8"), image.digest);
     const c = new RegistryClient({ host: b.host });
@@ -114,5 +115,19 @@ describe("--to-index", () => {
     );
     assert.equal((JSON.parse(second.stdout) as { digest: string }).digest, index.digest);
     await c.close();
+  });
+});
+
+describe("OCI layouts as skopeo names them", () => {
+  it("writes oci:DIR:team/app-1.0, warns that a Docker-format image is invisible by that name to skopeo 1.9, and reads oci:DIR as its only image", async () => {
+    const docker = randomIndex({ platforms: 1, layers: 1, layerSize: 256, seed: "cli-layout", format: "docker" });
+    await pushImage(srcClient, "docker/app", "v1", docker);
+    const dir = join(tmp, "layout");
+    const out = await ferry(["copy", `${src.host}/docker/app:v1`, `oci:${dir}:team/app-1.0`]);
+    assert.equal(out.code, 0, out.stderr);
+    assert.match(out.stderr, /skopeo/i);
+    const back = await ferry(["copy", "--json", `oci:${dir}`, `${b.host}/from-layout/app:v9`]);
+    assert.equal(back.code, 0, back.stderr);
+    assert.equal((JSON.parse(back.stdout) as { digest: string }).digest, docker.digest);
   });
 });
