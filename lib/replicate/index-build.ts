@@ -121,7 +121,10 @@ export function mergeWithDestination(plan: IndexPlan, destination: RawManifest):
  * A single-platform image as a one-entry index (Docker manifest list for a Docker manifest, else
  * an OCI index), the entry carrying its platform: the image is pushed by digest, the index tagged.
  */
-export function oneEntryIndex(image: { bytes: Buffer; digest: string; mediaType: string }, platform: Platform): { bytes: Buffer; digest: string; mediaType: string; entry: Descriptor } {
+export function oneEntryIndex(
+  image: { bytes: Buffer; digest: string; mediaType: string },
+  platform: Platform,
+): { bytes: Buffer; digest: string; mediaType: string; entry: Descriptor } {
   const mediaType = image.mediaType === DOCKER_MANIFEST ? DOCKER_LIST : OCI_INDEX;
   const entry: Descriptor = { mediaType: image.mediaType, digest: image.digest, size: image.bytes.byteLength, platform };
   const bytes = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType, manifests: [entry] }));

@@ -117,7 +117,12 @@ export async function planRoot(req: PlanRootRequest): Promise<RootPlan> {
       destinations.push({ index: i, ...(d.tag ? { tag: d.tag } : {}), fromDestination: [], upToDate: false, error: failed });
       continue;
     }
-    const plan = await planDestination(d.sink, source, { ...(d.tag ? { tag: d.tag } : {}), merge: req.merge === true, current: currents[i]?.digest ?? null, call })
+    const plan = await planDestination(d.sink, source, {
+      ...(d.tag ? { tag: d.tag } : {}),
+      merge: req.merge === true,
+      current: currents[i]?.digest ?? null,
+      call,
+    })
       .then((p) => p)
       .catch((e: unknown) => {
         if (!req.isolate) throw e;
@@ -155,10 +160,22 @@ function headVerdict(source: string, current: string | undefined, req: PlanRootR
 /** A single image as a one-entry index (the image its only child). */
 function asIndex(source: ImageSource, image: SourceRoot): SourceRoot {
   const platform = image.platforms[0];
-  if (!platform) throw new FerryError("UNSUPPORTED", `${source.address(image.digest)} has no platform in its config: it cannot be the entry of an index`, { side: "source" });
+  if (!platform)
+    throw new FerryError("UNSUPPORTED", `${source.address(image.digest)} has no platform in its config: it cannot be the entry of an index`, {
+      side: "source",
+    });
   const index = oneEntryIndex(image, parsePlatformLoose(platform));
   const manifest = parseManifest(index.bytes, index.mediaType).manifest;
-  return { bytes: index.bytes, digest: index.digest, mediaType: index.mediaType, rebuilt: true, sourceDigest: image.sourceDigest, children: [index.entry], platforms: image.platforms, manifest };
+  return {
+    bytes: index.bytes,
+    digest: index.digest,
+    mediaType: index.mediaType,
+    rebuilt: true,
+    sourceDigest: image.sourceDigest,
+    children: [index.entry],
+    platforms: image.platforms,
+    manifest,
+  };
 }
 
 /** Filters or keeps the source's root; a single image must match the wanted platforms. */
