@@ -202,7 +202,7 @@ function summary(r: CopyResult): string {
   const verb = r.dryRun ? "Would copy" : "Copied";
   const lines = [
     `${verb} ${r.source} → ${r.destination}`,
-    `  digest     ${r.digest}${r.indexRebuilt ? ` (index rebuilt; source ${r.sourceDigest})` : ""}`,
+    `  digest     ${r.digest}${r.indexRebuilt ? ` (index rebuilt; source ${r.sourceDigest})` : r.converted ? ` (converted from ${r.converted}; source ${r.sourceDigest})` : ""}`,
     `  platforms  ${r.platforms.length ? r.platforms.join(", ") : "-"}`,
     `  blobs      ${r.blobs.copied} copied (${formatBytes(r.bytes)}), ${r.blobs.skipped} skipped, ${r.blobs.mounted} mounted${r.blobs.foreignSkipped ? `, ${r.blobs.foreignSkipped} foreign not copied` : ""}`,
     `  time       ${formatDuration(r.durationMs)}`,

@@ -10,7 +10,7 @@ import { Readable, Transform } from "node:stream";
 import { FerryError } from "../errors.ts";
 import { DigestVerifier, digestOf, isDigest, parseDigest } from "../oci/digest.ts";
 import { type Descriptor, parseManifest, type RawManifest } from "../oci/manifest.ts";
-import { DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX } from "../oci/media-types.ts";
+import { DOCKER_LIST, DOCKER_MANIFEST, DOCKER_SCHEMA1, DOCKER_SCHEMA1_SIGNED, OCI_INDEX } from "../oci/media-types.ts";
 import { LayoutFiles } from "./layout-files.ts";
 import { isLayoutRefName } from "./location.ts";
 import type { ImageSink, ImageSource } from "./ports.ts";
@@ -172,6 +172,10 @@ export class OciLayoutStore implements ImageSource, ImageSink {
   }
 
   async manifestPut(ref: string, bytes: Buffer, mediaType: string): Promise<string> {
+    // The image-layout spec has no schema 1: refusing it makes ferry copy convert it to schema 2.
+    if (mediaType === DOCKER_SCHEMA1 || mediaType === DOCKER_SCHEMA1_SIGNED) {
+      throw new FerryError("UNSUPPORTED", `${this.name}: an OCI image layout does not hold Docker schema 1 manifests`, { side: "destination" });
+    }
     const digest = digestOf(bytes);
     const desc = { mediaType, digest, size: bytes.byteLength };
     if ((await this.blobHead(digest)) === undefined) await this.blobPut(desc, async () => Readable.from([bytes]));

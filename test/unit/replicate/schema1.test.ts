@@ -6,11 +6,15 @@
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, it } from "node:test";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { DOCKER_MANIFEST, DOCKER_SCHEMA1 } from "../../../lib/oci/media-types.ts";
 import { EMPTY_LAYER_GZIP } from "../../../lib/oci/schema1-convert.ts";
 import { copyImage } from "../../../lib/replicate/copy.ts";
+import { OciLayoutStore } from "../../../lib/replicate/oci-layout.ts";
 import { RegistryStore } from "../../../lib/replicate/registry-store.ts";
 import { send } from "../../fakes/registry.ts";
 import { rejectsWithCode } from "../../helpers/assert.ts";
@@ -133,6 +137,19 @@ describe("copying a schema 1 image", () => {
     const dry = await copyImage(s.store, "v1", new RegistryStore(dst.client, "other"), "v1", { convertSchema1: true, dryRun: true });
     assert.equal(dry.digest, r.digest, "a dry run names the digest the conversion gives");
     assert.equal(dst.fake.manifests.get("other"), undefined, "and writes nothing");
+  });
+
+  it("into an OCI layout (which holds no schema 1) the image is converted", async () => {
+    const { store } = await schema1Source();
+    const dir = await mkdtemp(join(tmpdir(), "ferry-schema1-layout-"));
+    try {
+      const r = await copyImage(store, "v1", new OciLayoutStore(dir), "v1");
+      assert.equal(r.converted, "schema1");
+      assert.equal(r.mediaType, DOCKER_MANIFEST);
+      assert.equal((await new OciLayoutStore(dir).manifestHead("v1"))?.digest, r.digest);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it("a layer that is not gzip cannot be converted: UNSUPPORTED at the source; a platform it lacks: PLATFORM_MISMATCH", async () => {
