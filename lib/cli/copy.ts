@@ -5,12 +5,12 @@ import { errorCodes, errorRecord, FerryError } from "../errors.ts";
 import { parsePlatform } from "../oci/platform.ts";
 import { type CopyResult, copyToMany } from "../replicate/copy.ts";
 import { DEFAULT_JOBS } from "../replicate/copy-session.ts";
-import { formatLocation, parseLocation } from "../replicate/location.ts";
+import { formatLocation } from "../replicate/location.ts";
 import { OciLayoutStore } from "../replicate/oci-layout.ts";
 import { openStore } from "../replicate/open.ts";
 import { formatBytes, formatDuration, shortDigest } from "./format.ts";
 import { createProgress } from "./progress.ts";
-import { credsFlag, poolFromFlags, REGISTRY_HELP, REGISTRY_OPTIONS, TRANSFER_HELP, TRANSFER_OPTIONS } from "./registry-flags.ts";
+import { credsFlag, locationArg, poolFromFlags, REGISTRY_HELP, REGISTRY_OPTIONS, TRANSFER_HELP, TRANSFER_OPTIONS } from "./registry-flags.ts";
 
 export const COPY_HELP = `Usage: ferry copy [options] SRC DST [DST...]
 
@@ -93,18 +93,11 @@ function parseCopyArgs(argv: string[]) {
   }
   if (values.referrers === "none" && values["referrer-type"])
     throw new FerryError("USAGE", "--referrer-type filters referrers; it cannot go with --referrers none");
-  const location = (s: string) => {
-    try {
-      return parseLocation(s);
-    } catch (e) {
-      throw e instanceof FerryError && e.code === "INVALID_REFERENCE" ? new FerryError("USAGE", e.message) : e;
-    }
-  };
   return {
     help: false as const,
     values,
-    src: location(positionals[0] as string),
-    dsts: positionals.slice(1).map(location),
+    src: locationArg(positionals[0] as string),
+    dsts: positionals.slice(1).map(locationArg),
     jobs,
     platforms: values.platform?.map(parsePlatform),
     srcCreds: credsFlag(values["src-creds"], "--src-creds"),

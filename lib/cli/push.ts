@@ -4,11 +4,11 @@ import { errorCodes, FerryError } from "../errors.ts";
 import { parsePlatform } from "../oci/platform.ts";
 import { hostPlatform, type ImageSettings } from "../push/config.ts";
 import { type PushEvent, type PushResult, pushTree } from "../push/push.ts";
-import { formatLocation, type Location, parseLocation } from "../replicate/location.ts";
+import { formatLocation } from "../replicate/location.ts";
 import { openStore } from "../replicate/open.ts";
 import { formatBytes, formatDuration, shortDigest } from "./format.ts";
 import { createProgress } from "./progress.ts";
-import { credsFlag, poolFromFlags, REGISTRY_HELP, REGISTRY_OPTIONS, TRANSFER_HELP, TRANSFER_OPTIONS } from "./registry-flags.ts";
+import { credsFlag, locationArg, poolFromFlags, REGISTRY_HELP, REGISTRY_OPTIONS, TRANSFER_HELP, TRANSFER_OPTIONS } from "./registry-flags.ts";
 
 export const PUSH_HELP = `Usage: ferry push [options] DIR DST
 
@@ -103,14 +103,6 @@ function imageSettings(v: { env?: string[]; cmd?: string; entrypoint?: string; w
   return s;
 }
 
-function location(s: string): Location {
-  try {
-    return parseLocation(s);
-  } catch (e) {
-    throw e instanceof FerryError && e.code === "INVALID_REFERENCE" ? new FerryError("USAGE", e.message) : e;
-  }
-}
-
 /** `ferry push`'s arguments, checked. */
 function parsePushArgs(argv: string[], env: NodeJS.ProcessEnv) {
   const { values, positionals } = parseArgs({
@@ -141,9 +133,9 @@ function parsePushArgs(argv: string[], env: NodeJS.ProcessEnv) {
   if (values.format !== undefined && values.format !== "oci" && values.format !== "docker") {
     throw new FerryError("USAGE", `--format wants oci or docker, not ${JSON.stringify(values.format)}`);
   }
-  const dst = location(positionals[1] as string);
+  const dst = locationArg(positionals[1] as string);
   if (dst.digest) throw new FerryError("USAGE", "push writes a tag: DST takes a tag, not a digest");
-  const base = values.base === undefined ? undefined : location(values.base);
+  const base = values.base === undefined ? undefined : locationArg(values.base);
   return {
     help: false as const,
     values,

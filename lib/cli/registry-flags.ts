@@ -1,6 +1,7 @@
 /** Registry-access flags shared by commands: credentials, auth file, plain HTTP hosts, TLS, stall guards. */
 import type { ParseArgsConfig } from "node:util";
 import { FerryError } from "../errors.ts";
+import { type Location, parseLocation } from "../replicate/location.ts";
 import { staticCredentials, type CredentialProvider, parseUserPass } from "../registry/credentials.ts";
 import { RegistryPool } from "../registry/pool.ts";
 import { DEFAULT_TRANSFER, type TransferSettings } from "../registry/stall.ts";
@@ -82,5 +83,14 @@ export function credsFlag(value: string | undefined, flag: string): CredentialPr
     return staticCredentials(c.username, c.password);
   } catch {
     throw new FerryError("USAGE", `${flag} must be USER:PASS`);
+  }
+}
+
+/** A SRC or DST argument: a registry reference or an OCI layout; a malformed one is a usage error (exit 2). */
+export function locationArg(s: string): Location {
+  try {
+    return parseLocation(s);
+  } catch (e) {
+    throw e instanceof FerryError && e.code === "INVALID_REFERENCE" ? new FerryError("USAGE", e.message) : e;
   }
 }
