@@ -34,7 +34,7 @@ export async function benchPipeline(ferryBundle: string, log: (s: string) => voi
       `version: 1
 webhooks: [{ provider: distribution, id: bench, registry: "${src.host}", secret: s3cret }]
 rules: [{ name: mirror, source: "${src.host}/lat/**", destinations: ["${dst.host}/{repo}"] }]
-api: { token: bench }
+api: { token: bench, allow: [{ source: "${src.host}/tp/**", destinations: ["${dst.host}/tp/*"] }] }
 `,
     );
     ferry = await spawnServe(ferryBundle, config, port, { inheritStderr: true, args: ["--data-dir", join(dir, "state")] });

@@ -159,6 +159,11 @@ export const ConfigSchema = z
       .object({
         token: z.string().min(1).optional(),
         tokenEnv: z.string().optional(),
+        /**
+         * One-off replications the API may run besides those a rule covers: a source repository glob
+         * and the destination repository globs it may go to (`POST /replications` answers 403 otherwise).
+         */
+        allow: z.array(z.object({ source: z.string().min(1), destinations: z.array(z.string().min(1)).min(1) }).strict()).optional(),
         /** On AWS: API Gateway throttles per route, so a webhook flood cannot starve /replications (defaults in infra/ferry.ts). */
         throttle: z.object({ webhooks: routeThrottle.optional(), replications: routeThrottle.optional() }).strict().optional(),
       })

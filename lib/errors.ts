@@ -47,6 +47,8 @@ export type ErrorCode =
   | "SIGNATURE_INVALID"
   /** ferry serve's data directory cannot be read back (a journal line damaged by something other than a crash). */
   | "STATE_DAMAGED"
+  /** The request is not one the configuration allows (a one-off replication outside the rules and api.allow). */
+  | "FORBIDDEN"
   /** Anything ferry did not raise on purpose (an SDK or runtime error). */
   | "INTERNAL"
   /** A path inside an OCI layout is a symbolic link (or not the file or directory it must be): nothing is read or written through it. */

@@ -73,6 +73,8 @@ rules:
     destinations: ["${dst.host}/mirror/{repo}"]
 api:
   token: ${TOKEN}
+  allow:                           # one-off replications beyond the rules (POST /replications)
+    - { source: "${src.host}/demo/**", destinations: ["${dst.host}/releases/*"] }
 `,
     );
     ferry = await spawnServe(BIN, config, port, { inheritStderr: true, args: ["--data-dir", join(dir, "state")] });

@@ -10,6 +10,7 @@ import { FerryError } from "../errors.ts";
 import { PROVIDERS } from "../events/index.ts";
 import { BadPayloadError } from "../events/types.ts";
 import { safeEqual } from "../events/compare.ts";
+import { replicationAllowed } from "../rules/allow.ts";
 import { matchRules } from "../rules/match.ts";
 import { tagAllowed } from "../rules/tags.ts";
 import type { Job } from "../state/store.ts";
@@ -109,11 +110,11 @@ async function createReplication(deps: PipelineDeps, req: HttpRequest): Promise<
   }
   try {
     const { dedupKey, rule, ...fields } = r.data;
-    const { id, created } = await submitReplication(
-      deps,
-      { ...fields, ...(rule ? { rule } : {}), trigger: rule ? "backfill" : "api", eventTime: new Date().toISOString() },
-      dedupKey ? deliveryJobId("api", dedupKey) : undefined,
-    );
+    const request: ReplicationRequest = { ...fields, ...(rule ? { rule } : {}), trigger: rule ? "backfill" : "api", eventTime: new Date().toISOString() };
+    validateRequest(request);
+    const verdict = replicationAllowed(deps.config, request);
+    if (!verdict.allowed) return json(403, { error: verdict.reason, code: "FORBIDDEN" });
+    const { id, created } = await submitReplication(deps, request, dedupKey ? deliveryJobId("api", dedupKey) : undefined);
     return json(202, { id, status: "queued", statusUrl: `/replications/${id}`, created });
   } catch (e) {
     if (e instanceof FerryError && (e.code === "INVALID_REFERENCE" || e.code === "USAGE")) {

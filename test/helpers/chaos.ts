@@ -378,7 +378,7 @@ export async function runChaos(opts: ChaosOptions = {}): Promise<ChaosResult> {
       config,
       [
         "version: 1",
-        `api: { token: ${TOKEN} }`,
+        `api: { token: ${TOKEN}, allow: [{ source: "127.0.0.1:*/**", destinations: ["127.0.0.1:*/**"] }] }`,
         "registries:",
         `  - { host: "${srcProxy.host}", plainHttp: true }`,
         `  - { host: "${dstProxy.host}", plainHttp: true }`,

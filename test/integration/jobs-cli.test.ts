@@ -32,7 +32,10 @@ before(async () => {
   [src, dst] = await Promise.all([startDistribution(), startDistribution()]);
   blackHole = createServer((s) => sockets.push(s)); // accepts, never answers
   await new Promise<void>((r) => blackHole.listen(0, "127.0.0.1", r));
-  const config = await writeConfig(join(dir, "ferry.yml"), "version: 1\napi: { token: test-token }\n");
+  const config = await writeConfig(
+    join(dir, "ferry.yml"),
+    "version: 1\napi: { token: test-token, allow: [{ source: '127.0.0.1:*/**', destinations: ['127.0.0.1:*/**'] }] }\n",
+  );
   ferry = await startFerry(config, { port: await freePort(), dataDir: false });
 });
 after(async () => {

@@ -64,7 +64,10 @@ it("a copy worker killed mid-blob is redelivered and the job still succeeds", { 
   const image = randomIndex({ platforms: 1, layers: 1, layerSize: 12_000_000, seed: "crash" });
   await pushImage(new RegistryClient({ host: src.host }), "big/app", "v1", image);
   const port = await freePort();
-  const config = await writeConfig(join(dir, "ferry.yml"), `version: 1\napi: { token: test-token }\npipeline: { visibilityTimeout: 3, maxReceiveCount: 5 }\n`);
+  const config = await writeConfig(
+    join(dir, "ferry.yml"),
+    `version: 1\napi: { token: test-token, allow: [{ source: "127.0.0.1:*/**", destinations: ["127.0.0.1:*/**"] }] }\npipeline: { visibilityTimeout: 3, maxReceiveCount: 5 }\n`,
+  );
   const base = `http://127.0.0.1:${port}`;
   const first = await startServe(config, port);
   const r = await api(base, "POST", "/replications", { source: `${proxy.host}/big/app:v1`, destinations: [`${dst.host}/big/app`] });
@@ -92,7 +95,10 @@ it("kill -9 half a second after 20 accepted replications: after a restart on the
   for (const [i, image] of images.entries()) await pushImage(srcClient, `durable/app${i}`, "v1", image);
   await srcClient.close();
   const port = await freePort();
-  const config = await writeConfig(join(dir, "durable.yml"), `version: 1\napi: { token: test-token }\npipeline: { copyConcurrency: 2 }\n`);
+  const config = await writeConfig(
+    join(dir, "durable.yml"),
+    `version: 1\napi: { token: test-token, allow: [{ source: "127.0.0.1:*/**", destinations: ["127.0.0.1:*/**"] }] }\npipeline: { copyConcurrency: 2 }\n`,
+  );
   const dataDir = join(dir, "durable-state");
   const base = `http://127.0.0.1:${port}`;
   // the embedded stand-ins: no FERRY_* endpoints in the environment

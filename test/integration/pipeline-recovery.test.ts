@@ -51,7 +51,7 @@ before(async () => {
   const config = await writeConfig(
     join(dir, "ferry.yml"),
     `version: 1
-api: { token: test-token }
+api: { token: test-token, allow: [{ source: "127.0.0.1:*/**", destinations: ["127.0.0.1:*/**"] }] }
 pipeline: { visibilityTimeout: 1, maxReceiveCount: 2, tagLease: 1, tagWait: 120, reconcileEvery: 1, stuckAfter: 8, maxRedrives: 3 }
 `,
   );

@@ -52,7 +52,7 @@ rules:
     source: "${src.host}/gated/*"
     destinations: ["${dst1.host}/{repo}"]
     verify: { cosign: { publicKeys: [${pem}] } }
-api: { token: test-token }
+api: { token: test-token, allow: [{ source: "127.0.0.1:*/**", destinations: ["127.0.0.1:*/**"] }] }
 pipeline: { visibilityTimeout: 2, maxReceiveCount: 2, copyConcurrency: 4 }
 `,
   );

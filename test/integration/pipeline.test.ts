@@ -42,7 +42,7 @@ webhooks:
 rules:
   - { name: mirror, source: "${src.host}/team/**", destinations: ["${dst.host}/mirror/{repo}"] }
   - { name: arm-only, source: "${src.host}/arm/*", destinations: ["${dst.host}/{name}"], platforms: [linux/arm64] }
-api: { token: test-token }
+api: { token: test-token, allow: [{ source: "127.0.0.1:*/**", destinations: ["127.0.0.1:*/**"] }] }
 pipeline: { visibilityTimeout: 2, maxReceiveCount: 2, copyConcurrency: 4 }
 `,
   );
@@ -148,6 +148,14 @@ describe("automatic mirroring", () => {
 });
 
 describe("one-off replications through the API", () => {
+  it("outside the rules and api.allow: 403 FORBIDDEN, and no job", async () => {
+    const before = ((await api(ferry.url, "GET", "/replications?limit=100")).body.jobs as unknown[]).length;
+    const r = await api(ferry.url, "POST", "/replications", { source: "registry.example.com/private/app:v1", destinations: [`${dst.host}/stolen/app`] });
+    assert.equal(r.status, 403);
+    assert.equal(r.body.code, "FORBIDDEN");
+    assert.equal(((await api(ferry.url, "GET", "/replications?limit=100")).body.jobs as unknown[]).length, before);
+  });
+
   it("POST /replications → 202; the job ends succeeded with the right result", async () => {
     const image = randomIndex({ platforms: 2, seed: "e2e-api" });
     await pushImage(new RegistryClient({ host: src.host }), "lib/api", "1.0", image);

@@ -29,7 +29,10 @@ before(async () => {
   dir = await mkdtemp(join(tmpdir(), "ferry-parity-"));
   reg = await startDistribution();
   client = new RegistryClient({ host: reg.host });
-  const config = await writeConfig(join(dir, "ferry.yml"), "version: 1\napi: { token: test-token }\npipeline: { visibilityTimeout: 2, maxReceiveCount: 2 }\n");
+  const config = await writeConfig(
+    join(dir, "ferry.yml"),
+    "version: 1\napi: { token: test-token, allow: [{ source: '127.0.0.1:*/**', destinations: ['127.0.0.1:*/**'] }] }\npipeline: { visibilityTimeout: 2, maxReceiveCount: 2 }\n",
+  );
   ferry = await startFerry(config, { dataDir: false });
 });
 after(async () => {
