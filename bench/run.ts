@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { RegistryClient } from "../lib/registry/client.ts";
-import { startDistribution } from "../test/helpers/distribution.ts";
+import { REGISTRY_BIN, startDistribution } from "../test/helpers/distribution.ts";
 import { type ManifestSpec, pushImage, randomImage, randomIndex } from "../test/helpers/images.ts";
 import { startCountingProxy } from "./counting-proxy.ts";
 import { benchBundles } from "./bundles.ts";
@@ -76,6 +76,24 @@ const median = (xs: number[]) => {
   return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
 };
 
+/** The commit measured, marked when the working tree differs from it. */
+async function commitOf(): Promise<string> {
+  const { stdout: head } = await run("git", ["rev-parse", "--short=10", "HEAD"]).catch(() => ({ stdout: "unknown" }));
+  const { stdout: dirty } = await run("git", ["status", "--porcelain", "--untracked-files=no"]).catch(() => ({ stdout: "" }));
+  return `${head.trim()}${dirty.trim() ? " (with uncommitted changes)" : ""}`;
+}
+
+/** The registry's own version string (`docker-registry --version`). */
+async function registryVersion(): Promise<string> {
+  const { stdout } = await run(REGISTRY_BIN, ["--version"]).catch(() => ({ stdout: "2.8" }));
+  return (
+    stdout
+      .trim()
+      .split(/\s+/)
+      .find((w) => /^v?\d+\.\d+/.test(w)) ?? stdout.trim()
+  );
+}
+
 async function main(): Promise<void> {
   const started = Date.now();
   const machine = `${cpus().length} × ${cpus()[0]?.model.trim() ?? "cpu"}, ${Math.round(totalmem() / 1024 ** 3)} GiB RAM, Node ${process.version}`;
@@ -84,6 +102,7 @@ async function main(): Promise<void> {
   const src = await startDistribution();
   const rows: string[] = [];
   const requestRows: string[] = [];
+  const rawRows: string[] = [];
   try {
     const seedClient = new RegistryClient({ host: src.host, side: "destination" });
     for (const s of scenarios) {
@@ -109,6 +128,11 @@ async function main(): Promise<void> {
             await rm(home, { recursive: true, force: true });
           }
         }
+      }
+      for (const tool of ["ferry", "skopeo"] as Tool[]) {
+        rawRows.push(
+          `| (${s.id}) | ${tool} | ${results[tool].map((u) => `${(u.wallMs / 1000).toFixed(2)} s / ${(u.cpuMs / 1000).toFixed(2)} s / ${u.peakRssMB} MB`).join(" · ")} |`,
+        );
       }
       const f = {
         wall: median(results.ferry.map((u) => u.wallMs)),
@@ -162,7 +186,7 @@ async function main(): Promise<void> {
     bundles = await benchBundles((s) => console.error(s));
   }
   const md = [
-    `Machine: ${machine}. ${skopeoVersion.trim()}, CNCF distribution 2.8 (\`docker-registry\`), both registries on loopback.`,
+    `Commit ${await commitOf()}. Machine: ${machine}. ${skopeoVersion.trim()}, CNCF distribution ${await registryVersion()} (\`docker-registry\`), both registries on loopback.`,
     `Median of ${RUNS} runs per tool, each into a fresh destination registry; peak RSS is the maximum over the runs.`,
     `Run on ${new Date().toISOString().slice(0, 10)} with \`npm run bench\` (${Math.round((Date.now() - started) / 1000)} s).`,
     "",
@@ -178,6 +202,15 @@ async function main(): Promise<void> {
     "",
     pipeline,
     bundles,
+    "",
+    "## Raw runs",
+    "",
+    "Each run in order, wall / CPU / peak RSS:",
+    "",
+    "| scenario | tool | runs |",
+    "| --- | --- | --- |",
+    ...rawRows,
+    "",
   ].join("\n");
   // A partial run (FERRY_BENCH_ONLY) never replaces the full results the README quotes.
   await writeFile(join(here, ONLY ? "results-partial.md" : "results.md"), md);
