@@ -38,15 +38,20 @@ const scenarios: Scenario[] = [
     id: "a",
     label: "4 platforms × 5 layers × 40 MB",
     image: () => randomIndex({ platforms: 4, layers: 5, layerSize: 40_000_000, seed: "bench-a" }),
-    target: "≤ 1.0× skopeo wall time",
+    target: "≤ 0.8× skopeo, ≤ 1.15× limit",
   },
   {
     id: "b",
     label: "4 platforms × 30 layers × 100 KB",
     image: () => randomIndex({ platforms: 4, layers: 30, layerSize: 100_000, seed: "bench-b" }),
-    target: "≤ 0.7× skopeo wall time",
+    target: "≤ 0.6× skopeo, ≤ 1.3× limit",
   },
-  { id: "c", label: "one 1 GiB layer", image: () => randomImage({ layers: 1, layerSize: 1024 ** 3, seed: "bench-c" }), target: "ferry peak RSS ≤ 150 MB" },
+  {
+    id: "c",
+    label: "one 1 GiB layer",
+    image: () => randomImage({ layers: 1, layerSize: 1024 ** 3, seed: "bench-c" }),
+    target: "≤ 0.8× skopeo, ≤ 1.1× limit, peak RSS ≤ 100 MB",
+  },
 ].filter((s) => !ONLY || ONLY.includes(s.id));
 
 interface Usage {
@@ -55,13 +60,27 @@ interface Usage {
   peakRssMB: number;
 }
 
-type Tool = "ferry" | "skopeo";
+type Tool = "ferry" | "skopeo" | "limit";
+
+/** The command each tool runs; `limit` is bench/limit.mjs, the requests any correct copy needs and nothing else. */
+function commandOf(tool: Tool, src: string, dst: string): string[] {
+  if (tool === "ferry") return [process.execPath, FERRY, "copy", "--quiet", src, dst];
+  if (tool === "limit") return [process.execPath, join(here, "limit.mjs"), src, dst];
+  return [
+    "skopeo",
+    "copy",
+    "--all",
+    "--preserve-digests",
+    "--quiet",
+    "--src-tls-verify=false",
+    "--dest-tls-verify=false",
+    `docker://${src}`,
+    `docker://${dst}`,
+  ];
+}
 
 async function measure(tool: Tool, src: string, dst: string, home: string): Promise<Usage> {
-  const cmd =
-    tool === "ferry"
-      ? [process.execPath, FERRY, "copy", "--quiet", src, dst]
-      : ["skopeo", "copy", "--all", "--preserve-digests", "--quiet", "--src-tls-verify=false", "--dest-tls-verify=false", `docker://${src}`, `docker://${dst}`];
+  const cmd = commandOf(tool, src, dst);
   const { stderr } = await run("python3", [join(here, "rusage.py"), ...cmd], { env: { ...process.env, HOME: home }, maxBuffer: 16 * 1024 * 1024 });
   const line = stderr.split("\n").find((l) => l.startsWith("RUSAGE "));
   if (!line) throw new Error(`${tool}: no usage line: ${stderr}`);
@@ -109,10 +128,12 @@ async function main(): Promise<void> {
       const image = s.image();
       console.error(`bench ${s.id}: pushing ${s.label} into the source registry…`);
       await pushImage(seedClient, `bench/${s.id}`, "v1", image);
-      const results: Record<Tool, Usage[]> = { ferry: [], skopeo: [] };
+      const results: Record<Tool, Usage[]> = { ferry: [], skopeo: [], limit: [] };
       for (let i = 0; i < RUNS; i++) {
         // alternate the order so neither tool always runs on a warmer machine
-        for (const tool of (i % 2 === 0 ? ["ferry", "skopeo"] : ["skopeo", "ferry"]) as Tool[]) {
+        // rotate the order so no tool always runs on a warmer machine
+        const order: Tool[] = ["ferry", "skopeo", "limit"];
+        for (const tool of [...order.slice(i % 3), ...order.slice(0, i % 3)]) {
           const dst = await startDistribution();
           const home = await mkdtemp(join(tmpdir(), "ferry-bench-home-"));
           try {
@@ -129,7 +150,7 @@ async function main(): Promise<void> {
           }
         }
       }
-      for (const tool of ["ferry", "skopeo"] as Tool[]) {
+      for (const tool of ["ferry", "skopeo", "limit"] as Tool[]) {
         rawRows.push(
           `| (${s.id}) | ${tool} | ${results[tool].map((u) => `${(u.wallMs / 1000).toFixed(2)} s / ${(u.cpuMs / 1000).toFixed(2)} s / ${u.peakRssMB} MB`).join(" · ")} |`,
         );
@@ -144,12 +165,13 @@ async function main(): Promise<void> {
         cpu: median(results.skopeo.map((u) => u.cpuMs)),
         rss: Math.max(...results.skopeo.map((u) => u.peakRssMB)),
       };
+      const l = { wall: median(results.limit.map((u) => u.wallMs)), rss: Math.max(...results.limit.map((u) => u.peakRssMB)) };
       rows.push(
-        `| (${s.id}) ${s.label} | ${(f.wall / 1000).toFixed(2)} s | ${(k.wall / 1000).toFixed(2)} s | **${(f.wall / k.wall).toFixed(2)}×** | ${(f.cpu / 1000).toFixed(2)} s | ${(k.cpu / 1000).toFixed(2)} s | ${f.rss} MB | ${k.rss} MB | ${s.target ?? ""} |`,
+        `| (${s.id}) ${s.label} | ${(f.wall / 1000).toFixed(2)} s | ${(k.wall / 1000).toFixed(2)} s | ${(l.wall / 1000).toFixed(2)} s | **${(f.wall / k.wall).toFixed(2)}×** | **${(f.wall / l.wall).toFixed(2)}×** | ${(f.cpu / 1000).toFixed(2)} s | ${(k.cpu / 1000).toFixed(2)} s | ${f.rss} MB | ${k.rss} MB | ${l.rss} MB | ${s.target ?? ""} |`,
       );
 
       // Up-to-date destination: copy once, then count a second run's requests through proxies.
-      const counts: Record<Tool, string> = { ferry: "", skopeo: "" };
+      const counts: Record<Tool, string> = { ferry: "", skopeo: "", limit: "" };
       for (const tool of ["ferry", "skopeo"] as Tool[]) {
         const dst = await startDistribution();
         const home = await mkdtemp(join(tmpdir(), "ferry-bench-home-"));
@@ -187,11 +209,11 @@ async function main(): Promise<void> {
   }
   const md = [
     `Commit ${await commitOf()}. Machine: ${machine}. ${skopeoVersion.trim()}, CNCF distribution ${await registryVersion()} (\`docker-registry\`), both registries on loopback.`,
-    `Median of ${RUNS} runs per tool, each into a fresh destination registry; peak RSS is the maximum over the runs.`,
+    `Median of ${RUNS} runs per tool, each into a fresh destination registry; peak RSS is the maximum over the runs. The limit is \`bench/limit.mjs\`: only the requests any correct copy needs (a GET per manifest and blob, a monolithic upload per blob, a PUT per manifest), at ferry's concurrency, with no checks.`,
     `Run on ${new Date().toISOString().slice(0, 10)} with \`npm run bench\` (${Math.round((Date.now() - started) / 1000)} s).`,
     "",
-    "| scenario | ferry wall | skopeo wall | ferry/skopeo | ferry CPU | skopeo CPU | ferry peak RSS | skopeo peak RSS | target |",
-    "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    "| scenario | ferry wall | skopeo wall | limit wall | ferry/skopeo | ferry/limit | ferry CPU | skopeo CPU | ferry peak RSS | skopeo peak RSS | limit peak RSS | target |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ...rows,
     "",
     "Second run onto an up-to-date destination, requests by method:",
