@@ -13,7 +13,7 @@ import { HttpLambdaIntegration } from "aws-cdk-lib/aws-apigatewayv2-integrations
 import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import { SnsAction } from "aws-cdk-lib/aws-cloudwatch-actions";
 import { AttributeType, ProjectionType, TableV2 } from "aws-cdk-lib/aws-dynamodb";
-import { Effect, PolicyStatement, ServicePrincipal } from "aws-cdk-lib/aws-iam";
+import { PolicyStatement, ServicePrincipal } from "aws-cdk-lib/aws-iam";
 import { Key } from "aws-cdk-lib/aws-kms";
 import { Architecture, Runtime } from "aws-cdk-lib/aws-lambda";
 import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
@@ -21,12 +21,14 @@ import { NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
 import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
 import { Schedule, ScheduleExpression, ScheduleTargetInput } from "aws-cdk-lib/aws-scheduler";
 import { LambdaInvoke } from "aws-cdk-lib/aws-scheduler-targets";
-import { Secret } from "aws-cdk-lib/aws-secretsmanager";
 import { Topic } from "aws-cdk-lib/aws-sns";
 import { EmailSubscription } from "aws-cdk-lib/aws-sns-subscriptions";
 import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import type { FerryConfig } from "../lib/config.ts";
+import { ecrAccessOf } from "./ecr.ts";
+import { ecrPushEvents } from "./ecr-events.ts";
+import { grantLeastPrivilege } from "./iam.ts";
 import { oldestActiveJobAgeThreshold, oldestMessageAgeThreshold, reconcileRateMinutes, stuckAfterSeconds } from "./thresholds.ts";
 
 export interface FerryProps {
@@ -164,9 +166,6 @@ export class Ferry extends Construct {
     this.deadLetterQueues = { plan: plan.dlq, copy: copy.dlq, merge: merge.dlq };
 
     const f = this.functions;
-    // The pipeline's functions; the reconciler gets narrower grants of its own below.
-    const workers = [f.api, f.webhook, f.plan, f.copy, f.merge, f.backfill];
-    const tableId = Stack.of(this).getLogicalId(this.table.node.defaultChild as CfnResource);
     for (const g of Object.values(f)) {
       Validations.of(g).acknowledge({
         id: "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
@@ -177,50 +176,21 @@ export class Ferry extends Construct {
       g.addEnvironment("FERRY_QUEUE_MERGE_URL", merge.q.queueUrl);
       g.addEnvironment("FERRY_STUCK_AFTER", String(stuckAfter));
     }
-    for (const g of workers) {
-      Validations.of(g).acknowledge({
-        id: `AwsSolutions-IAM5[Resource::<${tableId}.Arn>/index/*]`,
-        reason: "Read/write on the job table includes its GSIs (gsi1: recent jobs; active: unfinished jobs), which IAM names as table/index/*.",
-      });
-      this.table.grantReadWriteData(g);
-    }
-    // Each stage may send only to the queue after it.
-    for (const g of [f.api, f.webhook, f.backfill]) plan.q.grantSendMessages(g);
-    plan.q.grantSendMessages(f.plan); // a duplicate of a queued job re-sends its plan; a late referrer queues its job
-    copy.q.grantSendMessages(f.plan);
-    merge.q.grantSendMessages(f.copy);
+    // Least privilege per function, derived from the config (infra/iam.ts, infra/ecr.ts). A
+    // destination template nothing bounds is refused here, before anything is deployed.
+    const ecr = ecrAccessOf(config);
+    grantLeastPrivilege({
+      config,
+      functions: f,
+      tableArn: this.table.tableArn,
+      queueArns: { plan: plan.q.queueArn, copy: copy.q.queueArn, merge: merge.q.queueArn },
+      ecr,
+    });
     const source = (q: Queue, batchSize: number, maxConcurrency: number) => new SqsEventSource(q, { batchSize, reportBatchItemFailures: true, maxConcurrency });
     f.plan.addEventSource(source(plan.q, 5, 5));
     f.copy.addEventSource(source(copy.q, 1, props.copyMaxConcurrency ?? 20));
     f.merge.addEventSource(source(merge.q, 5, 5));
 
-    // The reconciler reads unfinished jobs (the `active` index, then each job), re-drives a stalled
-    // one by sending its message again, or fails it once its queue's backlog is empty (hence
-    // GetQueueAttributes): no registry, no delete, no scan.
-    f.reconcile.addToRolePolicy(
-      new PolicyStatement({
-        effect: Effect.ALLOW,
-        actions: ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:PutItem"],
-        resources: [this.table.tableArn],
-      }),
-    );
-    f.reconcile.addToRolePolicy(
-      new PolicyStatement({ effect: Effect.ALLOW, actions: ["dynamodb:Query"], resources: ["active", "gsi1"].map((i) => `${this.table.tableArn}/index/${i}`) }),
-    );
-    f.reconcile.addToRolePolicy(
-      new PolicyStatement({
-        effect: Effect.ALLOW,
-        actions: ["sqs:SendMessage", "sqs:GetQueueAttributes"],
-        resources: [plan.q.queueArn, copy.q.queueArn, merge.q.queueArn],
-      }),
-    );
-    // The shared Lambda runtime (functions/runtime.ts) resolves webhook secrets at cold start, in
-    // every function: until it does so only where webhooks are verified, the reconciler may read
-    // those secrets (never the registries' credentials).
-    const webhookSecrets = config.webhooks.map((w) => w.secretArn).filter((a): a is string => !!a);
-    if (webhookSecrets.length > 0) {
-      f.reconcile.addToRolePolicy(new PolicyStatement({ effect: Effect.ALLOW, actions: ["secretsmanager:GetSecretValue"], resources: webhookSecrets }));
-    }
     // Every pass runs on the schedule; a failed pass is not retried, since the next one comes within a period.
     const reconcileMinutes = reconcileRateMinutes(config.pipeline);
     f.reconcile.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.minutes(reconcileMinutes) });
@@ -229,59 +199,6 @@ export class Ferry extends Construct {
       target: new LambdaInvoke(f.reconcile, { retryAttempts: 0, maxEventAge: Duration.minutes(reconcileMinutes) }),
       description: "ferry reconciler: re-drives or fails jobs that stopped moving",
     });
-
-    // Registry credentials and webhook secrets from Secrets Manager, read by the functions that use them.
-    const arns = [...config.registries.map((r) => r.secretArn), ...config.webhooks.map((w) => w.secretArn)].filter((a): a is string => !!a);
-    arns.forEach((arn, i) => {
-      const secret = Secret.fromSecretCompleteArn(this, `Secret${i}`, arn);
-      for (const g of workers) secret.grantRead(g);
-    });
-
-    // Signature gate keys kept in Secrets Manager: only plan, where the gate runs, reads them.
-    const keyArns = config.rules
-      .flatMap((r) => r.verify?.cosign.publicKeys ?? [])
-      .flatMap((k) => (typeof k === "object" && "secretArn" in k ? [k.secretArn] : []));
-    if (keyArns.length > 0) {
-      f.plan.addToRolePolicy(new PolicyStatement({ effect: Effect.ALLOW, actions: ["secretsmanager:GetSecretValue"], resources: keyArns }));
-    }
-
-    // ECR destinations: push rights on exactly those repositories, and the account's auth token.
-    const ecrRepos = config.rules.flatMap((r) =>
-      r.destinations
-        .map((d) => /^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?\/(.+)$/.exec(d))
-        .filter((m): m is RegExpExecArray => m !== null)
-        .map((m) => `arn:${m[3] ? "aws-cn" : "aws"}:ecr:${m[2]}:${m[1]}:repository/${(m[4] ?? "").replace(/\{[a-z]+\}.*$/, "*")}`),
-    );
-    if (ecrRepos.length > 0) {
-      for (const g of [f.copy, f.merge, f.plan, f.backfill]) {
-        g.addToRolePolicy(
-          new PolicyStatement({
-            effect: Effect.ALLOW,
-            actions: [
-              "ecr:BatchCheckLayerAvailability",
-              "ecr:InitiateLayerUpload",
-              "ecr:UploadLayerPart",
-              "ecr:CompleteLayerUpload",
-              "ecr:PutImage",
-              "ecr:BatchGetImage",
-              "ecr:GetDownloadUrlForLayer",
-            ],
-            resources: [...new Set(ecrRepos)],
-          }),
-        );
-        for (const arn of new Set(ecrRepos)) {
-          if (arn.endsWith("*")) {
-            Validations.of(g).acknowledge({
-              id: `AwsSolutions-IAM5[Resource::${arn}]`,
-              reason: "The rule's destination template ({repo}/{name}) names repositories under this prefix only.",
-            });
-          }
-        }
-        // GetAuthorizationToken has no resource-level permissions: AWS requires "*".
-        g.addToRolePolicy(new PolicyStatement({ effect: Effect.ALLOW, actions: ["ecr:GetAuthorizationToken"], resources: ["*"] }));
-        Validations.of(g).acknowledge({ id: "AwsSolutions-IAM5[Resource::*]", reason: "ecr:GetAuthorizationToken supports no resource-level permissions." });
-      }
-    }
 
     // HTTP API: webhooks are verified by the function (senders cannot do SigV4); /replications uses IAM.
     this.api = new HttpApi(this, "Api", { description: "ferry: replications and registry webhooks" });
@@ -467,5 +384,8 @@ export class Ferry extends Construct {
         left: Object.entries(stages).map(([name, st]) => queueAge(st.q).with({ label: name })),
       }),
     );
+
+    // ECR push events from the rules' ECR sources, delivered to the webhook function (infra/ecr-events.ts).
+    ecrPushEvents(this, { sources: ecr.eventSources, target: f.webhook, alarmTopic: this.alarmTopic });
   }
 }

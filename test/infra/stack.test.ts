@@ -11,9 +11,11 @@ import { fileURLToPath } from "node:url";
 import { after, describe, it } from "node:test";
 import { App, Validations } from "aws-cdk-lib";
 import { Match, Template } from "aws-cdk-lib/assertions";
+import { PolicyStatement } from "aws-cdk-lib/aws-iam";
 import { AwsSolutionsChecks } from "cdk-nag";
 import { FerryStack } from "../../infra/stack.ts";
 import { parseConfigText } from "../../lib/config.ts";
+import { FerryError } from "../../lib/errors.ts";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const exampleText = readFileSync(join(root, "infra/example.ferry.yml"), "utf8");
@@ -234,7 +236,7 @@ describe("the reconciler", () => {
     }
   });
 
-  it("may read and write jobs, query the table and its indexes, send to and read the backlog of the three queues, read webhook secrets: nothing else", () => {
+  it("may read and update jobs, query the `active` index, send to and read the backlog of the three queues, read webhook secrets: nothing else", () => {
     const role = resourcesOf(t, "AWS::Lambda::Function").find(([k]) => k === reconcile)?.[1].Properties.Role as { "Fn::GetAtt": [string, string] };
     const policies = resourcesOf(t, "AWS::IAM::Policy").filter(([, p]) => JSON.stringify(p.Properties.Roles).includes(role["Fn::GetAtt"][0]));
     const [policy] = policies;
@@ -243,14 +245,15 @@ describe("the reconciler", () => {
       .Statement;
     const table = resourcesOf(t, "AWS::DynamoDB::GlobalTable")[0]?.[0] as string;
     const tableArn = { "Fn::GetAtt": [table, "Arn"] };
-    const index = (name: string) => ({ "Fn::Join": ["", [tableArn, `/index/${name}`]] });
     const queueArns = ["plan", "copy", "merge"].map((stage) => ({ "Fn::GetAtt": [queueKeys(t).find(([k]) => k.includes(`${stage}Queue`))?.[0], "Arn"] }));
+    const webhookSecrets = parseConfigText(exampleText).webhooks.flatMap((w) => (w.secretArn ? [w.secretArn] : []));
+    assert.ok(webhookSecrets.length > 0);
     assert.deepEqual(statements, [
-      { Effect: "Allow", Action: ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:PutItem"], Resource: tableArn },
-      { Effect: "Allow", Action: "dynamodb:Query", Resource: [index("active"), index("gsi1")] },
-      { Effect: "Allow", Action: ["sqs:SendMessage", "sqs:GetQueueAttributes"], Resource: queueArns },
-      // Only the webhook's secret: the registry's (registry.example.com) is not the reconciler's to read.
-      { Effect: "Allow", Action: "secretsmanager:GetSecretValue", Resource: "arn:aws:secretsmanager:us-east-1:123456789012:secret:ferry/webhook-AbCdEf" },
+      { Effect: "Allow", Action: ["dynamodb:GetItem", "dynamodb:UpdateItem"], Resource: tableArn },
+      { Effect: "Allow", Action: "dynamodb:Query", Resource: { "Fn::Join": ["", [tableArn, "/index/active"]] } },
+      { Effect: "Allow", Action: ["sqs:GetQueueAttributes", "sqs:SendMessage"], Resource: queueArns },
+      // Only webhook secrets (the shared runtime reads them at cold start): the registry's (registry.example.com) is not the reconciler's to read.
+      { Effect: "Allow", Action: "secretsmanager:GetSecretValue", Resource: webhookSecrets.length === 1 ? webhookSecrets[0] : webhookSecrets },
     ]);
   });
 });
@@ -434,6 +437,309 @@ describe("stack outputs", () => {
       const dlq = resourcesOf(t, "AWS::SQS::Queue").find(([k]) => k.includes(`${stage}Dlq`))?.[0];
       assert.deepEqual(outputs[`${stage[0]?.toUpperCase()}${stage.slice(1)}DlqArn`]?.Value, { "Fn::GetAtt": [dlq, "Arn"] });
     }
+  });
+});
+
+/** Each function's role statements, resources named readably (table, table/index/X, queue/X, dlq/ecr-events, fn/X). */
+type Statement = { Effect: string; Action: string | string[]; Resource: unknown };
+type Readable = { actions: string[]; resources: string[] };
+function statementsOf(t: Template, fn: string): Readable[] {
+  const label = (r: unknown): string => {
+    if (typeof r === "string") return r;
+    const o = r as { "Fn::GetAtt"?: [string, string]; "Fn::Join"?: [string, unknown[]]; Ref?: string };
+    if (o["Fn::Join"]) return o["Fn::Join"][1].map(label).join(o["Fn::Join"][0]);
+    const key = o["Fn::GetAtt"]?.[0] ?? o.Ref ?? JSON.stringify(r);
+    if (/Jobs[0-9A-F]{8}$/.test(key)) return "table";
+    const q = /(plan|copy|merge)Queue[0-9A-F]{8}$/.exec(key);
+    if (q) return `queue/${q[1]}`;
+    if (/EcrEventsDeadLetters/.test(key)) return "dlq/ecr-events";
+    return key;
+  };
+  const lambda = resourcesOf(t, "AWS::Lambda::Function").find(([k]) => k === fnKey(t, fn));
+  assert.ok(lambda, fn);
+  const role = (lambda[1].Properties.Role as { "Fn::GetAtt": [string] })["Fn::GetAtt"][0];
+  const statements = resourcesOf(t, "AWS::IAM::Policy")
+    .filter(([, p]) => JSON.stringify(p.Properties.Roles) === JSON.stringify([{ Ref: role }]))
+    .flatMap(([, p]) => (p.Properties.PolicyDocument as { Statement: Statement[] }).Statement);
+  assert.ok(statements.length > 0, `${fn} has a policy`);
+  for (const st of statements) assert.equal(st.Effect, "Allow", JSON.stringify(st));
+  const list = (v: unknown) => (Array.isArray(v) ? v : [v]);
+  return statements
+    .map((st) => ({ actions: list(st.Action).map(String).sort(), resources: list(st.Resource).map(label).sort() }))
+    .sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
+}
+const sorted = (xs: Readable[]) =>
+  xs.map((x) => ({ actions: [...x.actions].sort(), resources: [...x.resources].sort() })).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
+const FUNCTIONS = ["Api", "Webhook", "Plan", "Copy", "Merge", "Backfill", "Reconcile"] as const;
+const allActions = (t: Template, fn: string) => statementsOf(t, fn).flatMap((s) => s.actions);
+
+const ECR_READ = ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:ListImages"];
+const ECR_PUSH = ["ecr:CompleteLayerUpload", "ecr:CreateRepository", "ecr:InitiateLayerUpload", "ecr:PutImage", "ecr:UploadLayerPart"];
+const secret = (name: string) => `arn:aws:secretsmanager:us-east-1:123456789012:secret:ferry/${name}-AbCdEf`;
+const repo = (account: string, region: string, name: string) => `arn:aws:ecr:${region}:${account}:repository/${name}`;
+const HOME = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
+const DR = "210987654321.dkr.ecr.eu-west-1.amazonaws.com";
+const PARTNER = "555555555555.dkr.ecr.eu-central-1.amazonaws.com";
+
+/** A config with every case: a cross-account destination, ECR sources of this and another account, a root template over literal sources. */
+const leastText = `version: 1
+registries:
+  - host: registry.example.com
+    secretArn: ${secret("registry")}
+webhooks:
+  - { provider: distribution, id: main, registry: registry.example.com, secretArn: ${secret("webhook")} }
+rules:
+  - name: mirror
+    source: registry.example.com/team/**
+    destinations: ["${HOME}/mirror/{repo}", "${DR}/dr/{name}"]
+  - name: out-of-ecr
+    source: ${HOME}/apps/api
+    destinations: ["registry.example.com/apps/{name}"]
+  - name: from-partner
+    source: ${PARTNER}/shared/*
+    destinations: ["${HOME}/partner/{name}:{tag}"]
+    verify: { cosign: { publicKeys: [{ secretArn: "${secret("cosign")}" }] } }
+  - name: root
+    source: [ghcr.io/acme/app, ghcr.io/acme/web]
+    destinations: ["${HOME}/{name}"]
+`;
+
+describe("least privilege per function", () => {
+  const t = templateOf(leastText);
+  const sources = [repo("123456789012", "us-east-1", "apps/api"), repo("555555555555", "eu-central-1", "shared/*")];
+  const destinations = [
+    repo("123456789012", "us-east-1", "mirror/team/*"),
+    repo("210987654321", "eu-west-1", "dr/*"),
+    repo("123456789012", "us-east-1", "partner/*"),
+    repo("123456789012", "us-east-1", "app"),
+    repo("123456789012", "us-east-1", "web"),
+  ];
+  const sends = (...q: string[]) => ({ actions: ["sqs:SendMessage"], resources: q.map((x) => `queue/${x}`) });
+  const consumes = (q: string) => ({
+    actions: ["sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:ReceiveMessage"],
+    resources: [`queue/${q}`],
+  });
+  const table = (...a: string[]) => ({ actions: a.map((x) => `dynamodb:${x}`), resources: ["table"] });
+  const secrets = (...names: string[]) => ({ actions: ["secretsmanager:GetSecretValue"], resources: names.map(secret) });
+  const token = { actions: ["ecr:GetAuthorizationToken"], resources: ["*"] };
+  const all = ["plan", "copy", "merge"];
+  const want: Record<(typeof FUNCTIONS)[number], Readable[]> = {
+    Api: [
+      table("GetItem", "PutItem", "Query", "UpdateItem"),
+      { actions: ["dynamodb:Query"], resources: ["table/index/gsi1"] },
+      sends(...all),
+      secrets("webhook"),
+    ],
+    Webhook: [
+      table("GetItem", "PutItem"),
+      sends("plan"),
+      secrets("webhook"),
+      // ECR push events that still fail after Lambda's retries (asynchronous invocations).
+      { actions: ["sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"], resources: ["dlq/ecr-events"] },
+    ],
+    Plan: [
+      table("BatchWriteItem", "GetItem", "PutItem", "Query", "UpdateItem"),
+      sends(...all),
+      secrets("webhook", "registry", "cosign"),
+      { actions: ECR_READ, resources: [...sources, ...destinations] },
+      token,
+      consumes("plan"),
+    ],
+    Copy: [
+      table("GetItem", "Query", "UpdateItem"),
+      sends(...all),
+      secrets("webhook", "registry"),
+      { actions: ECR_READ, resources: sources },
+      { actions: [...ECR_READ, ...ECR_PUSH], resources: destinations },
+      token,
+      consumes("copy"),
+    ],
+    Merge: [
+      table("GetItem", "Query", "UpdateItem"),
+      sends(...all),
+      secrets("webhook", "registry"),
+      { actions: ECR_READ, resources: sources },
+      { actions: [...ECR_READ, ...ECR_PUSH], resources: destinations },
+      token,
+      consumes("merge"),
+    ],
+    Backfill: [
+      table("DeleteItem", "GetItem", "PutItem"),
+      sends("plan"),
+      secrets("webhook", "registry"),
+      { actions: ECR_READ, resources: [...sources, ...destinations] },
+      token,
+    ],
+    Reconcile: [
+      table("GetItem", "UpdateItem"),
+      { actions: ["dynamodb:Query"], resources: ["table/index/active"] },
+      { actions: ["sqs:GetQueueAttributes", "sqs:SendMessage"], resources: all.map((q) => `queue/${q}`) },
+      secrets("webhook"),
+    ],
+  };
+
+  for (const fn of FUNCTIONS) {
+    it(`${fn}: exactly its statements (actions and resources)`, () => {
+      assert.deepEqual(statementsOf(t, fn), sorted(want[fn]));
+    });
+  }
+
+  it("the webhook function reads webhook secrets only, never a registry's credentials or a gate key", () => {
+    const read = statementsOf(t, "Webhook")
+      .filter((s) => s.actions.some((a) => a.startsWith("secretsmanager:")))
+      .flatMap((s) => s.resources);
+    assert.deepEqual(read, [secret("webhook")]);
+  });
+
+  it("plan and backfill never push; only copy and merge do, and only to the destination repositories", () => {
+    for (const fn of FUNCTIONS) {
+      const pushes = statementsOf(t, fn).filter((s) => s.actions.some((a) => ECR_PUSH.includes(a)));
+      if (fn === "Copy" || fn === "Merge")
+        assert.deepEqual(
+          pushes.flatMap((s) => s.resources),
+          [...destinations].sort(),
+          fn,
+        );
+      else assert.deepEqual(pushes, [], fn);
+    }
+  });
+
+  it("an ECR source is read on exactly its repository by plan, copy, merge and backfill, and by no other function", () => {
+    const api = repo("123456789012", "us-east-1", "apps/api");
+    for (const fn of FUNCTIONS) {
+      const reads = statementsOf(t, fn).filter((s) => s.resources.includes(api));
+      if (["Plan", "Copy", "Merge", "Backfill"].includes(fn))
+        assert.deepEqual(
+          reads.map((s) => s.actions),
+          [ECR_READ],
+          fn,
+        );
+      else assert.deepEqual(reads, [], fn);
+    }
+  });
+
+  it("repositories of other accounts carry those accounts and regions: a source of 555555555555, a destination of 210987654321", () => {
+    const resources = statementsOf(t, "Copy").flatMap((s) => s.resources);
+    assert.ok(resources.includes("arn:aws:ecr:eu-central-1:555555555555:repository/shared/*"));
+    assert.ok(resources.includes("arn:aws:ecr:eu-west-1:210987654321:repository/dr/*"));
+  });
+
+  it("no function may Scan; only backfill (its cursors) may DeleteItem; only plan batch-writes (tasks)", () => {
+    for (const fn of FUNCTIONS) {
+      const actions = allActions(t, fn);
+      assert.ok(!actions.includes("dynamodb:Scan"), fn);
+      assert.equal(actions.includes("dynamodb:DeleteItem"), fn === "Backfill", fn);
+      assert.equal(actions.includes("dynamodb:BatchWriteItem"), fn === "Plan", fn);
+      assert.ok(!actions.some((a) => a.endsWith("*")), `${fn}: no action wildcard`);
+    }
+  });
+
+  it("the example config: no ECR source, so nothing reads ECR beyond its destinations; destination prefixes narrowed by the sources", () => {
+    const ex = templateOf();
+    const copy = statementsOf(ex, "Copy").find((s) => s.actions.includes("ecr:PutImage"));
+    assert.deepEqual(copy?.resources, [repo("123456789012", "us-east-1", "acme/*"), repo("123456789012", "us-east-1", "mirror/team/*")]);
+    assert.equal(resourcesOf(ex, "AWS::Events::Rule").length, 0);
+  });
+
+  it("the comparison can fail: one statement more is caught", () => {
+    const { s } = stack({ text: leastText });
+    const fn = s.ferry.functions.webhook;
+    fn.addToRolePolicy(new PolicyStatement({ actions: ["dynamodb:Scan"], resources: ["*"] }));
+    assert.throws(() => assert.deepEqual(statementsOf(Template.fromStack(s), "Webhook"), sorted(want.Webhook)));
+  });
+
+  it("cdk-nag finds nothing unacknowledged, and every acknowledged pattern is a prefix of a repository the config names", () => {
+    const { app } = stack({ nag: true, text: leastText });
+    assert.doesNotThrow(() => app.synth());
+  });
+});
+
+describe("destinations at the registry root", () => {
+  const root = (source: string, destination: string) => `version: 1\nrules:\n  - name: r\n    source: ${source}\n    destinations: ["${destination}"]\n`;
+
+  it("a name nothing bounds (`{name}` from ghcr.io/acme/*) is refused at synth with the field at fault, never granted as repository/*", () => {
+    assert.throws(
+      () => templateOf(root("ghcr.io/acme/*", `${HOME}/{name}`)),
+      (e: unknown) => e instanceof FerryError && e.code === "INVALID_CONFIG" && e.field === "rules[0].destinations[0]",
+    );
+    assert.throws(
+      () => templateOf(root("registry.example.com/**", `${HOME}/{repo}`)),
+      (e: unknown) => e instanceof FerryError && e.code === "INVALID_CONFIG" && e.field === "rules[0].destinations[0]",
+    );
+  });
+
+  it("`{repo}` at the root from registry.example.com/team/** is bounded by the source: push under team/ only", () => {
+    const t = templateOf(root("registry.example.com/team/**", `${HOME}/{repo}`));
+    const push = statementsOf(t, "Merge").find((s) => s.actions.includes("ecr:PutImage"));
+    assert.deepEqual(push?.resources, [repo("123456789012", "us-east-1", "team/*")]);
+  });
+
+  it("literal sources give exact repositories", () => {
+    const t = templateOf(root("[ghcr.io/acme/app, ghcr.io/acme/web]", `${HOME}/{name}`));
+    const push = statementsOf(t, "Copy").find((s) => s.actions.includes("ecr:PutImage"));
+    assert.deepEqual(push?.resources, [repo("123456789012", "us-east-1", "app"), repo("123456789012", "us-east-1", "web")]);
+  });
+});
+
+describe("ECR push events", () => {
+  const t = templateOf(leastText);
+  const webhook = fnKey(t, "Webhook");
+  const dlq = resourcesOf(t, "AWS::SQS::Queue").find(([k]) => k.includes("EcrEventsDeadLetters"))?.[0];
+
+  it("a rule per ECR source registry: successful pushes to the repositories the rules read, in that account and region", () => {
+    const patterns = resourcesOf(t, "AWS::Events::Rule").map(([, r]) => r.Properties.EventPattern);
+    const pattern = (account: string, region: string, names: unknown[]) => ({
+      source: ["aws.ecr"],
+      "detail-type": ["ECR Image Action"],
+      account: [account],
+      region: [region],
+      detail: { "action-type": ["PUSH"], result: ["SUCCESS"], "repository-name": names },
+    });
+    assert.deepEqual(patterns, [pattern("123456789012", "us-east-1", ["apps/api"]), pattern("555555555555", "eu-central-1", [{ wildcard: "shared/*" }])]);
+  });
+
+  it("each rule invokes the webhook function (IAM, no connection secret), retries 24 h, and keeps what it cannot deliver", () => {
+    for (const [key, r] of resourcesOf(t, "AWS::Events::Rule")) {
+      assert.deepEqual(r.Properties.Targets, [
+        {
+          Arn: { "Fn::GetAtt": [webhook, "Arn"] },
+          Id: "Target0",
+          DeadLetterConfig: { Arn: { "Fn::GetAtt": [dlq, "Arn"] } },
+          RetryPolicy: { MaximumEventAgeInSeconds: 86400, MaximumRetryAttempts: 185 },
+        },
+      ]);
+      t.hasResourceProperties("AWS::Lambda::Permission", {
+        Action: "lambda:InvokeFunction",
+        FunctionName: { "Fn::GetAtt": [webhook, "Arn"] },
+        Principal: "events.amazonaws.com",
+        SourceArn: { "Fn::GetAtt": [key, "Arn"] },
+      });
+    }
+    assert.equal(resourcesOf(t, "AWS::Events::Connection").length, 0);
+    assert.equal(resourcesOf(t, "AWS::Events::ApiDestination").length, 0);
+    t.hasResourceProperties("AWS::Lambda::EventInvokeConfig", {
+      FunctionName: { Ref: webhook },
+      DestinationConfig: { OnFailure: { Destination: { "Fn::GetAtt": [dlq, "Arn"] } } },
+    });
+    t.hasResourceProperties("AWS::CloudWatch::Alarm", { Dimensions: [{ Name: "QueueName", Value: { "Fn::GetAtt": [dlq, "QueueName"] } }] });
+  });
+
+  it("the default bus accepts aws.ecr events from the other account (555555555555), not from its own", () => {
+    const policies = resourcesOf(t, "AWS::Events::EventBusPolicy").map(([, p]) => p.Properties);
+    assert.equal(policies.length, 1);
+    const [policy] = policies as Array<{ EventBusName: string; Statement: Record<string, unknown> }>;
+    assert.equal(policy?.EventBusName, "default");
+    assert.deepEqual(policy?.Statement.Principal, { AWS: { "Fn::Join": ["", ["arn:", { Ref: "AWS::Partition" }, ":iam::555555555555:root"]] } });
+    assert.equal(policy?.Statement.Action, "events:PutEvents");
+    assert.deepEqual(policy?.Statement.Condition, { StringEquals: { "events:source": "aws.ecr" } });
+  });
+
+  it("a source glob of every repository (`/**`) filters by account and region only", () => {
+    const tt = templateOf(`version: 1\nrules:\n  - { name: all, source: "${HOME}/**", destinations: ["registry.example.com/{repo}"] }\n`);
+    const rules = resourcesOf(tt, "AWS::Events::Rule");
+    assert.equal(rules.length, 1);
+    assert.deepEqual((rules[0]?.[1].Properties.EventPattern as { detail?: unknown } | undefined)?.detail, { "action-type": ["PUSH"], result: ["SUCCESS"] });
+    assert.equal(resourcesOf(tt, "AWS::Events::EventBusPolicy").length, 0);
   });
 });
 

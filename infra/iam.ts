@@ -1,0 +1,157 @@
+/**
+ * Least privilege per function, derived from the config: each role gets the DynamoDB actions its
+ * code makes (functions/*.ts → lib/pipeline → lib/state/dynamodb), the queues it sends to, the
+ * secrets it reads, and ECR rights on exactly the repositories the config names (reads on sources,
+ * pushes on destinations; see ecr.ts). Every statement is written out here, not left to CDK's
+ * grant helpers, so the template says exactly what each function may do.
+ */
+import { Validations } from "aws-cdk-lib";
+import { Effect, PolicyStatement } from "aws-cdk-lib/aws-iam";
+import type { IFunction } from "aws-cdk-lib/aws-lambda";
+import type { FerryConfig } from "../lib/config.ts";
+import { type EcrAccess, isPattern, repositoryArn } from "./ecr.ts";
+
+export type FnName = "api" | "webhook" | "plan" | "copy" | "merge" | "backfill" | "reconcile";
+type Stage = "plan" | "copy" | "merge";
+
+/**
+ * functions/runtime.ts resolves every webhook secret at cold start, in every function: until it
+ * does so only in the webhook function, each function may read the webhook secrets (never the
+ * registries' credentials unless it talks to registries). Set false with that change.
+ */
+export const WEBHOOK_SECRETS_AT_EVERY_COLD_START = true;
+
+/**
+ * DynamoDB actions per function, as its code makes them:
+ *   api       createJob (PutItem), getJob (GetItem; with tasks a Query), listJobs (Query gsi1),
+ *             redrive/fail: redriveJob, reopenJob, updateJob (UpdateItem)
+ *   webhook   createJob (PutItem), getJob (GetItem)
+ *   plan      getJob, recordPlan/updateJob/touchJob/holdForSignature/takeHeld/addReplicas (UpdateItem),
+ *             putTasks (BatchWriteItem), requeueJob (UpdateItem, Query, BatchWriteItem deletes),
+ *             replicasOf (GetItem), a late referrer's job (PutItem), reopenJob (Query)
+ *   copy      getJob, noteTaskAttempt/completeTask/claimMergeEnqueue/touchJob (UpdateItem), reopenJob (Query)
+ *   merge     getJob (with tasks: Query), claimMerge/releaseMerge/updateJob/tag leases/addReplicas (UpdateItem), getTag (GetItem)
+ *   backfill  cursors (GetItem, PutItem, DeleteItem), createJob (PutItem), getJob (GetItem)
+ *   reconcile listActive (Query active), getJob (GetItem), updateJob/redriveJob (UpdateItem)
+ * No function scans.
+ */
+export const TABLE_ACTIONS: Record<FnName, { table: string[]; indexes?: { names: string[]; actions: string[] } }> = {
+  api: { table: ["GetItem", "PutItem", "Query", "UpdateItem"], indexes: { names: ["gsi1"], actions: ["Query"] } },
+  webhook: { table: ["GetItem", "PutItem"] },
+  plan: { table: ["BatchWriteItem", "GetItem", "PutItem", "Query", "UpdateItem"] },
+  copy: { table: ["GetItem", "Query", "UpdateItem"] },
+  merge: { table: ["GetItem", "Query", "UpdateItem"] },
+  backfill: { table: ["DeleteItem", "GetItem", "PutItem"] },
+  reconcile: { table: ["GetItem", "UpdateItem"], indexes: { names: ["active"], actions: ["Query"] } },
+};
+
+/**
+ * Queues each function sends to. A job's next step goes to the queue its status calls for
+ * (recovery.ts driveJob), so whatever re-opens or re-drives a job (the API's redrive, a redriven
+ * message in plan, copy or merge, the reconciler) may send to all three; merge also defers itself.
+ */
+export const SENDS: Record<FnName, Stage[]> = {
+  api: ["plan", "copy", "merge"],
+  webhook: ["plan"],
+  plan: ["plan", "copy", "merge"],
+  copy: ["plan", "copy", "merge"],
+  merge: ["plan", "copy", "merge"],
+  backfill: ["plan"],
+  reconcile: ["plan", "copy", "merge"],
+};
+
+/** Registry API calls as ECR authorizes them: manifests and blobs read (GET/HEAD), tags listed. */
+export const ECR_READ = ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:ListImages"];
+/**
+ * Blob uploads and manifest PUTs; CreateRepository lets a repository creation template with
+ * CREATE_ON_PUSH create a destination repository on its first push (on these names only).
+ */
+export const ECR_PUSH = ["ecr:CompleteLayerUpload", "ecr:CreateRepository", "ecr:InitiateLayerUpload", "ecr:PutImage", "ecr:UploadLayerPart"];
+
+/** Which functions talk to registries, and how: sources read by all four; plan and backfill only read destinations. */
+const REGISTRY_USERS = ["plan", "copy", "merge", "backfill"] as const;
+const PUSHERS = new Set<FnName>(["copy", "merge"]);
+
+export interface GrantTargets {
+  config: FerryConfig;
+  functions: Record<FnName, IFunction>;
+  tableArn: string;
+  queueArns: Record<Stage, string>;
+  ecr: EcrAccess;
+}
+
+const allow = (actions: string[], resources: string[]) => new PolicyStatement({ effect: Effect.ALLOW, actions, resources });
+
+/** Adds each function's statements to its role, and acknowledges (truthfully) the patterns cdk-nag flags. */
+export function grantLeastPrivilege(t: GrantTargets): void {
+  const { config, functions: f } = t;
+  const registrySecrets = unique(config.registries.map((r) => r.secretArn));
+  const webhookSecrets = unique(config.webhooks.map((w) => w.secretArn));
+  const gateKeys = unique(
+    config.rules.flatMap((r) => r.verify?.cosign.publicKeys ?? []).flatMap((k) => (typeof k === "object" && "secretArn" in k ? [k.secretArn] : [])),
+  );
+
+  for (const [name, fn] of Object.entries(f) as Array<[FnName, IFunction]>) {
+    const db = TABLE_ACTIONS[name];
+    fn.addToRolePolicy(
+      allow(
+        db.table.map((a) => `dynamodb:${a}`),
+        [t.tableArn],
+      ),
+    );
+    if (db.indexes) {
+      fn.addToRolePolicy(
+        allow(
+          db.indexes.actions.map((a) => `dynamodb:${a}`),
+          db.indexes.names.map((i) => `${t.tableArn}/index/${i}`),
+        ),
+      );
+    }
+    fn.addToRolePolicy(
+      allow(
+        name === "reconcile" ? ["sqs:GetQueueAttributes", "sqs:SendMessage"] : ["sqs:SendMessage"],
+        SENDS[name].map((s) => t.queueArns[s]),
+      ),
+    );
+    const secrets = [
+      ...(name === "webhook" || WEBHOOK_SECRETS_AT_EVERY_COLD_START ? webhookSecrets : []),
+      ...((REGISTRY_USERS as readonly string[]).includes(name) ? registrySecrets : []),
+      // Signature gate keys: only plan, where the gate runs.
+      ...(name === "plan" ? gateKeys : []),
+    ];
+    if (secrets.length > 0) fn.addToRolePolicy(allow(["secretsmanager:GetSecretValue"], unique(secrets)));
+  }
+
+  // ECR: reads on sources (all four registry users) and on destinations (plan and backfill check
+  // what is there; copy and merge also push there), and the account's auth token.
+  const sources = t.ecr.sources.map(repositoryArn);
+  const destinations = t.ecr.destinations.map(repositoryArn);
+  if (sources.length + destinations.length === 0) return;
+  for (const name of REGISTRY_USERS) {
+    const fn = f[name];
+    const reads = unique([...sources, ...(PUSHERS.has(name) ? [] : destinations)]);
+    if (reads.length > 0) fn.addToRolePolicy(allow(ECR_READ, reads));
+    if (PUSHERS.has(name) && destinations.length > 0) fn.addToRolePolicy(allow([...ECR_READ, ...ECR_PUSH].sort(), destinations));
+    // GetAuthorizationToken has no resource-level permissions: AWS requires "*".
+    fn.addToRolePolicy(allow(["ecr:GetAuthorizationToken"], ["*"]));
+    Validations.of(fn).acknowledge({ id: "AwsSolutions-IAM5[Resource::*]", reason: "ecr:GetAuthorizationToken supports no resource-level permissions." });
+    for (const r of t.ecr.sources.filter(isPattern)) {
+      Validations.of(fn).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::${repositoryArn(r)}]`,
+        reason: `Reads (no pushes) on the ECR repositories a rule's source glob names: ${r.host}/${r.name}.`,
+      });
+    }
+    for (const r of t.ecr.destinations.filter(isPattern)) {
+      Validations.of(fn).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::${repositoryArn(r)}]`,
+        reason: PUSHERS.has(name)
+          ? `Pushes only to repositories under the literal prefix "${r.name.replace(/[*?].*$/, "")}" of ${r.host}: the names a destination template renders from its rule's sources.`
+          : `Reads (no pushes) on destination repositories under the literal prefix "${r.name.replace(/[*?].*$/, "")}" of ${r.host}, to see what is already there.`,
+      });
+    }
+  }
+}
+
+function unique(values: Array<string | undefined>): string[] {
+  return [...new Set(values.filter((v): v is string => !!v))];
+}
