@@ -10,9 +10,16 @@ import { BatchProcessor, EventType, processPartialResponse } from "@aws-lambda-p
 import type { Context, SQSEvent, SQSRecord } from "aws-lambda";
 import type { z } from "zod";
 import { formatIssues } from "../lib/config.ts";
-import { errorOf, FerryError } from "../lib/errors.ts";
+import { DeferredError, errorOf, FerryError } from "../lib/errors.ts";
+import type { AnyMessage, QueueName } from "../lib/queue/messages.ts";
 import { ACTIVE_STATUSES } from "../lib/state/store.ts";
 import { forInvocation, type HandlerContext, type Runtime, withMiddleware } from "./runtime.ts";
+
+/** The delay before a failed delivery's next try: 2, 4, 8, … seconds (±20 %), at most 5 minutes. */
+export function retryDelaySeconds(receiveCount: number): number {
+  const base = Math.min(300, 2 ** Math.max(1, receiveCount));
+  return Math.max(1, Math.round(base * (0.8 + Math.random() * 0.4)));
+}
 
 /** Stop this long before the Lambda's own timeout, to record outcomes cleanly. */
 export const SAFETY_MARGIN_MS = 10_000;
@@ -30,7 +37,12 @@ export interface RecordContext {
  * Builds a consumer. A body that fails its schema is a poison message: it fails its record, and
  * on its last delivery its reason is recorded on the job (if the body names one) before the DLQ.
  */
-export function sqsConsumer<S extends z.ZodType>(ctx: HandlerContext, schema: S, process: (msg: z.infer<S>, rc: RecordContext) => Promise<void>) {
+export function sqsConsumer<S extends z.ZodType>(
+  ctx: HandlerContext,
+  schema: S,
+  process: (msg: z.infer<S>, rc: RecordContext) => Promise<void>,
+  queue?: QueueName,
+) {
   const recordHandler = (runtime: Runtime, context: Context, signal: AbortSignal) => async (record: SQSRecord) => {
     const log = runtime.deps.log;
     const receiveCount = Number(record.attributes?.ApproximateReceiveCount ?? 1);
@@ -62,9 +74,28 @@ export function sqsConsumer<S extends z.ZodType>(ctx: HandlerContext, schema: S,
         signal,
       });
     } catch (e) {
-      // The batch processor only reports the failure to SQS: say what it was.
       const jobId = (parsed.data as { jobId?: unknown }).jobId;
-      log.error("record failed; SQS will deliver it again", { messageId: record.messageId, jobId, receiveCount, error: (e as Error).message });
+      if (queue && e instanceof DeferredError) {
+        // Deferred, not failed: the same work comes back later as a new message (no delivery spent).
+        await runtime.deps.queues.send(queue, [parsed.data as AnyMessage], { delaySeconds: e.delaySeconds });
+        log.info("record deferred", { messageId: record.messageId, jobId, delaySeconds: e.delaySeconds, reason: e.message });
+        return;
+      }
+      // The batch processor only reports the failure to SQS: say what it was.
+      const delay = retryDelaySeconds(receiveCount);
+      log.error("record failed; SQS will deliver it again", {
+        messageId: record.messageId,
+        jobId,
+        receiveCount,
+        retryInSeconds: delay,
+        error: (e as Error).message,
+      });
+      // Back after a short, growing delay rather than the whole visibility timeout (90 min for copy on AWS).
+      if (queue && receiveCount < maxReceiveCount) {
+        await runtime.deps.queues
+          .retryLater(queue, record.receiptHandle, delay)
+          .catch((x: unknown) => log.warn("could not shorten the retry delay", { error: String(x) }));
+      }
       throw e;
     }
   };

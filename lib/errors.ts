@@ -47,6 +47,8 @@ export type ErrorCode =
   | "SIGNATURE_INVALID"
   /** ferry serve's data directory cannot be read back (a journal line damaged by something other than a crash). */
   | "STATE_DAMAGED"
+  /** Work that cannot run now (a rate budget spent): its message comes back later; never a failure. */
+  | "DEFERRED"
   /** The request is not one the configuration allows (a one-off replication outside the rules and api.allow). */
   | "FORBIDDEN"
   /** Anything ferry did not raise on purpose (an SDK or runtime error). */
@@ -213,4 +215,15 @@ export function errorRecord(e: unknown): ErrorRecord {
 /** A record made on purpose (a poison message, an operator's reason, a stuck job). */
 export function errorOf(code: ErrorCode, message: string, opts: { side?: Side; retryable?: boolean } = {}): ErrorRecord {
   return { code, ...(opts.side ? { side: opts.side } : {}), message, retryable: opts.retryable ?? false };
+}
+
+/** Work that cannot run now and must come back after `delaySeconds` (a shared rate budget spent): deferred, never failed. */
+export class DeferredError extends FerryError {
+  readonly delaySeconds: number;
+
+  constructor(message: string, delaySeconds: number, opts: { side?: Side } = {}) {
+    super("DEFERRED", message, { retryable: true, ...opts });
+    this.name = "DeferredError";
+    this.delaySeconds = delaySeconds;
+  }
 }

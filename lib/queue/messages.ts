@@ -114,4 +114,6 @@ export interface QueuePort {
    * quiet job may only be waiting its turn or between retries, which end with a coded reason.
    */
   backlog(queue: QueueName): Promise<number>;
+  /** A delivery that failed comes back after `delaySeconds` (not after the whole visibility timeout). */
+  retryLater(queue: QueueName, receiptHandle: string, delaySeconds: number): Promise<void>;
 }

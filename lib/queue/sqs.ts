@@ -1,5 +1,5 @@
 /** The queue port on SQS (or a stand-in speaking its protocol: fauxqs locally). */
-import { GetQueueAttributesCommand, SendMessageBatchCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import { ChangeMessageVisibilityCommand, GetQueueAttributesCommand, SendMessageBatchCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import { FerryError } from "../errors.ts";
 import type { AnyMessage, QueueName, QueuePort } from "./messages.ts";
 
@@ -27,6 +27,11 @@ export class SqsQueues implements QueuePort {
         });
       }
     }
+  }
+
+  async retryLater(queue: QueueName, receiptHandle: string, delaySeconds: number): Promise<void> {
+    const seconds = Math.max(0, Math.min(43_200, Math.round(delaySeconds)));
+    await this.client.send(new ChangeMessageVisibilityCommand({ QueueUrl: this.urls[queue], ReceiptHandle: receiptHandle, VisibilityTimeout: seconds }));
   }
 
   async backlog(queue: QueueName): Promise<number> {

@@ -36,6 +36,7 @@ class ScriptedQueues implements QueuePort {
   async backlog(queue: QueueName): Promise<number> {
     return this.waiting[queue];
   }
+  async retryLater(): Promise<void> {}
 }
 
 /** Registers the use-cases on DynamoDB; `client()` is called lazily, after the stand-in has started. */

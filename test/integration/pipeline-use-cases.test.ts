@@ -36,6 +36,7 @@ class MemoryQueues implements QueuePort {
   async backlog(queue: QueueName): Promise<number> {
     return this.waiting[queue].length;
   }
+  async retryLater(): Promise<void> {}
   take(queue: "copy"): CopyMessage[];
   take(queue: "merge"): MergeMessage[];
   take(queue: "copy" | "merge"): Array<CopyMessage | MergeMessage> {

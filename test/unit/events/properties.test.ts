@@ -43,7 +43,7 @@ before(async () => {
   deps = {
     config,
     store: new DynamoJobStore(ddb.client, { tableName: "props" }),
-    queues: { send: async (_q, m) => void sent.push(...m), backlog: async () => 0 },
+    queues: { send: async (_q, m) => void sent.push(...m), backlog: async () => 0, retryLater: async () => undefined },
     registries: poolFromConfig(config),
     log: silentLog,
   };

@@ -69,6 +69,7 @@ class RecordingQueues implements QueuePort {
   async backlog(): Promise<number> {
     return 0;
   }
+  async retryLater(): Promise<void> {}
 }
 
 describe("the AWS API handler", () => {
