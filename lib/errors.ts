@@ -54,7 +54,9 @@ export type ErrorCode =
   /** Anything ferry did not raise on purpose (an SDK or runtime error). */
   | "INTERNAL"
   /** A path inside an OCI layout is a symbolic link (or not the file or directory it must be): nothing is read or written through it. */
-  | "UNSAFE_PATH";
+  | "UNSAFE_PATH"
+  /** A large blob's copy stopped before the deadline with its place recorded: the next delivery resumes it from there. */
+  | "RESUMABLE";
 
 const FERRY_ERROR = Symbol.for("ferry.error");
 

@@ -1,4 +1,4 @@
-/** One `JobStore` from an adapter's six concerns: each method is handed to the part that owns it. */
+/** One `JobStore` from an adapter's seven concerns: each method is handed to the part that owns it. */
 import type { ErrorCode, ErrorRecord } from "../errors.ts";
 import type { ReplicationRequest } from "../queue/messages.ts";
 import type {
@@ -17,6 +17,8 @@ import type {
   Task,
   TaskCompletion,
   TaskRecords,
+  UploadRecord,
+  UploadRecords,
 } from "./store.ts";
 
 /** An adapter's parts, one per concern of the port. */
@@ -27,6 +29,7 @@ export interface JobStoreParts {
   tags: TagLeases;
   cursors: Cursors;
   subjects: SubjectRecords;
+  uploads: UploadRecords;
 }
 
 /** The whole port over its parts; adapters extend it and build the parts over one shared state. */
@@ -119,5 +122,15 @@ export class ComposedJobStore implements JobStore {
   }
   takeHeld(source: string, digest: string): Promise<string[]> {
     return this.parts.subjects.takeHeld(source, digest);
+  }
+
+  saveUpload(key: string, rec: UploadRecord): Promise<void> {
+    return this.parts.uploads.saveUpload(key, rec);
+  }
+  getUpload(key: string): Promise<UploadRecord | undefined> {
+    return this.parts.uploads.getUpload(key);
+  }
+  dropUpload(key: string): Promise<void> {
+    return this.parts.uploads.dropUpload(key);
   }
 }

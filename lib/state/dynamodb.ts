@@ -1,7 +1,7 @@
 /**
  * The job store on DynamoDB: one table (its layout in `dynamodb/table.ts`), one part per concern
  * of the port over it (`dynamodb/jobs.ts`, `merge-claims.ts`, `tasks.ts`, `tag-leases.ts`,
- * `cursors.ts`, `subjects.ts`), items marshalled by `dynamodb/codec.ts`, the table made by `dynamodb/schema.ts`.
+ * `cursors.ts`, `subjects.ts`, `uploads.ts`), items marshalled by `dynamodb/codec.ts`, the table made by `dynamodb/schema.ts`.
  */
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { ComposedJobStore } from "./composed.ts";
@@ -12,6 +12,7 @@ import { DynamoMergeClaims } from "./dynamodb/merge-claims.ts";
 import { DynamoSubjects } from "./dynamodb/subjects.ts";
 import { DynamoTagLeases } from "./dynamodb/tag-leases.ts";
 import { DynamoTasks } from "./dynamodb/tasks.ts";
+import { DynamoUploads } from "./dynamodb/uploads.ts";
 
 export { getCursorItem } from "./dynamodb/cursors.ts";
 export { ensureTable } from "./dynamodb/schema.ts";
@@ -35,6 +36,7 @@ export class DynamoJobStore extends ComposedJobStore {
       tags: new DynamoTagLeases(t),
       cursors: new DynamoCursors(t),
       subjects: new DynamoSubjects(t),
+      uploads: new DynamoUploads(t),
     });
   }
 }

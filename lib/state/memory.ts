@@ -12,6 +12,7 @@ import { MemorySubjects } from "./memory/subjects.ts";
 import { MemoryTables, type MemoryTablesOptions } from "./memory/tables.ts";
 import { MemoryTagLeases } from "./memory/tag-leases.ts";
 import { MemoryTasks } from "./memory/tasks.ts";
+import { MemoryUploads } from "./memory/uploads.ts";
 
 export type MemoryJobStoreOptions = MemoryTablesOptions;
 
@@ -28,6 +29,7 @@ export class MemoryJobStore extends ComposedJobStore {
       tags: new MemoryTagLeases(m),
       cursors: new MemoryCursors(m),
       subjects: new MemorySubjects(m),
+      uploads: new MemoryUploads(m),
     });
     this.tables = m;
   }

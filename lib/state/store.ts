@@ -9,6 +9,9 @@
 import type { ErrorCode, ErrorRecord } from "../errors.ts";
 import type { Referrer } from "../oci/referrers.ts";
 import type { ReplicationRequest } from "../queue/messages.ts";
+import type { UploadRecords } from "./uploads.ts";
+
+export type { UploadRecord, UploadRecords } from "./uploads.ts";
 
 export type JobStatus = "queued" | "planning" | "copying" | "merging" | "succeeded" | "failed" | "skipped";
 export const FINAL_STATUSES: readonly JobStatus[] = ["succeeded", "failed", "skipped"];
@@ -246,4 +249,4 @@ export interface SubjectRecords {
 }
 
 /** The whole store, every concern: what the pipeline's dependencies carry. */
-export type JobStore = JobRecords & MergeClaims & TaskRecords & TagLeases & Cursors & SubjectRecords;
+export type JobStore = JobRecords & MergeClaims & TaskRecords & TagLeases & Cursors & SubjectRecords & UploadRecords;

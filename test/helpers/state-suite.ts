@@ -522,5 +522,28 @@ export function jobStoreSuiteOn(name: string, open: JobStoreFactory, probe: JobS
       assert.equal(rec?.eventTime, 4000);
       assert.equal(rec?.leaseOwner, undefined);
     });
+
+    it("keeps an upload record per key until dropped or expired; saving again replaces it", async () => {
+      const s = await setup();
+      const rec = {
+        digest: `sha256:${"a".repeat(64)}`,
+        size: 64 << 20,
+        location: "http://r.example/v2/app/blobs/uploads/u1?_state=x",
+        offset: 8 << 20,
+        hashState: "AAEC",
+      };
+      assert.equal(await s.getUpload("job-u/t0/d"), undefined);
+      await s.saveUpload("job-u/t0/d", rec);
+      assert.deepEqual(await s.getUpload("job-u/t0/d"), rec);
+      assert.equal(await s.getUpload("job-u/t1/d"), undefined, "per key");
+      await s.saveUpload("job-u/t0/d", { ...rec, offset: 16 << 20, hashState: "AwQF" });
+      assert.deepEqual(await s.getUpload("job-u/t0/d"), { ...rec, offset: 16 << 20, hashState: "AwQF" });
+      await s.dropUpload("job-u/t0/d");
+      assert.equal(await s.getUpload("job-u/t0/d"), undefined);
+      await s.dropUpload("job-u/t0/d"); // dropping none is fine
+      await s.saveUpload("job-u/t2/d", rec);
+      now += 3 * 86_400_000; // past UPLOAD_RECORD_TTL_DAYS: the session is likely gone too
+      assert.equal(await s.getUpload("job-u/t2/d"), undefined, "expired");
+    });
   });
 }
