@@ -4,6 +4,8 @@ import { type FerryConfig, secretFrom } from "../config.ts";
 import { FerryError } from "../errors.ts";
 import { type CredentialProvider, dockerConfigCredentials, staticCredentials } from "../registry/credentials.ts";
 import { type HostSettings, RegistryPool } from "../registry/pool.ts";
+import { SharedBudget } from "../registry/shared-budget.ts";
+import type { RateBudgets } from "../state/store.ts";
 
 /** Resolves a Secrets Manager ARN to `{username, password}` (given by functions/ on AWS). */
 export type SecretResolver = (arn: string) => Promise<{ username: string; password: string }>;
@@ -64,6 +66,7 @@ export function poolFromConfig(
   env: NodeJS.ProcessEnv = process.env,
   resolveSecret?: SecretResolver,
   defaultCredentials?: CredentialProvider,
+  budgets?: RateBudgets,
 ): RegistryPool {
   const hosts: Record<string, HostSettings> = {};
   for (const r of config.registries) {
@@ -86,5 +89,15 @@ export function poolFromConfig(
     defaults: { transfer: config.transfer },
     authFile: false,
     ...(defaultCredentials ? { defaultCredentials } : {}),
+    // One budget per registry for every worker (Lambda environments, ferry serve's handlers), kept in the store.
+    ...(budgets
+      ? {
+          budgetFor: (host: string, perSecond: number) =>
+            new SharedBudget(
+              { take: (want, rate, burst) => budgets.takeTokens(host, want, rate, burst), hold: (until) => budgets.holdBudget(host, until) },
+              { perSecond, name: host },
+            ),
+        }
+      : {}),
   });
 }

@@ -6,7 +6,7 @@ import type { Agent } from "undici";
 import type { Side } from "../errors.ts";
 import { RegistryClient, type RegistryClientOptions, type UploadMode } from "./client.ts";
 import { type CredentialProvider, chainCredentials, dockerConfigCredentials } from "./credentials.ts";
-import { RateBudget } from "./rate.ts";
+import { RateBudget, type RequestBudget } from "./rate.ts";
 import type { TransferSettings } from "./stall.ts";
 import type { ProfileName } from "./host-profile.ts";
 import { createAgent } from "./transport.ts";
@@ -40,13 +40,15 @@ export interface RegistryPoolOptions {
   /** Tried for every host after its own settings (e.g. ECR tokens on AWS). */
   defaultCredentials?: CredentialProvider;
   retry?: RegistryClientOptions["retry"];
+  /** The budget of a host with `requestsPerSecond` (default: a token bucket in this process; a shared one across workers). */
+  budgetFor?: (host: string, perSecond: number) => RequestBudget;
 }
 
 export class RegistryPool {
   private readonly opts: RegistryPoolOptions;
   private readonly agents = new Map<string, Agent>();
   private readonly clients = new Map<string, RegistryClient>();
-  private readonly budgets = new Map<string, RateBudget>();
+  private readonly budgets = new Map<string, RequestBudget>();
   private readonly fallbackCreds: CredentialProvider | undefined;
 
   constructor(opts: RegistryPoolOptions = {}) {
@@ -70,7 +72,7 @@ export class RegistryPool {
     }
     let budget = this.budgets.get(host);
     if (!budget && s.requestsPerSecond) {
-      budget = new RateBudget(s.requestsPerSecond);
+      budget = this.opts.budgetFor ? this.opts.budgetFor(host, s.requestsPerSecond) : new RateBudget(s.requestsPerSecond);
       this.budgets.set(host, budget);
     }
     c = new RegistryClient({

@@ -2,9 +2,11 @@
 import { untilAborted } from "./deadline.ts";
 import type { Layer } from "./exchange.ts";
 
-/** What the rate layer spends: resolves when a request may start. */
+/** What the rate layer spends: resolves when a request may start; may hear what the registry answered. */
 export interface RequestBudget {
   take(): Promise<void>;
+  /** The registry's answer to a request (its status and headers): a budget may slow down on 429 or RateLimit-Remaining: 0. */
+  observe?(status: number, headers: Record<string, string | string[] | undefined>): Promise<void>;
 }
 
 /** A token bucket shared by the clients of one host (Docker Hub's pull limits). */
@@ -44,6 +46,8 @@ export class RateBudget implements RequestBudget {
 export function rateLayer(budget: RequestBudget): Layer {
   return (next) => async (req) => {
     await untilAborted(budget.take(), req.signal);
-    return next(req);
+    const reply = await next(req);
+    if (budget.observe) await budget.observe(reply.status, reply.headers);
+    return reply;
   };
 }

@@ -50,7 +50,8 @@ export function isNetworkError(err: unknown): boolean {
 
 /** True when `err` says to try again (network blip, 408/429/5xx, temporary OCI codes). */
 export function isRetryable(err: unknown): boolean {
-  if (err instanceof FerryError) return err.retryable;
+  // Deferred work is not retried here: its message comes back later (the whole delivery waits, not this request).
+  if (err instanceof FerryError) return err.retryable && err.code !== "DEFERRED";
   return isNetworkError(err);
 }
 

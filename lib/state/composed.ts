@@ -1,4 +1,4 @@
-/** One `JobStore` from an adapter's seven concerns: each method is handed to the part that owns it. */
+/** One `JobStore` from an adapter's eight concerns: each method is handed to the part that owns it. */
 import type { ErrorCode, ErrorRecord } from "../errors.ts";
 import type { ReplicationRequest } from "../queue/messages.ts";
 import type {
@@ -11,6 +11,8 @@ import type {
   JobStore,
   MergeClaims,
   SubjectRecords,
+  RateBudgets,
+  TokenGrant,
   TagClaim,
   TagLeases,
   TagRecord,
@@ -30,6 +32,7 @@ export interface JobStoreParts {
   cursors: Cursors;
   subjects: SubjectRecords;
   uploads: UploadRecords;
+  budgets: RateBudgets;
 }
 
 /** The whole port over its parts; adapters extend it and build the parts over one shared state. */
@@ -132,5 +135,12 @@ export class ComposedJobStore implements JobStore {
   }
   dropUpload(key: string): Promise<void> {
     return this.parts.uploads.dropUpload(key);
+  }
+
+  takeTokens(key: string, want: number, ratePerSecond: number, burst: number): Promise<TokenGrant> {
+    return this.parts.budgets.takeTokens(key, want, ratePerSecond, burst);
+  }
+  holdBudget(key: string, untilMs: number): Promise<void> {
+    return this.parts.budgets.holdBudget(key, untilMs);
   }
 }

@@ -6,6 +6,7 @@
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { ComposedJobStore } from "./composed.ts";
 import type { DynamoTable } from "./dynamodb/context.ts";
+import { DynamoBudgets } from "./dynamodb/budgets.ts";
 import { DynamoCursors } from "./dynamodb/cursors.ts";
 import { DynamoJobs } from "./dynamodb/jobs.ts";
 import { DynamoMergeClaims } from "./dynamodb/merge-claims.ts";
@@ -37,6 +38,7 @@ export class DynamoJobStore extends ComposedJobStore {
       cursors: new DynamoCursors(t),
       subjects: new DynamoSubjects(t),
       uploads: new DynamoUploads(t),
+      budgets: new DynamoBudgets(t),
     });
   }
 }

@@ -5,6 +5,7 @@
  * Its state is `memory/tables.ts`; one part per concern of the port works on it.
  */
 import { ComposedJobStore } from "./composed.ts";
+import { MemoryBudgets } from "./memory/budgets.ts";
 import { MemoryCursors } from "./memory/cursors.ts";
 import { MemoryJobs } from "./memory/jobs.ts";
 import { MemoryMergeClaims } from "./memory/merge-claims.ts";
@@ -30,6 +31,7 @@ export class MemoryJobStore extends ComposedJobStore {
       cursors: new MemoryCursors(m),
       subjects: new MemorySubjects(m),
       uploads: new MemoryUploads(m),
+      budgets: new MemoryBudgets(m),
     });
     this.tables = m;
   }

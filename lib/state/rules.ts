@@ -26,3 +26,25 @@ export function taskCompletion(done: Iterable<string>, failed: Iterable<string>,
 export function reopenedStatus(job: { plan?: unknown; taskCount?: number }, tasksRecorded: number): "copying" | "queued" {
   return job.plan && job.taskCount !== undefined && tasksRecorded >= job.taskCount ? "copying" : "queued";
 }
+
+/** A token bucket's state as the store keeps it. */
+export interface BucketState {
+  tokens: number;
+  /** Epoch ms of the last refill. */
+  at: number;
+  heldUntil?: number;
+}
+
+/**
+ * Refills `b` to `now` and takes up to `want` whole tokens: the new state and the grant. Written
+ * once for both adapters; the DynamoDB one applies it under a condition on `at`.
+ */
+export function takeFromBucket(b: BucketState | undefined, want: number, ratePerSecond: number, burst: number, now: number) {
+  const held = b?.heldUntil !== undefined && b.heldUntil > now ? b.heldUntil : undefined;
+  const tokens = b ? Math.min(burst, b.tokens + (Math.max(0, now - b.at) / 1000) * ratePerSecond) : burst;
+  const granted = held ? 0 : Math.max(0, Math.min(want, Math.floor(tokens)));
+  const left = tokens - granted;
+  const retryAfterMs = granted > 0 ? 0 : held ? held - now : Math.ceil(((1 - left) / ratePerSecond) * 1000);
+  const next: BucketState = { tokens: left, at: now, ...(held ? { heldUntil: held } : {}) };
+  return { next, grant: { granted, retryAfterMs: granted > 0 ? 0 : Math.max(1, retryAfterMs) } };
+}

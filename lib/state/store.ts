@@ -236,6 +236,24 @@ export interface Cursors {
   putCursor(key: string, value: string | undefined): Promise<void>;
 }
 
+/** What a budget lease gave: tokens (possibly 0), and when the next one will be there. */
+export interface TokenGrant {
+  granted: number;
+  /** Milliseconds until a token will be there again (0 when some were granted). */
+  retryAfterMs: number;
+}
+
+/**
+ * Request budgets shared by every worker (one per registry): a token bucket per key, refilled at
+ * `ratePerSecond` up to `burst`, taken from atomically; a registry's own "slow down" empties it
+ * for every worker until a time.
+ */
+export interface RateBudgets {
+  takeTokens(key: string, want: number, ratePerSecond: number, burst: number): Promise<TokenGrant>;
+  /** Nobody takes from `key` before `untilMs` (epoch ms): the registry said 429 Retry-After, or it has no requests left. */
+  holdBudget(key: string, untilMs: number): Promise<void>;
+}
+
 /** Where each source manifest went, and the jobs a signature gate holds back until it is signed. */
 export interface SubjectRecords {
   /** Notes that `digests` of the source repository `source` ("host/repo") are now at `destination` ("host/repo"). Idempotent. */
@@ -249,4 +267,4 @@ export interface SubjectRecords {
 }
 
 /** The whole store, every concern: what the pipeline's dependencies carry. */
-export type JobStore = JobRecords & MergeClaims & TaskRecords & TagLeases & Cursors & SubjectRecords & UploadRecords;
+export type JobStore = JobRecords & MergeClaims & TaskRecords & TagLeases & Cursors & SubjectRecords & RateBudgets & UploadRecords;

@@ -81,6 +81,33 @@ export function jobStoreSuiteOn(name: string, open: JobStoreFactory, probe: JobS
   };
 
   describe(`job store on ${name}`, () => {
+    it("a rate budget grants up to its burst, then nothing until it refills; concurrent takes never grant more than there is", async () => {
+      const store = await setup();
+      assert.deepEqual(await store.takeTokens("reg.example", 8, 4, 10), { granted: 8, retryAfterMs: 0 });
+      assert.deepEqual(await store.takeTokens("reg.example", 8, 4, 10), { granted: 2, retryAfterMs: 0 });
+      const empty = await store.takeTokens("reg.example", 1, 4, 10);
+      assert.equal(empty.granted, 0);
+      assert.ok(empty.retryAfterMs > 0 && empty.retryAfterMs <= 250, String(empty.retryAfterMs));
+      now += 1000; // 4 tokens a second
+      const grants = await Promise.all(Array.from({ length: 6 }, () => store.takeTokens("reg.example", 1, 4, 10)));
+      assert.equal(
+        grants.reduce((n, g) => n + g.granted, 0),
+        4,
+        "exactly the refill, whatever the races",
+      );
+      assert.equal((await store.takeTokens("other.example", 3, 1, 3)).granted, 3, "budgets are per key");
+    });
+
+    it("a held budget grants nothing until the hold ends, for every taker", async () => {
+      const store = await setup();
+      await store.holdBudget("held.example", now + 30_000);
+      const held = await store.takeTokens("held.example", 1, 10, 10);
+      assert.equal(held.granted, 0);
+      assert.ok(held.retryAfterMs > 29_000 && held.retryAfterMs <= 30_000, String(held.retryAfterMs));
+      now += 31_000;
+      assert.equal((await store.takeTokens("held.example", 5, 10, 10)).granted, 5);
+    });
+
     it("creates a job once: a second create with the same id is refused (deduplication)", async () => {
       const s = await setup();
       assert.equal(await s.createJob({ id: "dup", request: request() }), true);

@@ -1,0 +1,66 @@
+/**
+ * One request budget per registry for every worker, kept in the store: two workers (two pools, as
+ * two Lambda environments) together never take more than the budget; past it the work is
+ * deferred (DEFERRED, with when to come back), never failed; a registry's 429 Retry-After holds
+ * the budget for every worker; and far from the limit a worker asks the store once per lease.
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { DeferredError } from "../../../lib/errors.ts";
+import { SharedBudget, slowDownUntil } from "../../../lib/registry/shared-budget.ts";
+import { MemoryJobStore } from "../../../lib/state/memory.ts";
+
+function worker(store: MemoryJobStore, perSecond: number, counter?: { n: number }) {
+  return new SharedBudget(
+    {
+      take: (want, rate, burst) => {
+        if (counter) counter.n++;
+        return store.takeTokens("reg.example", want, rate, burst);
+      },
+      hold: (until) => store.holdBudget("reg.example", until),
+    },
+    { perSecond, name: "reg.example", maxWaitMs: 0 },
+  );
+}
+
+describe("a shared request budget", () => {
+  it("two workers together get the budget's tokens once; the next request is deferred with when to come back", async () => {
+    let now = 1_000_000;
+    const store = new MemoryJobStore({ now: () => now });
+    const [a, b] = [worker(store, 4), worker(store, 4)];
+    const taken = await Promise.allSettled([...Array.from({ length: 3 }, () => a.take()), ...Array.from({ length: 3 }, () => b.take())]);
+    assert.equal(taken.filter((t) => t.status === "fulfilled").length, 4, "burst 4, whoever asks");
+    const deferred = taken.find((t) => t.status === "rejected") as PromiseRejectedResult;
+    assert.ok(deferred.reason instanceof DeferredError);
+    assert.equal(deferred.reason.code, "DEFERRED");
+    assert.ok(deferred.reason.delaySeconds >= 1);
+    now += 1000;
+    await a.take(); // refilled
+  });
+
+  it("a registry's 429 with Retry-After holds the budget for every worker", async () => {
+    const now = 2_000_000;
+    const store = new MemoryJobStore({ now: () => now });
+    const [a, b] = [worker(store, 10), worker(store, 10)];
+    await a.take();
+    await a.observe(429, { "retry-after": "30" });
+    await assert.rejects(b.take(), (e: unknown) => e instanceof DeferredError && e.delaySeconds >= 29);
+  });
+
+  it("asks the store once per lease (half a second's tokens), not once per request", async () => {
+    const store = new MemoryJobStore();
+    const counter = { n: 0 };
+    const w = worker(store, 20, counter);
+    for (let i = 0; i < 10; i++) await w.take();
+    assert.equal(counter.n, 1, "10 requests from one lease of 10");
+  });
+
+  it("reads the registry's signals: 429 Retry-After in seconds or as a date, RateLimit-Remaining 0", () => {
+    const now = Date.parse("2026-11-30T12:00:00Z");
+    assert.equal(slowDownUntil(429, { "retry-after": "12" }, now), now + 12_000);
+    assert.equal(slowDownUntil(429, { "retry-after": "Mon, 30 Nov 2026 12:01:00 GMT" }, now), now + 60_000);
+    assert.equal(slowDownUntil(200, { "ratelimit-remaining": "0;w=21600" }, now), now + 60_000);
+    assert.equal(slowDownUntil(200, { "ratelimit-remaining": "76;w=21600" }, now), undefined);
+    assert.equal(slowDownUntil(200, {}, now), undefined);
+  });
+});
