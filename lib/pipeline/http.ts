@@ -196,7 +196,29 @@ async function handleWebhook(deps: PipelineDeps, providerName: string, id: strin
     if (e instanceof BadPayloadError) return json(400, { error: e.message });
     throw e;
   }
+  return acceptEvents(deps, events, { providerName, id, ...(hook.registry ? { registry: hook.registry } : {}) });
+}
+
+/**
+ * An ECR push event delivered by EventBridge straight to the webhook function: IAM authenticated
+ * the caller (the rule's invoke permission), so no secret; the registry comes from the event's
+ * account and region. Then the same rule matching as any webhook.
+ */
+export async function acceptEcrEvent(deps: PipelineDeps, event: unknown): Promise<HttpResponse> {
+  let events: ReturnType<(typeof PROVIDERS)["ecr"]["parse"]>;
+  try {
+    events = (PROVIDERS.ecr as NonNullable<(typeof PROVIDERS)["ecr"]>).parse({ headers: {}, query: {}, body: Buffer.from(JSON.stringify(event)) });
+  } catch (e) {
+    if (e instanceof BadPayloadError) return json(400, { error: e.message });
+    throw e;
+  }
+  return acceptEvents(deps, events, { providerName: "ecr", id: "eventbridge" });
+}
+
+/** Turns a delivery's events into jobs (and referrer events) by the rules; `registry`, when configured, is the source registry. */
+async function acceptEvents(deps: PipelineDeps, events: ImageEvent[], o: { providerName: string; id: string; registry?: string }): Promise<HttpResponse> {
   if (events.length === 0) return json(200, { accepted: 0, ignored: "no tagged manifest push in this delivery" });
+  const { providerName, id } = o;
   // Build and validate every request first: a malformed event (a tag that is not a tag, a bad
   // repository name) makes the whole delivery a 400, and nothing is enqueued.
   const planned: Array<{ request: ReplicationRequest; jobId: string }> = [];
@@ -204,7 +226,7 @@ async function handleWebhook(deps: PipelineDeps, providerName: string, id: strin
   let unmatched = 0;
   for (const [i, ev] of events.entries()) {
     // A configured registry is the source: the payload's host is never trusted for where to pull.
-    const registry = hook.registry ?? ev.registry;
+    const registry = o.registry ?? ev.registry;
     if (!registry) {
       unmatched++;
       continue;
