@@ -4,7 +4,9 @@
  * {@link RuntimeSettings}. On Lambda the settings come from the environment, read once per cold
  * start (`lambda`); `ferry serve` passes them in (functions/local.ts) and sets no variables.
  *
- *   FERRY_CONFIG_FILE or FERRY_CONFIG   the YAML config (a path, or the text itself)
+ *   FERRY_CONFIG_FILE or FERRY_CONFIG   the YAML config (a path, or the text itself); a relative
+ *                                        path is taken from LAMBDA_TASK_ROOT when that is set (the
+ *                                        construct ships the config in the bundle: infra/config-asset.ts)
  *   FERRY_TABLE                          DynamoDB table
  *   FERRY_QUEUE_PLAN_URL / _COPY_URL / _MERGE_URL
  *   FERRY_MAX_RECEIVE_COUNT              the queues' redrive maxReceiveCount (default 5)
@@ -12,6 +14,7 @@
  *                                        job (the construct derives it from the queues' visibility)
  *   FERRY_SQS_ENDPOINT, FERRY_DYNAMODB_ENDPOINT   stand-ins (tests of the bundles); unset on AWS
  */
+import { isAbsolute, join } from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
@@ -159,7 +162,10 @@ function required(env: NodeJS.ProcessEnv, name: string): string {
 
 /** Lambda: the settings, from the environment. */
 async function settingsFromEnv(env: NodeJS.ProcessEnv): Promise<RuntimeSettings> {
-  const config = env.FERRY_CONFIG_FILE ? await loadConfigFile(env.FERRY_CONFIG_FILE) : parseConfigText(required(env, "FERRY_CONFIG"), "FERRY_CONFIG");
+  const file = env.FERRY_CONFIG_FILE;
+  const config = file
+    ? await loadConfigFile(env.LAMBDA_TASK_ROOT && !isAbsolute(file) ? join(env.LAMBDA_TASK_ROOT, file) : file)
+    : parseConfigText(required(env, "FERRY_CONFIG"), "FERRY_CONFIG");
   if (env.FERRY_MAX_RECEIVE_COUNT) config.pipeline.maxReceiveCount = Number(env.FERRY_MAX_RECEIVE_COUNT);
   if (env.FERRY_STUCK_AFTER && config.pipeline.stuckAfter === undefined) config.pipeline.stuckAfter = Number(env.FERRY_STUCK_AFTER);
   const standIn = env.FERRY_SQS_ENDPOINT || env.FERRY_DYNAMODB_ENDPOINT;

@@ -26,15 +26,19 @@ import { EmailSubscription } from "aws-cdk-lib/aws-sns-subscriptions";
 import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import type { FerryConfig } from "../lib/config.ts";
+import { CONFIG_FILE_NAME, configBundlingHooks } from "./config-asset.ts";
+import { checkEnvironmentSize } from "./lambda-env.ts";
 import { ecrAccessOf } from "./ecr.ts";
 import { ecrPushEvents } from "./ecr-events.ts";
 import { grantLeastPrivilege } from "./iam.ts";
 import { oldestActiveJobAgeThreshold, oldestMessageAgeThreshold, reconcileRateMinutes, stuckAfterSeconds } from "./thresholds.ts";
 
 export interface FerryProps {
-  /** The parsed config (rules, webhooks, registries) and its YAML text, passed to the functions. */
+  /**
+   * The parsed config (rules, webhooks, registries). The functions get it as a file in their
+   * bundles (infra/config-asset.ts).
+   */
   config: FerryConfig;
-  configText: string;
   /** Concurrent copy invocations at most (the fan-out). Default 20. */
   copyMaxConcurrency?: number;
   /** Copy function memory in MB (1769 MB = one full vCPU). Default 1769. */
@@ -84,6 +88,7 @@ export class Ferry extends Construct {
   constructor(scope: Construct, id: string, props: FerryProps) {
     super(scope, id);
     const { config } = props;
+    const configHooks = configBundlingHooks(this, config);
 
     this.table = new TableV2(this, "Jobs", {
       partitionKey: { name: "pk", type: AttributeType.STRING },
@@ -107,7 +112,7 @@ export class Ferry extends Construct {
 
     const fn = (name: FnName) => {
       const logGroup = new LogGroup(this, `${name}Logs`, { retention: RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
-      return new NodejsFunction(this, `${name[0]?.toUpperCase()}${name.slice(1)}Function`, {
+      const g = new NodejsFunction(this, `${name[0]?.toUpperCase()}${name.slice(1)}Function`, {
         entry: `${FUNCTIONS_DIR}${name}.ts`,
         handler: "handler",
         runtime: Runtime.NODEJS_22_X,
@@ -128,17 +133,21 @@ export class Ferry extends Construct {
           bundleAwsSDK: true,
           mainFields: ["module", "main"],
           banner: "import { createRequire as __ferryRequire } from 'module'; const require = __ferryRequire(import.meta.url);",
+          commandHooks: configHooks,
         },
         environment: {
           NODE_OPTIONS: "--enable-source-maps",
           POWERTOOLS_SERVICE_NAME: "ferry",
           POWERTOOLS_METRICS_NAMESPACE: "ferry",
           POWERTOOLS_LOG_LEVEL: "INFO",
-          FERRY_CONFIG: props.configText,
+          // The config file in the bundle, relative to LAMBDA_TASK_ROOT (infra/config-asset.ts).
+          FERRY_CONFIG_FILE: CONFIG_FILE_NAME,
           FERRY_TABLE: this.table.tableName,
           FERRY_MAX_RECEIVE_COUNT: String(config.pipeline.maxReceiveCount),
         },
       });
+      checkEnvironmentSize(g);
+      return g;
     };
     this.functions = {
       api: fn("api"),

@@ -6,7 +6,8 @@ import { Ferry } from "./ferry.ts";
 
 export interface FerryStackProps extends StackProps {
   config: FerryConfig;
-  configText: string;
+  /** @deprecated Unused: the functions get `config` itself, serialized without comments (infra/config-asset.ts). */
+  configText?: string;
 }
 
 export class FerryStack extends Stack {
@@ -14,7 +15,7 @@ export class FerryStack extends Stack {
 
   constructor(scope: Construct, id: string, props: FerryStackProps) {
     super(scope, id, props);
-    this.ferry = new Ferry(this, "Ferry", { config: props.config, configText: props.configText });
+    this.ferry = new Ferry(this, "Ferry", { config: props.config });
     const url = this.ferry.api.apiEndpoint;
     new CfnOutput(this, "ApiUrl", { value: url, description: "POST /replications, GET /replications/{id} (IAM-signed)" });
     for (const w of props.config.webhooks) {
