@@ -7,6 +7,9 @@
  *   FERRY_CONFIG_FILE or FERRY_CONFIG   the YAML config (a path, or the text itself); a relative
  *                                        path is taken from LAMBDA_TASK_ROOT when that is set (the
  *                                        construct ships the config in the bundle: infra/config-asset.ts)
+ *   FERRY_SECRET_ENV                     {"NAME": "<secret ARN>"}: the secrets behind the config's
+ *                                        secretEnv/usernameEnv/passwordEnv/{env} names, read at cold
+ *                                        start into the runtime's view of the environment (never process.env)
  *   FERRY_TABLE                          DynamoDB table
  *   FERRY_QUEUE_PLAN_URL / _COPY_URL / _MERGE_URL
  *   FERRY_MAX_RECEIVE_COUNT              the queues' redrive maxReceiveCount (default 5)
@@ -53,6 +56,8 @@ export interface RuntimeSettings {
   credentials?: { accessKeyId: string; secretAccessKey: string };
   /** Environment for `usernameEnv`/`passwordEnv`/`secretEnv` in the config. */
   env: NodeJS.ProcessEnv;
+  /** On Lambda: names in `env` whose values are Secrets Manager secrets (ARN), read once when the runtime is built. */
+  secretEnv?: Record<string, string>;
 }
 
 /** What every handler factory takes: the runtime (built lazily), the logger for its middleware, Powertools metrics on Lambda. */
@@ -84,14 +89,16 @@ export async function createRuntime(s: RuntimeSettings, logger: Logger, metrics:
     if (!v.username || !v.password) throw new FerryError("CREDENTIALS", `secret ${arn} lacks username/password`);
     return { username: v.username, password: v.password };
   };
+  const env = s.secretEnv ? { ...s.env, ...(await resolveSecretEnv(config, s.secretEnv, secretValue)) } : s.env;
+  const store = new DynamoJobStore(ddb, { tableName: s.table, ttlDays: config.pipeline.jobTtlDays });
   const deps: PipelineDeps = {
     config,
-    store: new DynamoJobStore(ddb, { tableName: s.table, ttlDays: config.pipeline.jobTtlDays }),
+    store,
     queues: new SqsQueues(sqs, s.queues),
     // ECR hosts: tokens from GetAuthorizationToken with the function's role, cached.
     registries: poolFromConfig(
       config,
-      s.env,
+      env,
       resolveSecret,
       ecrCredentials(async (accountId, ecrRegion) => {
         const out = await new ECRClient({ region: ecrRegion }).send(new GetAuthorizationTokenCommand({ registryIds: [accountId] }));
@@ -99,13 +106,30 @@ export async function createRuntime(s: RuntimeSettings, logger: Logger, metrics:
         if (!d?.authorizationToken || !d.expiresAt) throw new FerryError("CREDENTIALS", `no ECR token for account ${accountId}`);
         return { authorizationToken: d.authorizationToken, expiresAt: d.expiresAt };
       }),
+      store,
     ),
     log: logOf(logger),
-    ...(s.env ? { env: s.env } : {}),
+    ...(env ? { env } : {}),
     secretValue,
   };
   await resolveWebhookSecrets(config, secretValue);
   return { deps, maxReceiveCount: config.pipeline.maxReceiveCount, metrics };
+}
+
+/** The secrets behind environment variable names, by name (all read at once, in parallel). */
+async function resolveSecretEnv(
+  config: FerryConfig,
+  arns: Record<string, string>,
+  secretValue: (arn: string) => Promise<string>,
+): Promise<Record<string, string>> {
+  const values = Object.fromEntries(await Promise.all(Object.entries(arns).map(async ([name, arn]) => [name, await secretValue(arn)] as const)));
+  // A webhook's secretEnv is looked up in process.env when a request is verified (lib/pipeline/http.ts),
+  // which a function never writes: the value goes on the hook, as a secretArn's does.
+  for (const hook of config.webhooks) {
+    const v = hook.secretEnv ? values[hook.secretEnv] : undefined;
+    if (v !== undefined && !hook.secret) hook.secret = v;
+  }
+  return values;
 }
 
 async function resolveWebhookSecrets(config: FerryConfig, secretValue: (arn: string) => Promise<string>): Promise<void> {
@@ -176,10 +200,25 @@ async function settingsFromEnv(env: NodeJS.ProcessEnv): Promise<RuntimeSettings>
     region: env.AWS_REGION ?? "us-east-1",
     ...(env.FERRY_SQS_ENDPOINT ? { sqsEndpoint: env.FERRY_SQS_ENDPOINT } : {}),
     ...(env.FERRY_DYNAMODB_ENDPOINT ? { ddbEndpoint: env.FERRY_DYNAMODB_ENDPOINT } : {}),
+    ...(env.FERRY_SECRET_ENV ? { secretEnv: parseSecretEnv(env.FERRY_SECRET_ENV) } : {}),
     // Stand-ins accept any credentials; real AWS uses the function's role.
     ...(standIn ? { credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID ?? "ferrylocal", secretAccessKey: env.AWS_SECRET_ACCESS_KEY ?? "ferrylocal" } } : {}),
     env,
   };
+}
+
+/** FERRY_SECRET_ENV: a JSON object of secret ARNs by environment variable name. */
+function parseSecretEnv(text: string): Record<string, string> {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    v = undefined;
+  }
+  if (!v || typeof v !== "object" || Array.isArray(v) || !Object.values(v).every((a) => typeof a === "string")) {
+    throw new FerryError("INVALID_CONFIG", "FERRY_SECRET_ENV: want a JSON object of secret ARNs by name");
+  }
+  return v as Record<string, string>;
 }
 
 const UNITS = { Count: MetricUnit.Count, Bytes: MetricUnit.Bytes, Milliseconds: MetricUnit.Milliseconds, Seconds: MetricUnit.Seconds };

@@ -26,8 +26,11 @@ import { EmailSubscription } from "aws-cdk-lib/aws-sns-subscriptions";
 import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import type { FerryConfig } from "../lib/config.ts";
+import type { ISecret } from "aws-cdk-lib/aws-secretsmanager";
 import { CONFIG_FILE_NAME, configBundlingHooks } from "./config-asset.ts";
 import { checkEnvironmentSize } from "./lambda-env.ts";
+import { wireSecretEnv } from "./secret-env.ts";
+import { assertDeployable, secretEnvUses } from "./secrets-check.ts";
 import { ecrAccessOf } from "./ecr.ts";
 import { ecrPushEvents } from "./ecr-events.ts";
 import { grantLeastPrivilege } from "./iam.ts";
@@ -36,9 +39,15 @@ import { oldestActiveJobAgeThreshold, oldestMessageAgeThreshold, reconcileRateMi
 export interface FerryProps {
   /**
    * The parsed config (rules, webhooks, registries). The functions get it as a file in their
-   * bundles (infra/config-asset.ts).
+   * bundles (infra/config-asset.ts); a config with inline secrets is refused (infra/secrets-check.ts).
    */
   config: FerryConfig;
+  /**
+   * The secrets behind every environment variable the config names (`secretEnv`, `usernameEnv`,
+   * `passwordEnv`, a key's `{ env }`), by name: each function that needs one reads it from Secrets
+   * Manager at cold start. A name the config uses and this map lacks (or the reverse) is refused.
+   */
+  secretEnv?: Record<string, ISecret>;
   /** Concurrent copy invocations at most (the fan-out). Default 20. */
   copyMaxConcurrency?: number;
   /** Copy function memory in MB (1769 MB = one full vCPU). Default 1769. */
@@ -88,6 +97,11 @@ export class Ferry extends Construct {
   constructor(scope: Construct, id: string, props: FerryProps) {
     super(scope, id);
     const { config } = props;
+    // Refused before anything is built: inline secrets, and secrets named by environment variable
+    // that no function would have (a webhook answering 401 forever).
+    const secretEnv = props.secretEnv ?? {};
+    assertDeployable(config, new Set(Object.keys(secretEnv)));
+    const envUses = secretEnvUses(config);
     const configHooks = configBundlingHooks(this, config);
 
     this.table = new TableV2(this, "Jobs", {
@@ -146,6 +160,7 @@ export class Ferry extends Construct {
           FERRY_MAX_RECEIVE_COUNT: String(config.pipeline.maxReceiveCount),
         },
       });
+      wireSecretEnv(g, name, envUses, secretEnv);
       checkEnvironmentSize(g);
       return g;
     };

@@ -1,21 +1,40 @@
 /** The default stack: one `Ferry` configured from the same YAML file `ferry serve` reads. */
 import { CfnOutput, Stack, type StackProps, Validations } from "aws-cdk-lib";
+import { type ISecret, Secret } from "aws-cdk-lib/aws-secretsmanager";
 import type { Construct } from "constructs";
 import type { FerryConfig } from "../lib/config.ts";
+import { FerryError } from "../lib/errors.ts";
 import { Ferry } from "./ferry.ts";
 
 export interface FerryStackProps extends StackProps {
   config: FerryConfig;
   /** @deprecated Unused: the functions get `config` itself, serialized without comments (infra/config-asset.ts). */
   configText?: string;
+  /**
+   * The Secrets Manager secret (complete ARN) behind each environment variable the config names
+   * (`secretEnv`, `usernameEnv`, `passwordEnv`, a key's `{ env }`). `cdk synth -c 'ferry:secretEnv={"NAME":"arn:…"}'`.
+   */
+  secretEnv?: Record<string, string>;
 }
+
+// A complete secret ARN ends in the six characters Secrets Manager appends to the name.
+const COMPLETE_SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+-[A-Za-z0-9]{6}$/;
 
 export class FerryStack extends Stack {
   readonly ferry: Ferry;
 
   constructor(scope: Construct, id: string, props: FerryStackProps) {
     super(scope, id, props);
-    this.ferry = new Ferry(this, "Ferry", { config: props.config });
+    const secretEnv: Record<string, ISecret> = {};
+    for (const [name, arn] of Object.entries(props.secretEnv ?? {})) {
+      if (!COMPLETE_SECRET_ARN.test(arn)) {
+        throw new FerryError("INVALID_CONFIG", `secretEnv.${name}: want a complete Secrets Manager ARN (…:secret:NAME-AbCdEf), got ${JSON.stringify(arn)}`, {
+          field: `secretEnv.${name}`,
+        });
+      }
+      secretEnv[name] = Secret.fromSecretCompleteArn(this, `SecretEnv${name}`, arn);
+    }
+    this.ferry = new Ferry(this, "Ferry", { config: props.config, secretEnv });
     const url = this.ferry.api.apiEndpoint;
     new CfnOutput(this, "ApiUrl", { value: url, description: "POST /replications, GET /replications/{id} (IAM-signed)" });
     for (const w of props.config.webhooks) {
