@@ -4,6 +4,7 @@
  * (presigned redirect URLs expire). Memory stays flat: chunks pass straight through.
  * A stall (stall.ts) is resumed once, and only when the transfer had been moving: a source that
  * stalls from the start, or again, fails with STALL instead of looping.
+ * `blobGetFrom` reads from an offset on (a resumed copy, whose caller holds the hash state).
  */
 import { Readable } from "node:stream";
 import { FerryError, type Side, withSide } from "../errors.ts";
@@ -23,11 +24,64 @@ export const MAX_STALL_RESUMES = 1;
 export const STALL_RESUME_MIN_BYTES = 1024 * 1024;
 
 /** Opens a verified, resumable stream of a blob. Rejects at once for 404 and other errors. */
-export async function blobGet(
+export function blobGet(
   ep: RegistryEndpoint,
   repo: string,
   desc: { digest: string; size: number },
   opts: CallOptions & { maxResumes?: number } = {},
+): Promise<Readable> {
+  return openBlob(ep, repo, desc, 0, new DigestVerifier(desc.digest, desc.size >= 0 ? desc.size : undefined), opts);
+}
+
+/**
+ * Opens a blob of known size from `offset` to its end (a Range GET; a server that ignores Range
+ * is read from the start and the head dropped), size-checked and resumed like `blobGet`, but not
+ * digest-checked: the caller hashes these bytes onto the state it saved over [0, offset).
+ */
+export function blobGetFrom(
+  ep: RegistryEndpoint,
+  repo: string,
+  desc: { digest: string; size: number },
+  offset: number,
+  opts: CallOptions & { maxResumes?: number } = {},
+): Promise<Readable> {
+  return openBlob(ep, repo, desc, offset, new ByteCount(desc, offset), opts);
+}
+
+/** What a download checks as the bytes pass: the digest and size, or (a resumed read) the size only. */
+interface Check {
+  update(chunk: Uint8Array): void;
+  finish(): void;
+}
+
+/** Counts the bytes of a read that starts at `offset`: more than the blob holds, or fewer, is SIZE_MISMATCH. */
+class ByteCount implements Check {
+  private count: number;
+  private readonly desc: { digest: string; size: number };
+
+  constructor(desc: { digest: string; size: number }, offset: number) {
+    this.desc = desc;
+    this.count = offset;
+  }
+
+  update(chunk: Uint8Array): void {
+    this.count += chunk.byteLength;
+    if (this.count > this.desc.size) throw new FerryError("SIZE_MISMATCH", `${this.desc.digest}: received more than the expected ${this.desc.size} bytes`);
+  }
+
+  finish(): void {
+    if (this.count !== this.desc.size)
+      throw new FerryError("SIZE_MISMATCH", `${this.desc.digest}: size mismatch: expected ${this.desc.size} bytes, got ${this.count}`);
+  }
+}
+
+async function openBlob(
+  ep: RegistryEndpoint,
+  repo: string,
+  desc: { digest: string; size: number },
+  offset: number,
+  check: Check,
+  opts: CallOptions & { maxResumes?: number },
 ): Promise<Readable> {
   const knownSize = desc.size >= 0 ? desc.size : undefined;
   const where = new Repository(ep.host, repo).address(desc.digest);
@@ -42,16 +96,18 @@ export async function blobGet(
       expect: offset > 0 ? [200, 206] : [200],
     });
 
-  const first = await get(0);
+  const d: Download = { side: ep.side, where, knownSize, get, signal: opts.signal, maxResumes: opts.maxResumes ?? MAX_RESUMES };
+  const first = offset > 0 ? await reopen(d, offset) : await get(0);
   const length = header(first.headers, "content-length");
-  if (knownSize !== undefined && length !== undefined && Number(length) !== knownSize) {
+  if (offset === 0 && knownSize !== undefined && length !== undefined && Number(length) !== knownSize) {
     await drain(first.body);
     throw new FerryError("SIZE_MISMATCH", `${where}: server announces ${length} bytes, descriptor says ${knownSize}`, {
       side: ep.side,
     });
   }
-  const d: Download = { side: ep.side, where, knownSize, get, signal: opts.signal, maxResumes: opts.maxResumes ?? MAX_RESUMES };
-  return Readable.from(chunks(d, first, new DigestVerifier(desc.digest, knownSize)), { objectMode: false, highWaterMark: 64 * 1024 });
+  // 200 to a Range GET: the server sent the whole blob; the head is dropped as it passes.
+  const start = { delivered: offset, skip: offset > 0 && first.status !== 206 ? offset : 0 };
+  return Readable.from(chunks(d, first, check, start), { objectMode: false, highWaterMark: 64 * 1024 });
 }
 
 /** What a download needs besides its bytes. */
@@ -78,11 +134,11 @@ interface Resumes {
  * until the digest checks out: a consumer (an upload) never gets the complete bytes of a corrupt
  * blob, so it cannot commit them. The loop over a body does no more per chunk than that.
  */
-async function* chunks(d: Download, first: Reply, verifier: DigestVerifier): AsyncGenerator<Buffer> {
+async function* chunks(d: Download, first: Reply, verifier: Check, start: { delivered: number; skip: number }): AsyncGenerator<Buffer> {
   let pending: Buffer | undefined;
   let current = first;
-  let delivered = 0;
-  let skip = 0;
+  let delivered = start.delivered;
+  let skip = start.skip;
   const resumes: Resumes = { count: 0, stalls: 0, lastAt: -1 };
   for (;;) {
     const openedAt = delivered;

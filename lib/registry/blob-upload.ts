@@ -80,7 +80,7 @@ export async function blobPut(
 }
 
 /** The first chunk size: the configured one, raised to the server's minimum, capped by the profile. */
-function chunkLimit(profile: HostProfile, settings: UploadSettings, minChunk: number | undefined): number {
+export function chunkLimit(profile: HostProfile, settings: UploadSettings, minChunk: number | undefined): number {
   const limit = Math.min(MAX_CHUNK, Math.max(settings.chunkSize ?? DEFAULT_CHUNK_SIZE, minChunk ?? 0));
   return profile.maxChunkBytes ? Math.min(limit, profile.maxChunkBytes) : limit;
 }
@@ -143,7 +143,7 @@ async function patchThenPut(
 }
 
 /** Splits a stream into buffers of exactly `size` bytes (the last may be shorter). */
-async function* fixedChunks(body: Readable | AsyncIterable<Uint8Array>, size: number): AsyncGenerator<Buffer> {
+export async function* fixedChunks(body: Readable | AsyncIterable<Uint8Array>, size: number): AsyncGenerator<Buffer> {
   let parts: Buffer[] = [];
   let n = 0;
   for await (const c of body) {

@@ -1,6 +1,7 @@
 /**
  * An upload session's steps on the wire (distribution spec, "pushing blobs"): open one (POST),
- * ask how much it holds (GET → Range), commit it (PUT ?digest=) and cancel it (DELETE). The
+ * send a chunk (PATCH with Content-Range), ask how much it holds (GET → Range), commit it
+ * (PUT ?digest=) and cancel it (DELETE). The
  * strategies that send the bytes between open and commit are in blob-upload.ts.
  */
 import { FerryError } from "../errors.ts";
@@ -58,6 +59,31 @@ export async function blobUploadStatus(ep: RegistryEndpoint, repo: string, locat
   // distribution says 0-0 for both 0 and 1 byte held; 0-0 is taken as nothing held.
   const offset = m && !(m[1] === "0" && m[2] === "0") ? last + 1 : 0;
   return { offset, location: next ? resolveLocation(next, res.url) : location };
+}
+
+/**
+ * Sends `bytes` at `offset` of the session (`PATCH` with `Content-Range`), not retried on its own:
+ * the server may hold part of it (ask `blobUploadStatus`). Resolves to the session's next Location.
+ */
+export async function blobUploadChunk(ep: RegistryEndpoint, repo: string, location: string, offset: number, bytes: Buffer, opts: CallOptions): Promise<string> {
+  const res = await ep.send({
+    ...opts,
+    method: "PATCH",
+    path: location,
+    repo,
+    push: true,
+    headers: {
+      "content-type": "application/octet-stream",
+      "content-range": `${offset}-${offset + bytes.byteLength - 1}`,
+      "content-length": String(bytes.byteLength),
+    },
+    body: bytes,
+    expect: [202, 201, 204],
+    retry: false,
+  });
+  await drain(res.body);
+  const next = header(res.headers, "location");
+  return next ? resolveLocation(next, res.url) : location;
 }
 
 /** Cancels an upload session; failures are ignored (the registry purges stale sessions). */

@@ -57,6 +57,14 @@ export interface CopyOptions extends CallOptions {
   /** Referrers (signatures, SBOMs, attestations) travel with the image unless `false`; optionally only some artifact types. */
   referrers?: false | { artifactTypes?: string[] };
   onEvent?: (e: CopyEvent) => void;
+  /** Blobs of at least `minSize` bytes read from the source go through `copy` (the pipeline's: resumable across invocations). */
+  largeBlobs?: LargeBlobCopier;
+}
+
+/** How large blobs travel instead of one streamed upload; `location` is a session a refused mount left open. */
+export interface LargeBlobCopier {
+  minSize: number;
+  copy(desc: Descriptor, location: string | undefined): Promise<void>;
 }
 
 /** Dedup maps, limiter and counters of one source → destination copy. */
@@ -164,7 +172,9 @@ export class CopySession {
     const made = this.generated.get(desc.digest);
     const body = open ?? (made ? async () => Readable.from([made]) : () => this.openCounted(desc));
     this.emit({ type: "blob", digest: desc.digest, size: desc.size, platform, action: "start" });
-    await this.sink.blobPut(desc, body, { ...this.call(), ...(location ? { location } : {}) });
+    const large = this.opts.largeBlobs;
+    if (large && !open && !made && desc.size >= large.minSize) await onSide(large.copy(desc, location), "destination");
+    else await this.sink.blobPut(desc, body, { ...this.call(), ...(location ? { location } : {}) });
     this.stats.copied++;
     this.stats.bytes += desc.size;
     this.emit({ type: "blob", digest: desc.digest, size: desc.size, platform, action: "copied" });
