@@ -22,7 +22,7 @@ export const createCopyHandler = (ctx: HandlerContext) =>
       m.add("blobsSkipped", "Count", s.blobs.skipped);
       m.add("blobsMounted", "Count", s.blobs.mounted);
       m.add("copyDuration", "Milliseconds", s.durationMs);
-      m.add(s.outcome === "failed" ? "tasksFailed" : "tasksDone", "Count", 1);
+      if (s.outcome !== "paused") m.add(s.outcome === "failed" ? "tasksFailed" : "tasksDone", "Count", 1);
     },
     "copy",
   );

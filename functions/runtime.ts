@@ -112,7 +112,6 @@ export async function createRuntime(s: RuntimeSettings, logger: Logger, metrics:
     ...(env ? { env } : {}),
     secretValue,
   };
-  await resolveWebhookSecrets(config, secretValue);
   return { deps, maxReceiveCount: config.pipeline.maxReceiveCount, metrics };
 }
 
@@ -130,15 +129,6 @@ async function resolveSecretEnv(
     if (v !== undefined && !hook.secret) hook.secret = v;
   }
   return values;
-}
-
-async function resolveWebhookSecrets(config: FerryConfig, secretValue: (arn: string) => Promise<string>): Promise<void> {
-  for (const hook of config.webhooks) {
-    if (hook.secretArn && !hook.secret) {
-      const raw = await secretValue(hook.secretArn);
-      hook.secret = raw.trim().startsWith("{") ? ((JSON.parse(raw) as { secret?: string }).secret ?? raw) : raw;
-    }
-  }
 }
 
 /** Powertools' logger as the pipeline's log sink. */

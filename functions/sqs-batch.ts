@@ -82,7 +82,8 @@ export function sqsConsumer<S extends z.ZodType>(
         return;
       }
       // The batch processor only reports the failure to SQS: say what it was.
-      const delay = retryDelaySeconds(receiveCount);
+      // A large blob paused before the deadline resumes at once; anything else waits a little longer each time.
+      const delay = e instanceof FerryError && e.code === "RESUMABLE" ? 1 : retryDelaySeconds(receiveCount);
       log.error("record failed; SQS will deliver it again", {
         messageId: record.messageId,
         jobId,

@@ -5,7 +5,7 @@
  */
 import middy from "@middy/core";
 import type { APIGatewayProxyEventV2, Context } from "aws-lambda";
-import { acceptEcrEvent } from "../lib/pipeline/http.ts";
+import { acceptEcrEvent } from "../lib/pipeline/webhook-ingress.ts";
 import { createApiHandler } from "./api.ts";
 import { forInvocation, type HandlerContext, lambda, withMiddleware } from "./runtime.ts";
 

@@ -15,11 +15,11 @@ export type FnName = "api" | "webhook" | "plan" | "copy" | "merge" | "backfill" 
 type Stage = "plan" | "copy" | "merge";
 
 /**
- * functions/runtime.ts resolves every webhook secret at cold start, in every function: until it
- * does so only in the webhook function, each function may read the webhook secrets (never the
- * registries' credentials unless it talks to registries). Set false with that change.
+ * Webhook secrets are read when a delivery is verified (lib/pipeline/webhook-ingress.ts), so only
+ * the webhook function may read them; true would let every function read them (as when every
+ * cold start resolved them).
  */
-export const WEBHOOK_SECRETS_AT_EVERY_COLD_START = true;
+export const WEBHOOK_SECRETS_AT_EVERY_COLD_START = false;
 
 /**
  * DynamoDB actions per function, as its code makes them:
@@ -29,9 +29,12 @@ export const WEBHOOK_SECRETS_AT_EVERY_COLD_START = true;
  *   plan      getJob, recordPlan/updateJob/touchJob/holdForSignature/takeHeld/addReplicas (UpdateItem),
  *             putTasks (BatchWriteItem), requeueJob (UpdateItem, Query, BatchWriteItem deletes),
  *             replicasOf (GetItem), a late referrer's job (PutItem), reopenJob (Query)
- *   copy      getJob, noteTaskAttempt/completeTask/claimMergeEnqueue/touchJob (UpdateItem), reopenJob (Query)
+ *   copy      getJob, noteTaskAttempt/completeTask/claimMergeEnqueue/touchJob (UpdateItem), reopenJob (Query),
+ *             a large blob's upload record (PutItem, GetItem, DeleteItem)
  *   merge     getJob (with tasks: Query), claimMerge/releaseMerge/updateJob/tag leases/addReplicas (UpdateItem), getTag (GetItem)
  *   backfill  cursors (GetItem, PutItem, DeleteItem), createJob (PutItem), getJob (GetItem)
+ *   and every function that talks to registries (plan, copy, merge, backfill): a registry's shared
+ *   request budget (GetItem, UpdateItem on its RATE# item)
  *   reconcile listActive (Query active), getJob (GetItem), updateJob/redriveJob (UpdateItem)
  * No function scans.
  */
@@ -39,9 +42,9 @@ export const TABLE_ACTIONS: Record<FnName, { table: string[]; indexes?: { names:
   api: { table: ["GetItem", "PutItem", "Query", "UpdateItem"], indexes: { names: ["gsi1"], actions: ["Query"] } },
   webhook: { table: ["GetItem", "PutItem"] },
   plan: { table: ["BatchWriteItem", "GetItem", "PutItem", "Query", "UpdateItem"] },
-  copy: { table: ["GetItem", "Query", "UpdateItem"] },
+  copy: { table: ["DeleteItem", "GetItem", "PutItem", "Query", "UpdateItem"] },
   merge: { table: ["GetItem", "Query", "UpdateItem"] },
-  backfill: { table: ["DeleteItem", "GetItem", "PutItem"] },
+  backfill: { table: ["DeleteItem", "GetItem", "PutItem", "UpdateItem"] },
   reconcile: { table: ["GetItem", "UpdateItem"], indexes: { names: ["active"], actions: ["Query"] } },
 };
 

@@ -209,7 +209,7 @@ describe("the reconciler", () => {
     assert.equal(fn.Properties.Handler, "index.handler");
     assert.equal(fn.Properties.Runtime, "nodejs22.x");
     const vars = (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
-    for (const v of ["FERRY_CONFIG", "FERRY_TABLE", "FERRY_QUEUE_PLAN_URL", "FERRY_QUEUE_COPY_URL", "FERRY_QUEUE_MERGE_URL", "FERRY_MAX_RECEIVE_COUNT"])
+    for (const v of ["FERRY_CONFIG_FILE", "FERRY_TABLE", "FERRY_QUEUE_PLAN_URL", "FERRY_QUEUE_COPY_URL", "FERRY_QUEUE_MERGE_URL", "FERRY_MAX_RECEIVE_COUNT"])
       assert.ok(vars[v], v);
     assert.equal(vars.POWERTOOLS_METRICS_NAMESPACE, "ferry");
     assert.equal(vars.POWERTOOLS_SERVICE_NAME, "ferry");
@@ -236,7 +236,7 @@ describe("the reconciler", () => {
     }
   });
 
-  it("may read and update jobs, query the `active` index, send to and read the backlog of the three queues, read webhook secrets: nothing else", () => {
+  it("may read and update jobs, query the `active` index, send to and read the backlog of the three queues: nothing else", () => {
     const role = resourcesOf(t, "AWS::Lambda::Function").find(([k]) => k === reconcile)?.[1].Properties.Role as { "Fn::GetAtt": [string, string] };
     const policies = resourcesOf(t, "AWS::IAM::Policy").filter(([, p]) => JSON.stringify(p.Properties.Roles).includes(role["Fn::GetAtt"][0]));
     const [policy] = policies;
@@ -246,14 +246,11 @@ describe("the reconciler", () => {
     const table = resourcesOf(t, "AWS::DynamoDB::GlobalTable")[0]?.[0] as string;
     const tableArn = { "Fn::GetAtt": [table, "Arn"] };
     const queueArns = ["plan", "copy", "merge"].map((stage) => ({ "Fn::GetAtt": [queueKeys(t).find(([k]) => k.includes(`${stage}Queue`))?.[0], "Arn"] }));
-    const webhookSecrets = parseConfigText(exampleText).webhooks.flatMap((w) => (w.secretArn ? [w.secretArn] : []));
-    assert.ok(webhookSecrets.length > 0);
     assert.deepEqual(statements, [
       { Effect: "Allow", Action: ["dynamodb:GetItem", "dynamodb:UpdateItem"], Resource: tableArn },
       { Effect: "Allow", Action: "dynamodb:Query", Resource: { "Fn::Join": ["", [tableArn, "/index/active"]] } },
+      // No secret at all: webhook secrets are read only where deliveries are verified.
       { Effect: "Allow", Action: ["sqs:GetQueueAttributes", "sqs:SendMessage"], Resource: queueArns },
-      // Only webhook secrets (the shared runtime reads them at cold start): the registry's (registry.example.com) is not the reconciler's to read.
-      { Effect: "Allow", Action: "secretsmanager:GetSecretValue", Resource: webhookSecrets.length === 1 ? webhookSecrets[0] : webhookSecrets },
     ]);
   });
 });
@@ -524,12 +521,7 @@ describe("least privilege per function", () => {
   const token = { actions: ["ecr:GetAuthorizationToken"], resources: ["*"] };
   const all = ["plan", "copy", "merge"];
   const want: Record<(typeof FUNCTIONS)[number], Readable[]> = {
-    Api: [
-      table("GetItem", "PutItem", "Query", "UpdateItem"),
-      { actions: ["dynamodb:Query"], resources: ["table/index/gsi1"] },
-      sends(...all),
-      secrets("webhook"),
-    ],
+    Api: [table("GetItem", "PutItem", "Query", "UpdateItem"), { actions: ["dynamodb:Query"], resources: ["table/index/gsi1"] }, sends(...all)],
     Webhook: [
       table("GetItem", "PutItem"),
       sends("plan"),
@@ -540,15 +532,15 @@ describe("least privilege per function", () => {
     Plan: [
       table("BatchWriteItem", "GetItem", "PutItem", "Query", "UpdateItem"),
       sends(...all),
-      secrets("webhook", "registry", "cosign"),
+      secrets("registry", "cosign"),
       { actions: ECR_READ, resources: [...sources, ...destinations] },
       token,
       consumes("plan"),
     ],
     Copy: [
-      table("GetItem", "Query", "UpdateItem"),
+      table("DeleteItem", "GetItem", "PutItem", "Query", "UpdateItem"),
       sends(...all),
-      secrets("webhook", "registry"),
+      secrets("registry"),
       { actions: ECR_READ, resources: sources },
       { actions: [...ECR_READ, ...ECR_PUSH], resources: destinations },
       token,
@@ -557,16 +549,16 @@ describe("least privilege per function", () => {
     Merge: [
       table("GetItem", "Query", "UpdateItem"),
       sends(...all),
-      secrets("webhook", "registry"),
+      secrets("registry"),
       { actions: ECR_READ, resources: sources },
       { actions: [...ECR_READ, ...ECR_PUSH], resources: destinations },
       token,
       consumes("merge"),
     ],
     Backfill: [
-      table("DeleteItem", "GetItem", "PutItem"),
+      table("DeleteItem", "GetItem", "PutItem", "UpdateItem"),
       sends("plan"),
-      secrets("webhook", "registry"),
+      secrets("registry"),
       { actions: ECR_READ, resources: [...sources, ...destinations] },
       token,
     ],
@@ -574,7 +566,6 @@ describe("least privilege per function", () => {
       table("GetItem", "UpdateItem"),
       { actions: ["dynamodb:Query"], resources: ["table/index/active"] },
       { actions: ["sqs:GetQueueAttributes", "sqs:SendMessage"], resources: all.map((q) => `queue/${q}`) },
-      secrets("webhook"),
     ],
   };
 
@@ -624,11 +615,11 @@ describe("least privilege per function", () => {
     assert.ok(resources.includes("arn:aws:ecr:eu-west-1:210987654321:repository/dr/*"));
   });
 
-  it("no function may Scan; only backfill (its cursors) may DeleteItem; only plan batch-writes (tasks)", () => {
+  it("no function may Scan; only backfill (its cursors) and copy (a large blob's upload record) may DeleteItem; only plan batch-writes (tasks)", () => {
     for (const fn of FUNCTIONS) {
       const actions = allActions(t, fn);
       assert.ok(!actions.includes("dynamodb:Scan"), fn);
-      assert.equal(actions.includes("dynamodb:DeleteItem"), fn === "Backfill", fn);
+      assert.equal(actions.includes("dynamodb:DeleteItem"), fn === "Backfill" || fn === "Copy", fn);
       assert.equal(actions.includes("dynamodb:BatchWriteItem"), fn === "Plan", fn);
       assert.ok(!actions.some((a) => a.endsWith("*")), `${fn}: no action wildcard`);
     }
@@ -769,7 +760,7 @@ describe("the bundled copy handler from cdk.out", () => {
     await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
   });
 
-  it("is at most 1.5 MB and processes a real SQS batch against the stand-ins", { timeout: 180_000 }, async () => {
+  it("is at most 2 MB (the AWS SDK inside) and processes a real SQS batch against the stand-ins", { timeout: 180_000 }, async () => {
     const outdir = await mkdtemp(join(root, ".cdk-test-"));
     dirs.push(outdir);
     const { app, s } = stack({ bundle: true, outdir });
@@ -780,7 +771,7 @@ describe("the bundled copy handler from cdk.out", () => {
     assert.ok(assetPath, "the copy function names its asset");
     const bundle = join(outdir, assetPath, "index.mjs");
     const size = readFileSync(bundle).byteLength;
-    assert.ok(size <= 1.5 * 1024 * 1024, `copy bundle is ${size} bytes`);
+    assert.ok(size <= 2 * 1024 * 1024, `copy bundle is ${size} bytes`);
     const { runBundledCopy } = await import("../helpers/bundled-copy.ts");
     await runBundledCopy(bundle);
   });
