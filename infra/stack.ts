@@ -53,6 +53,15 @@ export class FerryStack extends Stack {
         description: `The ${stage} queue's dead-letter queue (redrive source)`,
       });
     }
+    // Cross-account ECR: the other account's repository policies (or creation template) name these roles.
+    for (const fn of ["plan", "copy", "merge", "backfill"] as const) {
+      const role = this.ferry.functions[fn].role;
+      if (!role) continue;
+      new CfnOutput(this, `${fn[0]?.toUpperCase()}${fn.slice(1)}RoleArn`, {
+        value: role.roleArn,
+        description: `The ${fn} function's role, for cross-account ECR repository policies (${fn === "copy" || fn === "merge" ? "pull and push" : "pull"})`,
+      });
+    }
     Validations.of(this).acknowledge({
       id: "AwsSolutions-APIG4",
       reason: "Webhook routes cannot carry SigV4: senders are verified in the function (HMAC, tokens, OIDC); /replications uses IAM.",

@@ -425,6 +425,11 @@ describe("the config drives the queues", () => {
 });
 
 describe("stack outputs", () => {
+  it("the roles of plan, copy, merge and backfill, for cross-account repository policies", () => {
+    const outputs = Object.keys(templateOf().toJSON().Outputs as Record<string, unknown>);
+    for (const name of ["PlanRoleArn", "CopyRoleArn", "MergeRoleArn", "BackfillRoleArn"]) assert.ok(outputs.includes(name), name);
+  });
+
   it("the alarm topic and the three DLQ ARNs (redrive sources)", () => {
     const t = templateOf();
     const outputs = t.toJSON().Outputs as Record<string, { Value: unknown }>;
