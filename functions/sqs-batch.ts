@@ -17,8 +17,8 @@ import { forInvocation, type HandlerContext, type Runtime, withMiddleware } from
 
 /** The delay before a failed delivery's next try: 2, 4, 8, … seconds (±20 %), at most 5 minutes. */
 export function retryDelaySeconds(receiveCount: number): number {
-  const base = Math.min(300, 2 ** Math.max(1, receiveCount));
-  return Math.max(1, Math.round(base * (0.8 + Math.random() * 0.4)));
+  const base = 2 ** Math.min(12, Math.max(1, receiveCount));
+  return Math.max(1, Math.min(300, Math.round(base * (0.8 + Math.random() * 0.4))));
 }
 
 /** Stop this long before the Lambda's own timeout, to record outcomes cleanly. */
