@@ -12,7 +12,12 @@ export const createCopyHandler = (ctx: HandlerContext) =>
       const m = runtime.metrics;
       let s: Awaited<ReturnType<typeof runCopyTask>>;
       try {
-        s = await runCopyTask(runtime.deps, msg, { receiveCount, maxReceiveCount, deadline, signal });
+        s = await runCopyTask(
+          runtime.deps,
+          msg,
+          { receiveCount, maxReceiveCount, deadline, signal },
+          { resumeAboveBytes: runtime.deps.config.pipeline.resumeAboveBytes },
+        );
       } catch (e) {
         m.add("copyAttemptsFailed", "Count", 1);
         throw e;

@@ -181,6 +181,12 @@ export const ConfigSchema = z
         jobTtlDays: z.number().int().min(1).max(3650).default(14),
         /** Seconds a copy invocation may run when served locally (Lambda: the function timeout). */
         copyTimeout: z.number().int().min(1).max(900).default(900),
+        /** Blobs of this many bytes or more are copied in resumable chunks: they may span invocations (RESUMABLE). */
+        resumeAboveBytes: z
+          .number()
+          .int()
+          .min(1024 * 1024)
+          .default(256 * 1024 * 1024),
         /** Seconds without progress after which the reconciler re-drives a job (default: 2 × visibilityTimeout). */
         stuckAfter: z.number().int().min(1).max(86400).optional(),
         /** Re-drives the reconciler makes before it fails a job that does not move (code STUCK). */
@@ -199,6 +205,7 @@ export const ConfigSchema = z
         visibilityTimeout: 30,
         jobTtlDays: 14,
         copyTimeout: 900,
+        resumeAboveBytes: 256 * 1024 * 1024,
         maxRedrives: 3,
         reconcileEvery: 30,
         tagLease: 30,
