@@ -1,7 +1,7 @@
 /**
- * A registry's request budget shared by every worker: tokens are leased from the store a small
- * batch at a time (half a second's worth), so a request far from the limit costs no store round
- * trip; a short wait when the budget is out, else the work is deferred (DEFERRED), never failed.
+ * A registry's request budget shared by every worker: at most `perSecond` requests in any second
+ * (a bucket refilled at perSecond less a burst of a tenth). Tokens are leased from the store a
+ * tenth of a second's worth at a time, so a request far from the limit rarely costs a store trip; a short wait when the budget is out, else the work is deferred (DEFERRED), never failed.
  * The registry's own signals — 429 with Retry-After, RateLimit-Remaining: 0 — hold the budget for
  * every worker.
  */
@@ -31,12 +31,18 @@ export class SharedBudget implements RequestBudget {
   private readonly burst: number;
   private readonly batch: number;
 
+  /** The bucket's refill rate: `perSecond` less the burst, so no second ever sees more than `perSecond`. */
+  private readonly rate: number;
+
   constructor(
     private readonly leases: BudgetLeases,
     private readonly o: SharedBudgetOptions,
   ) {
-    this.burst = o.burst ?? Math.max(1, Math.ceil(o.perSecond));
-    this.batch = Math.max(1, Math.min(this.burst, Math.ceil(o.perSecond / 2)));
+    // In any second a bucket gives at most burst + rate: keep that within perSecond.
+    this.burst = o.burst ?? Math.max(1, Math.floor(o.perSecond / 10));
+    this.rate = Math.max(o.perSecond - this.burst, o.perSecond / 10);
+    // A lease is a tenth of a second's tokens: spent at once, so what a worker holds is always little.
+    this.batch = Math.max(1, Math.min(this.burst, Math.ceil(this.rate / 10)));
   }
 
   take(): Promise<void> {
@@ -53,7 +59,7 @@ export class SharedBudget implements RequestBudget {
         this.local--;
         return;
       }
-      const g = await this.leases.take(this.batch, this.o.perSecond, this.burst);
+      const g = await this.leases.take(this.batch, this.rate, this.burst);
       if (g.granted > 0) {
         this.local += g.granted;
         continue;

@@ -24,35 +24,35 @@ function worker(store: MemoryJobStore, perSecond: number, counter?: { n: number 
 }
 
 describe("a shared request budget", () => {
-  it("two workers together get the budget's tokens once; the next request is deferred with when to come back", async () => {
+  it("two workers together never get more than the bucket holds; past it a request is deferred with when to come back", async () => {
     let now = 1_000_000;
     const store = new MemoryJobStore({ now: () => now });
-    const [a, b] = [worker(store, 4), worker(store, 4)];
+    // 40 a second: a burst of 4 (a tenth), refilled at 36/s; a lease is 4 tokens.
+    const [a, b] = [worker(store, 40), worker(store, 40)];
     const taken = await Promise.allSettled([...Array.from({ length: 3 }, () => a.take()), ...Array.from({ length: 3 }, () => b.take())]);
-    assert.equal(taken.filter((t) => t.status === "fulfilled").length, 4, "burst 4, whoever asks");
-    const deferred = taken.find((t) => t.status === "rejected") as PromiseRejectedResult;
-    assert.ok(deferred.reason instanceof DeferredError);
-    assert.equal(deferred.reason.code, "DEFERRED");
-    assert.ok(deferred.reason.delaySeconds >= 1);
+    assert.equal(taken.filter((t) => t.status === "fulfilled").length, 3, "a's one lease of 4 serves its 3; b finds the bucket empty");
+    const deferred = taken.filter((t) => t.status === "rejected") as PromiseRejectedResult[];
+    assert.equal(deferred.length, 3);
+    assert.ok(deferred.every((d) => d.reason instanceof DeferredError && d.reason.code === "DEFERRED" && d.reason.delaySeconds >= 1));
     now += 1000;
-    await a.take(); // refilled
+    await b.take(); // refilled
   });
 
   it("a registry's 429 with Retry-After holds the budget for every worker", async () => {
     const now = 2_000_000;
     const store = new MemoryJobStore({ now: () => now });
-    const [a, b] = [worker(store, 10), worker(store, 10)];
+    const [a, b] = [worker(store, 20), worker(store, 20)];
     await a.take();
     await a.observe(429, { "retry-after": "30" });
     await assert.rejects(b.take(), (e: unknown) => e instanceof DeferredError && e.delaySeconds >= 29);
   });
 
-  it("asks the store once per lease (half a second's tokens), not once per request", async () => {
+  it("asks the store once per lease (a tenth of a second's tokens), not once per request", async () => {
     const store = new MemoryJobStore();
     const counter = { n: 0 };
-    const w = worker(store, 20, counter);
-    for (let i = 0; i < 10; i++) await w.take();
-    assert.equal(counter.n, 1, "10 requests from one lease of 10");
+    const w = worker(store, 200, counter);
+    for (let i = 0; i < 18; i++) await w.take();
+    assert.equal(counter.n, 1, "18 requests from one lease of 18");
   });
 
   it("reads the registry's signals: 429 Retry-After in seconds or as a date, RateLimit-Remaining 0", () => {
