@@ -107,7 +107,8 @@ async function copyOnce(src: BlobEnd, dst: BlobEnd, desc: { digest: string; size
     else await pause(dst, desc, hasher, run, book, opts).catch(() => undefined);
     throw e;
   }
-  if (outcome === "paused") {
+  // Every byte is there when the deadline came: commit now rather than leave it to the next delivery.
+  if (outcome === "paused" && run.offset < desc.size) {
     await pause(dst, desc, hasher, run, book, opts);
     const at = `${dst.ep.host}/${dst.repo}@${desc.digest}: stopped at ${run.offset} of ${desc.size} bytes before the deadline`;
     if (run.offset > run.startedAt) throw new FerryError("RESUMABLE", `${at}; the next delivery resumes there`, { retryable: true, side: "destination" });

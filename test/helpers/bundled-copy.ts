@@ -110,3 +110,89 @@ export async function runBundledCopy(bundlePath: string): Promise<void> {
     await Promise.all([src.stop(), dst.stop(), ddb.stop()]);
   }
 }
+
+/**
+ * A large layer through the bundled copy handler, invoked as Lambda would with too little time
+ * for it (25 s a call, about 5 s of transfer) and a throttled source: it completes over several
+ * deliveries, each resuming where the last stopped. Resolves to the figures.
+ */
+export async function runBundledResumableCopy(bundlePath: string, size = 48 * 1024 * 1024): Promise<{ invocations: number; read: number; size: number }> {
+  const { startThrottleProxy } = await import("./throttle-proxy.ts");
+  const { randomImage } = await import("./images.ts");
+  const [src, dst, ddb] = await Promise.all([startDistribution(), startDistribution(), startDynalite()]);
+  const proxy = await startThrottleProxy(src.host, 6 * 1024 * 1024);
+  const { buildApp } = await import("fauxqs");
+  const sqsApp = buildApp({ logger: false, host: "127.0.0.1" });
+  await sqsApp.listen({ port: 0, host: "127.0.0.1" });
+  const endpoint = `http://127.0.0.1:${(sqsApp.server.address() as AddressInfo).port}`;
+  const sqs = new SQSClient({ region: "us-east-1", endpoint, credentials: { accessKeyId: "x", secretAccessKey: "x" } });
+  try {
+    const image = randomImage({ layers: 1, layerSize: size, seed: "bundled-resume" });
+    const srcClient = new RegistryClient({ host: src.host });
+    await pushImage(srcClient, "r/app", "v1", image);
+    await srcClient.close();
+    const urls: Record<string, string> = {};
+    for (const q of ["plan", "copy", "merge"]) urls[q] = (await sqs.send(new CreateQueueCommand({ QueueName: `r-${q}` }))).QueueUrl as string;
+    await ensureTable(ddb.client, "resume");
+    const store = new DynamoJobStore(ddb.client, { tableName: "resume" });
+    const request = { source: `${proxy.host}/r/app:v1`, destinations: [`${dst.host}/r/app`], trigger: "api" as const, eventTime: new Date().toISOString() };
+    await store.createJob({ id: "job1", request });
+    const task = { id: "t1", platform: "linux/amd64", digest: image.digest, mediaType: image.mediaType, size: image.bytes.byteLength };
+    await store.putTasks("job1", [{ ...task, destination: `${dst.host}/r/app`, state: "pending" }]);
+    await store.updateJob("job1", { status: "copying", taskCount: 1 });
+    Object.assign(process.env, {
+      FERRY_CONFIG: `version: 1\nregistries: [{ host: "${proxy.host}", plainHttp: true }]\npipeline: { resumeAboveBytes: 16777216 }\n`,
+      FERRY_TABLE: "resume",
+      FERRY_QUEUE_PLAN_URL: urls.plan,
+      FERRY_QUEUE_COPY_URL: urls.copy,
+      FERRY_QUEUE_MERGE_URL: urls.merge,
+      FERRY_SQS_ENDPOINT: endpoint,
+      FERRY_DYNAMODB_ENDPOINT: ddb.endpoint,
+      POWERTOOLS_METRICS_DISABLED: "true",
+      POWERTOOLS_LOG_LEVEL: "ERROR",
+      AWS_REGION: "us-east-1",
+    });
+    const msg = { v: 1, kind: "copy", jobId: "job1", taskId: "t1", source: `${proxy.host}/r/app`, destination: `${dst.host}/r/app`, ...task };
+    await sqs.send(new SendMessageCommand({ QueueUrl: urls.copy, MessageBody: JSON.stringify(msg) }));
+    // A fresh module: its cold start reads this environment, not the first test's.
+    const mod = (await import(`${bundlePath}?resume`)) as { handler: (e: unknown, c: unknown) => Promise<{ batchItemFailures: unknown[] }> };
+    let invocations = 0;
+    for (let i = 0; i < 20; i++) {
+      const got = await sqs.send(
+        new ReceiveMessageCommand({ QueueUrl: urls.copy, MaxNumberOfMessages: 1, WaitTimeSeconds: 5, MessageSystemAttributeNames: ["All"] }),
+      );
+      const m = got.Messages?.[0];
+      if (!m) continue;
+      const record = {
+        messageId: m.MessageId ?? "",
+        receiptHandle: m.ReceiptHandle ?? "",
+        body: m.Body ?? "",
+        attributes: {
+          ApproximateReceiveCount: m.Attributes?.ApproximateReceiveCount ?? "1",
+          SentTimestamp: "0",
+          SenderId: "x",
+          ApproximateFirstReceiveTimestamp: "0",
+        },
+        messageAttributes: {},
+        md5OfBody: m.MD5OfBody ?? "",
+        eventSource: "aws:sqs",
+        eventSourceARN: "arn:aws:sqs:us-east-1:123456789012:r-copy",
+        awsRegion: "us-east-1",
+      };
+      invocations++;
+      const res = await mod.handler({ Records: [record] }, localContext("ferry-copy", 25_000));
+      if (res.batchItemFailures.length === 0) break;
+    }
+    const job = await store.getJob("job1", { withTasks: true });
+    assert.equal(job?.tasks?.[0]?.state, "done", JSON.stringify(job?.tasks));
+    const dstClient = new RegistryClient({ host: dst.host });
+    assert.equal((await dstClient.manifestHead("r/app", image.digest))?.digest, image.digest);
+    await dstClient.close();
+    return { invocations, read: proxy.blobBytes(), size };
+  } finally {
+    sqs.destroy();
+    await sqsApp.close();
+    await proxy.stop();
+    await Promise.all([src.stop(), dst.stop(), ddb.stop()]);
+  }
+}

@@ -765,7 +765,9 @@ describe("the bundled copy handler from cdk.out", () => {
     await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
   });
 
-  it("is at most 2 MB (the AWS SDK inside) and processes a real SQS batch against the stand-ins", { timeout: 180_000 }, async () => {
+  it("is at most 2 MB (the AWS SDK inside), processes a real SQS batch against the stand-ins, and resumes a large layer over deliveries", {
+    timeout: 300_000,
+  }, async (t) => {
     const outdir = await mkdtemp(join(root, ".cdk-test-"));
     dirs.push(outdir);
     const { app, s } = stack({ bundle: true, outdir });
@@ -777,7 +779,12 @@ describe("the bundled copy handler from cdk.out", () => {
     const bundle = join(outdir, assetPath, "index.mjs");
     const size = readFileSync(bundle).byteLength;
     assert.ok(size <= 2 * 1024 * 1024, `copy bundle is ${size} bytes`);
-    const { runBundledCopy } = await import("../helpers/bundled-copy.ts");
+    const { runBundledCopy, runBundledResumableCopy } = await import("../helpers/bundled-copy.ts");
     await runBundledCopy(bundle);
+    // A layer longer than an invocation: over several deliveries, each resuming where the last stopped.
+    const r = await runBundledResumableCopy(bundle);
+    t.diagnostic(`bundled handler: ${r.size} bytes over ${r.invocations} invocations, source bytes read ${r.read} (${(r.read / r.size).toFixed(3)}×)`);
+    assert.ok(r.invocations >= 2, `${r.invocations} invocations`);
+    assert.ok(r.read <= r.size * 1.1, `read ${r.read} bytes for a ${r.size}-byte layer`);
   });
 });
