@@ -13,6 +13,45 @@ import { startDistribution } from "./distribution.ts";
 import { startDynalite } from "./dynamo.ts";
 import { pushImage, randomIndex } from "./images.ts";
 
+/** A received SQS message as the Lambda event source hands it over. */
+function lambdaRecord(
+  m: { MessageId?: string; ReceiptHandle?: string; Body?: string; MD5OfBody?: string; Attributes?: Record<string, string> },
+  queue: string,
+) {
+  return {
+    messageId: m.MessageId ?? "",
+    receiptHandle: m.ReceiptHandle ?? "",
+    body: m.Body ?? "",
+    attributes: {
+      ApproximateReceiveCount: m.Attributes?.ApproximateReceiveCount ?? "1",
+      SentTimestamp: "0",
+      SenderId: "x",
+      ApproximateFirstReceiveTimestamp: "0",
+    },
+    messageAttributes: {},
+    md5OfBody: m.MD5OfBody ?? "",
+    eventSource: "aws:sqs",
+    eventSourceARN: `arn:aws:sqs:us-east-1:123456789012:${queue}`,
+    awsRegion: "us-east-1",
+  };
+}
+
+/** The environment a bundled function reads at its cold start, pointed at the stand-ins. */
+function standInEnv(config: string, table: string, urls: Record<string, string>, sqsEndpoint: string, ddbEndpoint: string): void {
+  Object.assign(process.env, {
+    FERRY_CONFIG: config,
+    FERRY_TABLE: table,
+    FERRY_QUEUE_PLAN_URL: urls.plan,
+    FERRY_QUEUE_COPY_URL: urls.copy,
+    FERRY_QUEUE_MERGE_URL: urls.merge,
+    FERRY_SQS_ENDPOINT: sqsEndpoint,
+    FERRY_DYNAMODB_ENDPOINT: ddbEndpoint,
+    POWERTOOLS_METRICS_DISABLED: "true",
+    POWERTOOLS_LOG_LEVEL: "ERROR",
+    AWS_REGION: "us-east-1",
+  });
+}
+
 export async function runBundledCopy(bundlePath: string): Promise<void> {
   const [src, dst, ddb] = await Promise.all([startDistribution(), startDistribution(), startDynalite()]);
   const { buildApp } = await import("fauxqs");
@@ -47,18 +86,7 @@ export async function runBundledCopy(bundlePath: string): Promise<void> {
     ]);
     await store.updateJob("job1", { status: "copying", taskCount: 1 });
 
-    Object.assign(process.env, {
-      FERRY_CONFIG: "version: 1\n",
-      FERRY_TABLE: "bundled",
-      FERRY_QUEUE_PLAN_URL: urls.plan,
-      FERRY_QUEUE_COPY_URL: urls.copy,
-      FERRY_QUEUE_MERGE_URL: urls.merge,
-      FERRY_SQS_ENDPOINT: endpoint,
-      FERRY_DYNAMODB_ENDPOINT: ddb.endpoint,
-      POWERTOOLS_METRICS_DISABLED: "true",
-      POWERTOOLS_LOG_LEVEL: "ERROR",
-      AWS_REGION: "us-east-1",
-    });
+    standInEnv("version: 1\n", "bundled", urls, endpoint, ddb.endpoint);
     const msg = {
       v: 1,
       kind: "copy",
@@ -76,22 +104,7 @@ export async function runBundledCopy(bundlePath: string): Promise<void> {
     const got = await sqs.send(
       new ReceiveMessageCommand({ QueueUrl: urls.copy, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, MessageSystemAttributeNames: ["All"] }),
     );
-    const records = (got.Messages ?? []).map((m) => ({
-      messageId: m.MessageId ?? "",
-      receiptHandle: m.ReceiptHandle ?? "",
-      body: m.Body ?? "",
-      attributes: {
-        ApproximateReceiveCount: m.Attributes?.ApproximateReceiveCount ?? "1",
-        SentTimestamp: "0",
-        SenderId: "x",
-        ApproximateFirstReceiveTimestamp: "0",
-      },
-      messageAttributes: {},
-      md5OfBody: m.MD5OfBody ?? "",
-      eventSource: "aws:sqs",
-      eventSourceARN: "arn:aws:sqs:us-east-1:123456789012:b-copy",
-      awsRegion: "us-east-1",
-    }));
+    const records = (got.Messages ?? []).map((m) => lambdaRecord(m, "b-copy"));
     assert.equal(records.length, 2);
     const mod = (await import(bundlePath)) as { handler: (e: unknown, c: unknown) => Promise<{ batchItemFailures: Array<{ itemIdentifier: string }> }> };
     const res = await mod.handler({ Records: records }, localContext("ferry-copy", 60_000));
@@ -140,18 +153,13 @@ export async function runBundledResumableCopy(bundlePath: string, size = 48 * 10
     const task = { id: "t1", platform: "linux/amd64", digest: image.digest, mediaType: image.mediaType, size: image.bytes.byteLength };
     await store.putTasks("job1", [{ ...task, destination: `${dst.host}/r/app`, state: "pending" }]);
     await store.updateJob("job1", { status: "copying", taskCount: 1 });
-    Object.assign(process.env, {
-      FERRY_CONFIG: `version: 1\nregistries: [{ host: "${proxy.host}", plainHttp: true }]\npipeline: { resumeAboveBytes: 16777216 }\n`,
-      FERRY_TABLE: "resume",
-      FERRY_QUEUE_PLAN_URL: urls.plan,
-      FERRY_QUEUE_COPY_URL: urls.copy,
-      FERRY_QUEUE_MERGE_URL: urls.merge,
-      FERRY_SQS_ENDPOINT: endpoint,
-      FERRY_DYNAMODB_ENDPOINT: ddb.endpoint,
-      POWERTOOLS_METRICS_DISABLED: "true",
-      POWERTOOLS_LOG_LEVEL: "ERROR",
-      AWS_REGION: "us-east-1",
-    });
+    standInEnv(
+      `version: 1\nregistries: [{ host: "${proxy.host}", plainHttp: true }]\npipeline: { resumeAboveBytes: 16777216 }\n`,
+      "resume",
+      urls,
+      endpoint,
+      ddb.endpoint,
+    );
     const msg = { v: 1, kind: "copy", jobId: "job1", taskId: "t1", source: `${proxy.host}/r/app`, destination: `${dst.host}/r/app`, ...task };
     await sqs.send(new SendMessageCommand({ QueueUrl: urls.copy, MessageBody: JSON.stringify(msg) }));
     // A fresh module: its cold start reads this environment, not the first test's.
@@ -163,22 +171,7 @@ export async function runBundledResumableCopy(bundlePath: string, size = 48 * 10
       );
       const m = got.Messages?.[0];
       if (!m) continue;
-      const record = {
-        messageId: m.MessageId ?? "",
-        receiptHandle: m.ReceiptHandle ?? "",
-        body: m.Body ?? "",
-        attributes: {
-          ApproximateReceiveCount: m.Attributes?.ApproximateReceiveCount ?? "1",
-          SentTimestamp: "0",
-          SenderId: "x",
-          ApproximateFirstReceiveTimestamp: "0",
-        },
-        messageAttributes: {},
-        md5OfBody: m.MD5OfBody ?? "",
-        eventSource: "aws:sqs",
-        eventSourceARN: "arn:aws:sqs:us-east-1:123456789012:r-copy",
-        awsRegion: "us-east-1",
-      };
+      const record = lambdaRecord(m, "r-copy");
       invocations++;
       const res = await mod.handler({ Records: [record] }, localContext("ferry-copy", 25_000));
       if (res.batchItemFailures.length === 0) break;
