@@ -7,9 +7,9 @@ import { readFile } from "node:fs/promises";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { FerryError } from "./errors.ts";
-import { parsePublicKeys } from "./oci/cosign.ts";
 import { parsePlatform } from "./oci/platform.ts";
 import { PROFILE_NAMES } from "./registry/host-profile.ts";
+import { ReferrersSettingSchema, VerifySettingsSchema } from "./rules/rule-settings.ts";
 import semver from "semver";
 
 const host = z.string().regex(/^[A-Za-z0-9.-]+(:\d+)?$|^\[[0-9a-fA-F:.]+\](:\d+)?$/, "want host[:port]");
@@ -88,30 +88,6 @@ const schedule = z
     "want rate(N minutes|hours|days) or cron(min hour day month weekday year)",
   );
 
-/** Which referrers travel with an image: all (the default), none, or only some artifact types. */
-export const ReferrersSettingSchema = z.union([z.enum(["all", "none"]), z.object({ artifactTypes: z.array(z.string().min(1)).min(1).max(20) }).strict()]);
-
-/** A public key: inline PEM, or where to read it (a file, an environment variable, a Secrets Manager secret). */
-const publicKeySource = z.union([
-  z.string().superRefine((s, ctx) => {
-    if (!s.includes("-----BEGIN PUBLIC KEY-----")) {
-      ctx.addIssue({ code: "custom", message: "want a PEM public key (-----BEGIN PUBLIC KEY-----), or {file}, {env} or {secretArn}" });
-      return;
-    }
-    try {
-      parsePublicKeys([s]);
-    } catch (e) {
-      ctx.addIssue({ code: "custom", message: (e as Error).message.replace(/^public key \[0\]: /, "") });
-    }
-  }),
-  z.object({ file: z.string().min(1) }).strict(),
-  z.object({ env: z.string().min(1) }).strict(),
-  z.object({ secretArn: z.string().min(1) }).strict(),
-]);
-
-/** The signature gate: a tag moves only when the image carries a valid cosign signature by one of these keys. */
-const verifySettings = z.object({ cosign: z.object({ publicKeys: z.array(publicKeySource).min(1).max(20) }).strict() }).strict();
-
 export const RuleSchema = z
   .object({
     name: z.string().regex(/^[A-Za-z0-9_.-]+$/, "letters, digits, '.', '_' and '-' only"),
@@ -124,7 +100,7 @@ export const RuleSchema = z
     /** Referrers (signatures, SBOMs, attestations) copied with each image: all (default), none, or `{artifactTypes: [...]}`. */
     referrers: ReferrersSettingSchema.optional(),
     /** Move tags only for images signed by one of these cosign keys (key-based; keyless is not supported). */
-    verify: verifySettings.optional(),
+    verify: VerifySettingsSchema.optional(),
     tags: z
       .object({
         include: z.array(regex).optional(),

@@ -5,7 +5,8 @@
  * functions/api.ts and the local HTTP front both call `handleHttp`.
  */
 import { z } from "zod";
-import { formatIssues, ReferrersSettingSchema, secretFrom } from "../config.ts";
+import { formatIssues, secretFrom } from "../config.ts";
+import { ReferrersSettingSchema } from "../rules/rule-settings.ts";
 import { FerryError } from "../errors.ts";
 import { safeEqual } from "../events/compare.ts";
 import { replicationAllowed } from "../rules/allow.ts";

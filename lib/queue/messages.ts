@@ -3,7 +3,7 @@
  * plan (one replication request), copy (one manifest × one destination), merge (one job).
  */
 import { z } from "zod";
-import { ReferrersSettingSchema } from "../config.ts";
+import { ReferrersSettingSchema } from "../rules/rule-settings.ts";
 import { isDigest } from "../oci/digest.ts";
 import { parseRepository, Repository } from "../oci/reference.ts";
 

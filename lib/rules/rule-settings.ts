@@ -1,0 +1,27 @@
+/** A rule's settings for what travels with an image: which referrers, and the signature gate's keys (zod schemas). */
+import { z } from "zod";
+import { parsePublicKeys } from "../oci/cosign.ts";
+
+/** Which referrers travel with an image: all (the default), none, or only some artifact types. */
+export const ReferrersSettingSchema = z.union([z.enum(["all", "none"]), z.object({ artifactTypes: z.array(z.string().min(1)).min(1).max(20) }).strict()]);
+
+/** A public key: inline PEM, or where to read it (a file, an environment variable, a Secrets Manager secret). */
+const publicKeySource = z.union([
+  z.string().superRefine((s, ctx) => {
+    if (!s.includes("-----BEGIN PUBLIC KEY-----")) {
+      ctx.addIssue({ code: "custom", message: "want a PEM public key (-----BEGIN PUBLIC KEY-----), or {file}, {env} or {secretArn}" });
+      return;
+    }
+    try {
+      parsePublicKeys([s]);
+    } catch (e) {
+      ctx.addIssue({ code: "custom", message: (e as Error).message.replace(/^public key \[0\]: /, "") });
+    }
+  }),
+  z.object({ file: z.string().min(1) }).strict(),
+  z.object({ env: z.string().min(1) }).strict(),
+  z.object({ secretArn: z.string().min(1) }).strict(),
+]);
+
+/** The signature gate: a tag moves only when the image carries a valid cosign signature by one of these keys. */
+export const VerifySettingsSchema = z.object({ cosign: z.object({ publicKeys: z.array(publicKeySource).min(1).max(20) }).strict() }).strict();
