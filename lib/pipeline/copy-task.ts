@@ -47,8 +47,9 @@ export async function runCopyTask(deps: PipelineDeps, msg: CopyMessage, d: Deliv
   let outcome: "done" | "failed" = "done";
   try {
     const desc = { mediaType: msg.mediaType, digest: msg.digest, size: msg.size };
-    // A referrer's manifest is pushed by merge, after its subject; its blobs travel here.
-    if (msg.contentOnly) await session.copyContent(desc, msg.platform);
+    // A referrer's manifest (and a fanned-out image's) is pushed by merge, after its blobs; those travel here.
+    if (msg.blob) await session.copyBlob(desc, msg.platform);
+    else if (msg.contentOnly) await session.copyContent(desc, msg.platform, msg.skipAbove);
     else await session.copyManifest(desc, msg.platform);
   } catch (e) {
     const error = errorRecord(e);

@@ -1,5 +1,6 @@
 /**
- * merge's referrers step, per destination: after the root is there by digest, each referrer's
+ * merge's steps besides the root, per destination: an image whose large blobs were tasks of their
+ * own gets its manifest first; after the root is there by digest, each referrer's
  * manifest (its blobs came with the copy tasks), then the referrers fallback index and cosign's
  * tags, each under the destination tag's lease like any other tag move.
  */
@@ -61,6 +62,14 @@ function leasedTags(deps: PipelineDeps, job: Job, repo: Repository): TagGuard {
     }
     throw new FerryError("TAG_BUSY", `${key} stayed leased by other jobs`, { retryable: true, side: "destination" });
   };
+}
+
+/** Images whose large blobs were tasks of their own: their manifests, now that every blob is there, before the root. */
+export async function pushFannedImages(deps: PipelineDeps, plan: JobPlan, sink: RegistryStore, call: CallOptions): Promise<void> {
+  const units = plan.fanOut?.units ?? [];
+  if (units.length === 0) return;
+  const session = new CopySession(storeFor(deps.registries, parseRepository(plan.source), "source"), sink, call);
+  await Promise.all(units.map((u) => session.copyManifest(u.unit, u.platform)));
 }
 
 /**

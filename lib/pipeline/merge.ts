@@ -19,7 +19,7 @@ import { FINAL_STATUSES } from "../state/store.ts";
 import type { DeliveryInfo, PipelineDeps } from "./deps.ts";
 import { failOnLastDelivery, heartbeat, reopenIfRedriven } from "./recovery.ts";
 import { destinationResult, jobResult } from "./results.ts";
-import { pushReferrers, recordReplicas } from "./merge-referrers.ts";
+import { pushFannedImages, pushReferrers, recordReplicas } from "./merge-referrers.ts";
 import { storeFor } from "./stores.ts";
 import { rootOf } from "./tasks.ts";
 
@@ -117,6 +117,7 @@ async function pushAndTag(
       const planned = await planDestination(sink, source, { ...(d.tag ? { tag: d.tag } : {}), merge: plan.merge, call: opts });
       warnings.push(...planned.warnings);
       ({ bytes, digest } = planned.destination.root ?? source);
+      await pushFannedImages(deps, plan, sink, opts);
       await sink.manifestPut(digest, bytes, plan.root.mediaType, opts);
     }
     // What refers to it, after it and before its tag moves.

@@ -4,15 +4,17 @@
  * per task, and only then mark the job `copying`. A crash anywhere in between leaves the job in
  * `planning`, and the next delivery (or the reconciler) resumes it with the plan it recorded.
  */
-import { FerryError } from "../errors.ts";
-import { parsePlatform } from "../oci/platform.ts";
+import { FerryError, onSide } from "../errors.ts";
+import { isIndexType } from "../oci/media-types.ts";
+import { formatPlatform, parsePlatform } from "../oci/platform.ts";
 import { parseReference, parseRepository } from "../oci/reference.ts";
 import type { CallOptions } from "../registry/client.ts";
 import type { ReplicationRequest } from "../queue/messages.ts";
 import { type Referrer, referrersFor } from "../replicate/referrers.ts";
 import { referrersPresent } from "../replicate/referrers-copy.ts";
 import type { RegistryStore } from "../replicate/registry-store.ts";
-import { planRoot, type SourceRoot } from "../replicate/root-plan.ts";
+import { isAttestation } from "../replicate/index-build.ts";
+import { copyUnits, planRoot, type SourceRoot } from "../replicate/root-plan.ts";
 import type { Job, JobPlan } from "../state/store.ts";
 import type { DeliveryInfo, PipelineDeps } from "./deps.ts";
 import { checkSignature } from "./gate.ts";
@@ -126,6 +128,7 @@ async function resolvePlan(deps: PipelineDeps, job: Job, call: CallOptions): Pro
   const root = plan.source;
   if (!root) throw new FerryError("INTERNAL", "the root planner did not read the root");
   const referrers = await referrersOf(source, root, r, call);
+  const fanOut = r.only === "referrers" ? undefined : await fanOutOf(source, root, deps.config.pipeline.resumeAboveBytes, call);
   // A destination is up to date when its tag holds the root and every referrer is there too.
   const upToDate = await Promise.all(
     plan.destinations.map(
@@ -146,7 +149,27 @@ async function resolvePlan(deps: PipelineDeps, job: Job, call: CallOptions): Pro
     platforms: root.platforms,
     ...(referrers.length ? { referrers } : {}),
     ...(r.only ? { only: r.only } : {}),
+    ...(fanOut ? { fanOut } : {}),
   };
+}
+
+/**
+ * The images whose large blobs are worth a task each (where that helps: two or more blobs of at
+ * least `threshold`, copied in parallel and each resumably), with the image's platform.
+ */
+async function fanOutOf(source: RegistryStore, root: SourceRoot, threshold: number, call: CallOptions): Promise<JobPlan["fanOut"]> {
+  const units = copyUnits(root).filter((d) => !isIndexType(d.mediaType) && !isAttestation(d));
+  const found = await Promise.all(
+    units.map(async (unit) => {
+      const m = unit.digest === root.digest ? root.manifest : (await onSide(source.manifestGet(unit.digest, call), "source")).manifest;
+      if (m.kind !== "manifest") return undefined;
+      const blobs = [m.config, ...m.layers].filter((b, i, all) => b.size >= threshold && all.findIndex((x) => x.digest === b.digest) === i);
+      const platform = unit.platform ? formatPlatform(unit.platform) : (root.platforms[0] ?? "");
+      return blobs.length >= 2 ? { unit, platform, blobs } : undefined;
+    }),
+  );
+  const list = found.filter((x) => x !== undefined);
+  return list.length > 0 ? { skipAbove: threshold, units: list } : undefined;
 }
 
 /** What refers to the image at the source, as the request asks (all by default). */

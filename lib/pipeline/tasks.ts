@@ -38,9 +38,21 @@ export function tasksOf(plan: JobPlan): Task[] {
     destination,
     state: "pending",
   });
+  const fanned = new Map((plan.fanOut?.units ?? []).map((u) => [u.unit.digest, u]));
   plan.destinations.forEach((dst, i) => {
     if (dst.upToDate) return;
-    if (!dst.rootUpToDate && plan.only !== "referrers") for (const c of children) tasks.push(task(i, "", c, label(c), dst.repository));
+    if (!dst.rootUpToDate && plan.only !== "referrers") {
+      const blobs = new Set<string>();
+      for (const c of children) {
+        tasks.push(task(i, "", c, label(c), dst.repository));
+        // An image with several large blobs: each is a task of its own (the same blob once).
+        for (const b of fanned.get(c.digest)?.blobs ?? []) {
+          if (blobs.has(b.digest)) continue;
+          blobs.add(b.digest);
+          tasks.push(task(i, "b", b, `${label(c) || "image"} blob ${b.digest.slice(7, 19)}`, dst.repository));
+        }
+      }
+    }
     for (const r of plan.referrers ?? []) tasks.push(task(i, "r", r.descriptor, referrerTaskLabel(r, subjectLabel(r.subject)), dst.repository));
   });
   return tasks;
@@ -55,6 +67,9 @@ function referrerTaskLabel(r: Referrer, subject: string): string {
 /** One copy message per task. */
 export function copyMessages(jobId: string, plan: JobPlan, tasks: Task[]): CopyMessage[] {
   const referrerDigests = new Set((plan.referrers ?? []).map((r) => r.descriptor.digest));
+  const fannedUnits = new Set((plan.fanOut?.units ?? []).map((u) => u.unit.digest));
+  const fannedBlobs = new Set((plan.fanOut?.units ?? []).flatMap((u) => u.blobs.map((b) => b.digest)));
+  const skipAbove = plan.fanOut?.skipAbove;
   return tasks.map((t) => ({
     v: 1,
     kind: "copy",
@@ -67,5 +82,7 @@ export function copyMessages(jobId: string, plan: JobPlan, tasks: Task[]): CopyM
     size: t.size,
     platform: t.platform,
     ...(referrerDigests.has(t.digest) ? { contentOnly: true } : {}),
+    ...(fannedUnits.has(t.digest) && skipAbove ? { contentOnly: true, skipAbove } : {}),
+    ...(fannedBlobs.has(t.digest) ? { blob: true } : {}),
   }));
 }

@@ -90,6 +90,10 @@ export const CopyMessageSchema = z.object({
   platform: z.string(),
   /** A referrer: copy what its manifest references, not the manifest (merge pushes it after its subject). */
   contentOnly: z.boolean().optional(),
+  /** With contentOnly: blobs of at least this many bytes are left to tasks of their own (a fan-out per blob). */
+  skipAbove: z.number().int().positive().optional(),
+  /** One large blob of a manifest, copied on its own (merge pushes the manifest once all are there). */
+  blob: z.boolean().optional(),
 });
 export type CopyMessage = z.infer<typeof CopyMessageSchema>;
 

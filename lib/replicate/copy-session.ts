@@ -252,18 +252,18 @@ export class CopySession {
    * Copies what a manifest references (its blobs, or an index's children) but not the manifest
    * itself: a referrer's content, whose manifest is pushed later, after its subject.
    */
-  async copyContent(desc: Descriptor, platform = ""): Promise<void> {
+  async copyContent(desc: Descriptor, platform = "", skipAbove?: number): Promise<void> {
     if (await onSide(this.sink.manifestHead(desc.digest, this.call()), "destination")) return;
     const raw = await onSide(this.source.manifestGet(desc.digest, this.call()), "source");
-    await this.copyReferenced(raw.manifest, platform);
+    await this.copyReferenced(raw.manifest, platform, skipAbove);
   }
 
-  /** Copies what a manifest references: an index's children, an image's config and layers, or an artifact's blobs. */
-  async copyReferenced(m: AnyManifest, platform: string): Promise<void> {
+  /** Copies what a manifest references: an index's children, an image's config and layers (those under `skipAbove`: larger ones are tasks of their own), or an artifact's blobs. */
+  async copyReferenced(m: AnyManifest, platform: string, skipAbove?: number): Promise<void> {
     if (m.kind === "index") {
       await Promise.all(m.manifests.map((d) => this.copyManifest(d, childLabel(d, platform))));
     } else if (m.kind === "manifest" || m.kind === "artifact") {
-      const blobs = m.kind === "manifest" ? [m.config, ...m.layers] : m.blobs;
+      const blobs = (m.kind === "manifest" ? [m.config, ...m.layers] : m.blobs).filter((d) => skipAbove === undefined || d.size < skipAbove);
       await Promise.all(blobs.map((d) => this.copyBlob(d, platform)));
     } else {
       throw new FerryError("UNSUPPORTED", `${this.source.name}: Docker schema 1 manifests are not copied (deprecated, rejected by current registries)`, {

@@ -7,6 +7,7 @@
  * take just that.
  */
 import type { ErrorCode, ErrorRecord } from "../errors.ts";
+import type { Descriptor } from "../oci/manifest.ts";
 import type { Referrer } from "../oci/referrers.ts";
 import type { ReplicationRequest } from "../queue/messages.ts";
 import type { UploadRecords } from "./uploads.ts";
@@ -44,6 +45,11 @@ export interface JobPlan {
   referrers?: Referrer[];
   /** `referrers`: the root is at the destinations already; only its referrers are copied. */
   only?: "referrers";
+  /**
+   * Images with several blobs of at least `skipAbove` bytes: each such blob is a task of its own
+   * (copied in parallel, resumably), the image's other blobs one more, and merge pushes the image.
+   */
+  fanOut?: { skipAbove: number; units: Array<{ unit: Descriptor; platform: string; blobs: Descriptor[] }> };
 }
 
 export type TaskState = "pending" | "done" | "failed";

@@ -60,8 +60,8 @@ after(async () => {
   await reg?.stop();
 });
 
-function harness() {
-  const config = parseConfig({ version: 1 });
+function harness(settings: Record<string, unknown> = {}) {
+  const config = parseConfig({ version: 1, ...settings });
   const queues = new MemoryQueues();
   const store = new MemoryJobStore();
   const deps: PipelineDeps = { config, store, queues, registries: poolFromConfig(config), log: silentLog };
@@ -133,6 +133,18 @@ describe("pipeline use-cases on the in-memory store", () => {
       { registry: d?.registry, repository: d?.repository, tag: d?.tag, short: d?.shortAddressByTag, digest: d?.digest },
       { registry: reg.host, repository: "indexed/single", tag: "v1", short: "indexed/single:v1", digest: raw.digest },
     );
+  });
+
+  it("an image with several large blobs fans out: a task per large blob, one for the rest, and merge pushes the image", async () => {
+    const { replicate } = harness({ pipeline: { resumeAboveBytes: 1024 * 1024 } });
+    const big = randomImage({ platform: { os: "linux", architecture: "amd64" }, seed: "use-cases-big", layers: 3, layerSize: 1300 * 1024 });
+    await pushImage(client, "big", "v1", big);
+    const r = await replicate({ source: `${reg.host}/big:v1`, destinations: [`${reg.host}/fanned/big`] });
+    assert.equal(r.job?.status, "succeeded", JSON.stringify(r.job?.error));
+    assert.equal(r.copies.filter((c) => c.blob).length, 3, "a task per large layer");
+    assert.equal(r.copies.filter((c) => c.contentOnly && c.skipAbove === 1024 * 1024).length, 1, "one for the image's other blobs");
+    assert.equal((await client.manifestHead("fanned/big", "v1"))?.digest, big.digest);
+    for (const b of big.blobs) assert.equal(await client.blobHead("fanned/big", b.digest), b.size);
   });
 
   it("a source that is gone fails the job with NOT_FOUND on the source side", async () => {
