@@ -9,7 +9,7 @@ import { z } from "zod";
 import { FerryError } from "./errors.ts";
 import { parsePlatform } from "./oci/platform.ts";
 import { PROFILE_NAMES } from "./registry/host-profile.ts";
-import { ReferrersSettingSchema, VerifySettingsSchema } from "./rules/rule-settings.ts";
+import { NotificationSchema, ReferrersSettingSchema, VerifySettingsSchema } from "./rules/rule-settings.ts";
 import semver from "semver";
 
 const host = z.string().regex(/^[A-Za-z0-9.-]+(:\d+)?$|^\[[0-9a-fA-F:.]+\](:\d+)?$/, "want host[:port]");
@@ -200,6 +200,8 @@ export const ConfigSchema = z
       .default({ stallTimeout: 30, speedLimit: 1024, speedTime: 30 }),
     /** On AWS: every alarm notifies one SNS topic; an e-mail address may subscribe to it. */
     alarms: z.object({ email: z.string().email().optional() }).strict().default({}),
+    /** Reports of jobs' ends (failures by default) to URLs: signed JSON, Slack-compatible. */
+    notifications: z.array(NotificationSchema).default([]),
   })
   .strict()
   .superRefine((c, ctx) => {

@@ -25,3 +25,19 @@ const publicKeySource = z.union([
 
 /** The signature gate: a tag moves only when the image carries a valid cosign signature by one of these keys. */
 export const VerifySettingsSchema = z.object({ cosign: z.object({ publicKeys: z.array(publicKeySource).min(1).max(20) }).strict() }).strict();
+
+/**
+ * Where a job's end is reported: a JSON POST to `url`, signed with HMAC-SHA256 of the body when a
+ * secret is set (`X-Ferry-Signature: sha256=<hex>`), with Slack-compatible `text`.
+ */
+export const NotificationSchema = z
+  .object({
+    url: z.string().url(),
+    /** Which ends: failures by default. */
+    on: z.array(z.enum(["failed", "succeeded"])).min(1).default(["failed"]),
+    secret: z.string().min(1).optional(),
+    secretEnv: z.string().min(1).optional(),
+    /** Where the job's status can be read (`<statusBase>/replications/<id>`), e.g. ferry serve's or the API's URL. */
+    statusBase: z.string().url().optional(),
+  })
+  .strict();
