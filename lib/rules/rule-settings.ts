@@ -34,7 +34,10 @@ export const NotificationSchema = z
   .object({
     url: z.string().url(),
     /** Which ends: failures by default. */
-    on: z.array(z.enum(["failed", "succeeded"])).min(1).default(["failed"]),
+    on: z
+      .array(z.enum(["failed", "succeeded"]))
+      .min(1)
+      .default(["failed"]),
     secret: z.string().min(1).optional(),
     secretEnv: z.string().min(1).optional(),
     /** Where the job's status can be read (`<statusBase>/replications/<id>`), e.g. ferry serve's or the API's URL. */
