@@ -17,8 +17,8 @@ export const createMergeHandler = (ctx: HandlerContext) =>
         runtime.metrics.add("mergeAttemptsFailed", "Count", 1);
         throw e;
       }
+      // jobs_<status> is counted where the job's end is written (lib/pipeline/job-metrics.ts), whichever path ends it.
       if (status === "deferred") runtime.metrics.add("mergeDeferred", "Count", 1);
-      else if (status) runtime.metrics.add(`jobs_${status}`, "Count", 1);
       if (status === "failed") runtime.metrics.add("mergeFailed", "Count", 1);
     },
     "merge",

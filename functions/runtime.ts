@@ -32,6 +32,7 @@ import { type FerryConfig, loadConfigFile, parseConfigText } from "../lib/config
 import { FerryError } from "../lib/errors.ts";
 import type { Context } from "aws-lambda";
 import { type Log, type MetricSink, noMetrics, type PipelineDeps } from "../lib/pipeline/deps.ts";
+import { meteredStore } from "../lib/pipeline/job-metrics.ts";
 import { notifyingStore } from "../lib/pipeline/notify.ts";
 import { poolFromConfig } from "../lib/pipeline/registries.ts";
 import type { QueueName } from "../lib/queue/messages.ts";
@@ -94,8 +95,8 @@ export async function createRuntime(s: RuntimeSettings, logger: Logger, metrics:
   const store = new DynamoJobStore(ddb, { tableName: s.table, ttlDays: config.pipeline.jobTtlDays });
   const deps: PipelineDeps = {
     config,
-    // Jobs' ends are reported where the config asks (notifications), whichever path ends them.
-    store: notifyingStore(store, config, logOf(logger), env),
+    // Jobs' ends are reported where the config asks (notifications) and counted (metrics), whichever path ends them.
+    store: notifyingStore(meteredStore(store, metrics), config, logOf(logger), env),
     queues: new SqsQueues(sqs, s.queues),
     // ECR hosts: tokens from GetAuthorizationToken with the function's role, cached.
     registries: poolFromConfig(

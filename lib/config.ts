@@ -10,6 +10,7 @@ import { FerryError } from "./errors.ts";
 import { parsePlatform } from "./oci/platform.ts";
 import { PROFILE_NAMES } from "./registry/host-profile.ts";
 import { NotificationSchema, ReferrersSettingSchema, VerifySettingsSchema } from "./rules/rule-settings.ts";
+import { DeletesSettingSchema } from "./rules/deletes.ts";
 import semver from "semver";
 
 const host = z.string().regex(/^[A-Za-z0-9.-]+(:\d+)?$|^\[[0-9a-fA-F:.]+\](:\d+)?$/, "want host[:port]");
@@ -101,6 +102,8 @@ export const RuleSchema = z
     referrers: ReferrersSettingSchema.optional(),
     /** Move tags only for images signed by one of these cosign keys (key-based; keyless is not supported). */
     verify: VerifySettingsSchema.optional(),
+    /** Tags deleted at the source are deleted downstream (only where ferry wrote them last): `propagate` or `{mode: propagate, delay: SECONDS}`. */
+    deletes: DeletesSettingSchema.optional(),
     tags: z
       .object({
         include: z.array(regex).optional(),

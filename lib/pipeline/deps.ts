@@ -35,9 +35,13 @@ export interface DeliveryInfo {
   signal?: AbortSignal;
 }
 
-/** Counters and timings for the dashboard (CloudWatch on AWS); a no-op where none is wanted. */
+/**
+ * Counters and timings for the dashboard: CloudWatch through Powertools on AWS, Prometheus under
+ * `ferry serve` (lib/local/metrics.ts); a no-op where none is wanted. `labels` break a figure down
+ * (a failed job's code): Prometheus keeps them, CloudWatch sums over them.
+ */
 export interface MetricSink {
-  add(name: string, unit: "Count" | "Bytes" | "Milliseconds" | "Seconds", value: number): void;
+  add(name: string, unit: "Count" | "Bytes" | "Milliseconds" | "Seconds", value: number, labels?: Readonly<Record<string, string>>): void;
 }
 
 /** A log that drops everything (tests). */
