@@ -1,4 +1,4 @@
-/** One `JobStore` from an adapter's eight concerns: each method is handed to the part that owns it. */
+/** One `JobStore` from an adapter's nine concerns: each method is handed to the part that owns it. */
 import type { ErrorCode, ErrorRecord } from "../errors.ts";
 import type { ReplicationRequest } from "../queue/messages.ts";
 import type {
@@ -21,6 +21,8 @@ import type {
   TaskRecords,
   UploadRecord,
   UploadRecords,
+  WrittenTag,
+  WrittenTags,
 } from "./store.ts";
 
 /** An adapter's parts, one per concern of the port. */
@@ -33,6 +35,7 @@ export interface JobStoreParts {
   subjects: SubjectRecords;
   uploads: UploadRecords;
   budgets: RateBudgets;
+  written: WrittenTags;
 }
 
 /** The whole port over its parts; adapters extend it and build the parts over one shared state. */
@@ -52,8 +55,8 @@ export class ComposedJobStore implements JobStore {
   listJobs(limit: number): Promise<Job[]> {
     return this.parts.jobs.listJobs(limit);
   }
-  listActive(): Promise<Array<{ id: string; createdAt: string }>> {
-    return this.parts.jobs.listActive();
+  listActive(opts?: { limit?: number }): Promise<Array<{ id: string; createdAt: string }>> {
+    return this.parts.jobs.listActive(opts);
   }
   touchJob(id: string): Promise<void> {
     return this.parts.jobs.touchJob(id);
@@ -142,5 +145,18 @@ export class ComposedJobStore implements JobStore {
   }
   holdBudget(key: string, untilMs: number): Promise<void> {
     return this.parts.budgets.holdBudget(key, untilMs);
+  }
+
+  noteWritten(rec: WrittenTag): Promise<boolean> {
+    return this.parts.written.noteWritten(rec);
+  }
+  getWritten(source: string, destination: string, tag: string): Promise<WrittenTag | undefined> {
+    return this.parts.written.getWritten(source, destination, tag);
+  }
+  writtenFrom(source: string): Promise<WrittenTag[]> {
+    return this.parts.written.writtenFrom(source);
+  }
+  forgetWritten(source: string, destination: string, tag: string, digest: string): Promise<boolean> {
+    return this.parts.written.forgetWritten(source, destination, tag, digest);
   }
 }

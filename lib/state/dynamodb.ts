@@ -1,7 +1,7 @@
 /**
  * The job store on DynamoDB: one table (its layout in `dynamodb/table.ts`), one part per concern
  * of the port over it (`dynamodb/jobs.ts`, `merge-claims.ts`, `tasks.ts`, `tag-leases.ts`,
- * `cursors.ts`, `subjects.ts`, `uploads.ts`), items marshalled by `dynamodb/codec.ts`, the table made by `dynamodb/schema.ts`.
+ * `cursors.ts`, `subjects.ts`, `uploads.ts`, `written-tags.ts`), items marshalled by `dynamodb/codec.ts`, the table made by `dynamodb/schema.ts`.
  */
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { ComposedJobStore } from "./composed.ts";
@@ -14,6 +14,7 @@ import { DynamoSubjects } from "./dynamodb/subjects.ts";
 import { DynamoTagLeases } from "./dynamodb/tag-leases.ts";
 import { DynamoTasks } from "./dynamodb/tasks.ts";
 import { DynamoUploads } from "./dynamodb/uploads.ts";
+import { DynamoWrittenTags } from "./dynamodb/written-tags.ts";
 
 export { getCursorItem } from "./dynamodb/cursors.ts";
 export { ensureTable } from "./dynamodb/schema.ts";
@@ -39,6 +40,7 @@ export class DynamoJobStore extends ComposedJobStore {
       subjects: new DynamoSubjects(t),
       uploads: new DynamoUploads(t),
       budgets: new DynamoBudgets(t),
+      written: new DynamoWrittenTags(t),
     });
   }
 }

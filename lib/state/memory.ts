@@ -14,6 +14,7 @@ import { MemoryTables, type MemoryTablesOptions } from "./memory/tables.ts";
 import { MemoryTagLeases } from "./memory/tag-leases.ts";
 import { MemoryTasks } from "./memory/tasks.ts";
 import { MemoryUploads } from "./memory/uploads.ts";
+import { MemoryWrittenTags } from "./memory/written-tags.ts";
 
 export type MemoryJobStoreOptions = MemoryTablesOptions;
 
@@ -32,6 +33,7 @@ export class MemoryJobStore extends ComposedJobStore {
       subjects: new MemorySubjects(m),
       uploads: new MemoryUploads(m),
       budgets: new MemoryBudgets(m),
+      written: new MemoryWrittenTags(),
     });
     this.tables = m;
   }

@@ -11,8 +11,10 @@ import type { Descriptor } from "../oci/manifest.ts";
 import type { Referrer } from "../oci/referrers.ts";
 import type { ReplicationRequest } from "../queue/messages.ts";
 import type { UploadRecords } from "./uploads.ts";
+import type { WrittenTags } from "./written-tags.ts";
 
 export type { UploadRecord, UploadRecords } from "./uploads.ts";
+export type { WrittenTag, WrittenTags } from "./written-tags.ts";
 
 export type JobStatus = "queued" | "planning" | "copying" | "merging" | "succeeded" | "failed" | "skipped";
 export const FINAL_STATUSES: readonly JobStatus[] = ["succeeded", "failed", "skipped"];
@@ -149,8 +151,11 @@ export interface JobRecords {
   getJob(id: string, opts?: { withTasks?: boolean }): Promise<Job | undefined>;
   /** Most recent first. */
   listJobs(limit: number): Promise<Job[]>;
-  /** Ids of every job not yet final (oldest first), for the reconciler. */
-  listActive(): Promise<Array<{ id: string; createdAt: string }>>;
+  /**
+   * Ids of every job not yet final (oldest first), for the reconciler; with `limit`, only the
+   * oldest `limit` of them, read in one bounded query per index partition (a metrics scrape).
+   */
+  listActive(opts?: { limit?: number }): Promise<Array<{ id: string; createdAt: string }>>;
   /** Records progress on a job not yet final (its `updatedAt`): the reconciler leaves it alone. */
   touchJob(id: string): Promise<void>;
   /**
@@ -273,4 +278,4 @@ export interface SubjectRecords {
 }
 
 /** The whole store, every concern: what the pipeline's dependencies carry. */
-export type JobStore = JobRecords & MergeClaims & TaskRecords & TagLeases & Cursors & SubjectRecords & RateBudgets & UploadRecords;
+export type JobStore = JobRecords & MergeClaims & TaskRecords & TagLeases & Cursors & SubjectRecords & RateBudgets & UploadRecords & WrittenTags;

@@ -11,6 +11,7 @@ import type { ReplicationRequest } from "../../lib/queue/messages.ts";
 import { DynamoJobStore, ensureTable } from "../../lib/state/dynamodb.ts";
 import { errorOf, FerryError } from "../../lib/errors.ts";
 import { ACTIVE_STATUSES, type JobStore, type Task } from "../../lib/state/store.ts";
+import { writtenTagsCases } from "./written-tags-suite.ts";
 
 const request = (source = "127.0.0.1:5000/app:v1"): ReplicationRequest => ({
   source,
@@ -81,6 +82,8 @@ export function jobStoreSuiteOn(name: string, open: JobStoreFactory, probe: JobS
   };
 
   describe(`job store on ${name}`, () => {
+    writtenTagsCases(setup);
+
     it("a rate budget grants up to its burst, then nothing until it refills; concurrent takes never grant more than there is", async () => {
       const store = await setup();
       assert.deepEqual(await store.takeTokens("reg.example", 8, 4, 10), { granted: 8, retryAfterMs: 0 });
@@ -240,6 +243,25 @@ export function jobStoreSuiteOn(name: string, open: JobStoreFactory, probe: JobS
         ids.filter((id) => still.has(id)),
         ids.slice(15),
       );
+    });
+
+    it("lists just the oldest jobs not yet final when bounded (a metrics scrape), across shards", async () => {
+      const s = await setup();
+      const saved = now;
+      const ids = Array.from({ length: 12 }, (_, i) => `oldest-${i}`);
+      for (const [i, id] of ids.entries()) {
+        now = Date.parse("2001-01-01T00:00:00.000Z") + i * 1000; // older than every other job here, one second apart
+        await s.createJob({ id, request: request() });
+      }
+      now = saved;
+      await s.updateJob("oldest-0", { status: "succeeded" });
+      const bounded = await s.listActive({ limit: 3 });
+      assert.deepEqual(
+        bounded.map((j) => j.id),
+        ["oldest-1", "oldest-2", "oldest-3"],
+      );
+      assert.deepEqual(bounded, (await s.listActive()).slice(0, 3), "the same as the unbounded list's head");
+      for (const id of ids.slice(1)) await s.updateJob(id, { status: "succeeded" });
     });
 
     it("records the plan once; touching and re-driving move updatedAt; a redrive is applied once per seen state", async () => {
