@@ -54,16 +54,22 @@ export class DynamoJobs implements JobRecords {
       .map(jobFromItem);
   }
 
-  async listActive(): Promise<Array<{ id: string; createdAt: string }>> {
+  async listActive(opts: { limit?: number } = {}): Promise<Array<{ id: string; createdAt: string }>> {
+    const { limit } = opts;
+    const query = { IndexName: "active", KeyConditionExpression: "activeShard = :s" };
+    // With a limit, each partition's oldest `limit` (the index sorts by createdAt): one page each.
     const shards = await Promise.all(
-      ACTIVE_PARTITIONS.map((s) =>
-        queryAll(this.t, { IndexName: "active", KeyConditionExpression: "activeShard = :s", ExpressionAttributeValues: toItem({ ":s": s }) }),
-      ),
+      ACTIVE_PARTITIONS.map(async (s) => {
+        const input = { ...query, ExpressionAttributeValues: toItem({ ":s": s }) };
+        if (limit === undefined) return queryAll(this.t, input);
+        return (await this.t.db.send(new QueryCommand({ TableName: this.t.name, ...input, Limit: limit }))).Items ?? [];
+      }),
     );
     return shards
       .flat()
       .map(activeEntryFromItem)
-      .sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+      .sort((a, b) => a.createdAt.localeCompare(b.createdAt))
+      .slice(0, limit);
   }
 
   async touchJob(id: string): Promise<void> {

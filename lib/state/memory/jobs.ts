@@ -65,11 +65,12 @@ export class MemoryJobs implements JobRecords {
       .map(toJob);
   }
 
-  async listActive(): Promise<Array<{ id: string; createdAt: string }>> {
+  async listActive(opts: { limit?: number } = {}): Promise<Array<{ id: string; createdAt: string }>> {
     return [...this.m.jobs.values()]
       .filter((it) => it.active)
       .map((it) => ({ id: it.id, createdAt: it.createdAt }))
-      .sort((a, b) => byKey(a.createdAt, b.createdAt) || byKey(a.id, b.id));
+      .sort((a, b) => byKey(a.createdAt, b.createdAt) || byKey(a.id, b.id))
+      .slice(0, opts.limit);
   }
 
   async touchJob(id: string): Promise<void> {
