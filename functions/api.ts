@@ -12,7 +12,8 @@ export const createApiHandler = (ctx: HandlerContext) =>
       const body = event.body === undefined ? Buffer.alloc(0) : Buffer.from(event.body, event.isBase64Encoded ? "base64" : "utf8");
       const query = Object.fromEntries(Object.entries(event.queryStringParameters ?? {}).map(([k, v]) => [k, v ?? ""]));
       const res = await handleHttp(deps, { method: event.requestContext.http.method, path: event.rawPath, query, headers, body });
-      return { statusCode: res.status, headers: { "content-type": "application/json" }, body: JSON.stringify(res.body) };
+      const out = { "content-type": "application/json", ...res.headers };
+      return { statusCode: res.status, headers: out, body: res.text ?? JSON.stringify(res.body) };
     }),
     ctx,
   );

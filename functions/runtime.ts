@@ -12,6 +12,7 @@
  *                                        start into the runtime's view of the environment (never process.env)
  *   FERRY_TABLE                          DynamoDB table
  *   FERRY_QUEUE_PLAN_URL / _COPY_URL / _MERGE_URL
+ *   FERRY_DLQ_PLAN_URL / _COPY_URL / _MERGE_URL   the dead-letter queues (the API function only: the status page peeks them)
  *   FERRY_MAX_RECEIVE_COUNT              the queues' redrive maxReceiveCount (default 5)
  *   FERRY_STUCK_AFTER                    seconds without progress before the reconciler re-drives a
  *                                        job (the construct derives it from the queues' visibility)
@@ -38,6 +39,7 @@ import { poolFromConfig } from "../lib/pipeline/registries.ts";
 import type { QueueName } from "../lib/queue/messages.ts";
 import { SqsQueues } from "../lib/queue/sqs.ts";
 import { DynamoJobStore } from "../lib/state/dynamodb.ts";
+import { sqsDeadLetters } from "../lib/ui/dead-letters.ts";
 
 export interface Runtime {
   deps: PipelineDeps;
@@ -50,6 +52,8 @@ export interface RuntimeSettings {
   config: FerryConfig;
   table: string;
   queues: Record<QueueName, string>;
+  /** The dead-letter queues the status page shows (read, never consumed); none when unknown. */
+  deadLetterQueues?: Partial<Record<QueueName, string>>;
   region: string;
   /** Stand-in endpoints (local); unset on AWS. */
   sqsEndpoint?: string;
@@ -114,6 +118,9 @@ export async function createRuntime(s: RuntimeSettings, logger: Logger, metrics:
     log: logOf(logger),
     ...(env ? { env } : {}),
     secretValue,
+    ...(s.deadLetterQueues && Object.keys(s.deadLetterQueues).length > 0
+      ? { deadLetters: sqsDeadLetters(sqs, s.deadLetterQueues as Record<string, string>) }
+      : {}),
   };
   return { deps, maxReceiveCount: config.pipeline.maxReceiveCount, metrics };
 }
@@ -190,6 +197,7 @@ async function settingsFromEnv(env: NodeJS.ProcessEnv): Promise<RuntimeSettings>
     config,
     table: required(env, "FERRY_TABLE"),
     queues: { plan: required(env, "FERRY_QUEUE_PLAN_URL"), copy: required(env, "FERRY_QUEUE_COPY_URL"), merge: required(env, "FERRY_QUEUE_MERGE_URL") },
+    deadLetterQueues: deadLetterQueuesFrom(env),
     region: env.AWS_REGION ?? "us-east-1",
     ...(env.FERRY_SQS_ENDPOINT ? { sqsEndpoint: env.FERRY_SQS_ENDPOINT } : {}),
     ...(env.FERRY_DYNAMODB_ENDPOINT ? { ddbEndpoint: env.FERRY_DYNAMODB_ENDPOINT } : {}),
@@ -198,6 +206,16 @@ async function settingsFromEnv(env: NodeJS.ProcessEnv): Promise<RuntimeSettings>
     ...(standIn ? { credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID ?? "ferrylocal", secretAccessKey: env.AWS_SECRET_ACCESS_KEY ?? "ferrylocal" } } : {}),
     env,
   };
+}
+
+/** FERRY_DLQ_*_URL: the dead-letter queues given to this function (the API function's, for the status page). */
+function deadLetterQueuesFrom(env: NodeJS.ProcessEnv): Partial<Record<QueueName, string>> {
+  const out: Partial<Record<QueueName, string>> = {};
+  for (const name of ["plan", "copy", "merge"] as const) {
+    const url = env[`FERRY_DLQ_${name.toUpperCase()}_URL`];
+    if (url) out[name] = url;
+  }
+  return out;
 }
 
 /** FERRY_SECRET_ENV: a JSON object of secret ARNs by environment variable name. */

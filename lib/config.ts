@@ -143,6 +143,15 @@ export const ConfigSchema = z
          * and the destination repository globs it may go to (`POST /replications` answers 403 otherwise).
          */
         allow: z.array(z.object({ source: z.string().min(1), destinations: z.array(z.string().min(1)).min(1) }).strict()).optional(),
+        /**
+         * On AWS: the status page (served at `/` by the API function) and its login token, a Secrets
+         * Manager secret (the string, or {"token": …}). Without it the page's routes are not deployed.
+         * `ferry serve` uses `token`/`tokenEnv` instead, as /replications does.
+         */
+        statusPage: z
+          .object({ tokenSecretArn: z.string().min(1) })
+          .strict()
+          .optional(),
         /** On AWS: API Gateway throttles per route, so a webhook flood cannot starve /replications (defaults in infra/ferry.ts). */
         throttle: z.object({ webhooks: routeThrottle.optional(), replications: routeThrottle.optional() }).strict().optional(),
       })

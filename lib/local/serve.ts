@@ -39,6 +39,8 @@ export interface LocalRuntimeSettings {
   config: FerryConfig;
   table: string;
   queues: Record<QueueName, string>;
+  /** The dead-letter queues, which the status page peeks. */
+  deadLetterQueues?: Partial<Record<QueueName, string>>;
   sqsEndpoint?: string;
   ddbEndpoint?: string;
   credentials?: { accessKeyId: string; secretAccessKey: string };
@@ -170,6 +172,7 @@ export async function startLocal(opts: LocalOptions): Promise<LocalServer> {
     config,
     table: backends.table,
     queues: backends.queues,
+    deadLetterQueues: backends.deadLetterQueues,
     ...(backends.sqsEndpoint ? { sqsEndpoint: backends.sqsEndpoint } : {}),
     ...(backends.ddbEndpoint ? { ddbEndpoint: backends.ddbEndpoint } : {}),
     ...(backends.sqsEndpoint || backends.ddbEndpoint ? { credentials: LOCAL_CREDS } : {}),

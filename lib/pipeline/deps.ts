@@ -3,6 +3,7 @@ import type { FerryConfig } from "../config.ts";
 import type { QueuePort } from "../queue/messages.ts";
 import type { RegistryPool } from "../registry/pool.ts";
 import type { JobStore } from "../state/store.ts";
+import type { DeadLetterReader } from "../ui/dead-letters.ts";
 
 /** A structured log sink; functions/ passes Powertools' logger. */
 export interface Log {
@@ -21,6 +22,8 @@ export interface PipelineDeps {
   env?: NodeJS.ProcessEnv;
   /** Reads a Secrets Manager secret's string (AWS only). */
   secretValue?: (arn: string) => Promise<string>;
+  /** The dead-letter queues, read without consuming them (the status page); absent where unknown. */
+  deadLetters?: DeadLetterReader;
 }
 
 /** Metrics that go nowhere (`ferry serve`, tests). */

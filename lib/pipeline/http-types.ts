@@ -10,5 +10,10 @@ export interface HttpRequest {
 
 export interface HttpResponse {
   status: number;
+  /** Sent as JSON, unless `text` is set. */
   body: unknown;
+  /** A body sent as it is (the status page's HTML, CSS and script), with its content-type in `headers`. */
+  text?: string;
+  /** Lowercase names; `content-type` defaults to application/json. */
+  headers?: Record<string, string>;
 }

@@ -1,24 +1,26 @@
 /**
  * The pipeline's HTTP surface, independent of API Gateway: `POST /replications`,
  * `GET /replications/{id}`, `GET /replications?limit=N`, `POST /replications/{id}/redrive`,
- * `POST /replications/{id}/fail`, `POST /webhooks/{provider}/{id}`.
+ * `POST /replications/{id}/fail`, `POST /webhooks/{provider}/{id}`, and the status page's routes
+ * (`/`, `/login`, `/logout`, `/ui/…`, `/dead-letters`: lib/ui/routes.ts).
  * functions/api.ts and the local HTTP front both call `handleHttp`.
  */
 import { z } from "zod";
 import { formatIssues, secretFrom } from "../config.ts";
 import { ReferrersSettingSchema } from "../rules/rule-settings.ts";
 import { FerryError } from "../errors.ts";
-import { safeEqual } from "../events/compare.ts";
 import { replicationAllowed } from "../rules/allow.ts";
-import type { Job } from "../state/store.ts";
+import { authenticate, csrfOk } from "../ui/session.ts";
+import { handlePage } from "../ui/routes.ts";
 import type { PipelineDeps } from "./deps.ts";
 import { deliveryJobId, submitReplication, validateRequest } from "./ingress.ts";
-import { failJobNow, redriveJobNow } from "./recovery.ts";
+import { jobView, operatorAction } from "./operator.ts";
 import type { ReplicationRequest } from "../queue/messages.ts";
 import type { HttpRequest, HttpResponse } from "./http-types.ts";
 import { handleWebhook } from "./webhook-ingress.ts";
 
 export type { HttpRequest, HttpResponse } from "./http-types.ts";
+export { jobView } from "./operator.ts";
 
 const ReplicationBody = z
   .object({
@@ -65,14 +67,18 @@ export async function handleHttp(deps: PipelineDeps, req: HttpRequest): Promise<
     }
     return json(405, { error: `${req.method} not allowed here` });
   }
+  const page = await handlePage(deps, req);
+  if (page) return page;
   return json(404, { error: `no route for ${req.method} ${req.path}` });
 }
 
+/** The bearer token, or the status page's login cookie (then a POST needs the CSRF header or its own Origin). */
 function checkApiToken(deps: PipelineDeps, req: HttpRequest): HttpResponse | undefined {
   const token = secretFrom(deps.config.api.token, deps.config.api.tokenEnv);
   if (!token) return undefined; // on AWS the gateway authorises (IAM)
-  const got = req.headers.authorization ?? "";
-  return safeEqual(got, `Bearer ${token}`) ? undefined : json(401, { error: "missing or wrong bearer token" });
+  const authn = authenticate(token, req, Date.now());
+  if (!authn) return json(401, { error: "missing or wrong bearer token", code: "AUTH" });
+  return csrfOk(req, authn) ? undefined : json(403, { error: "a POST with the login cookie needs X-Ferry-CSRF: 1 or this origin", code: "CSRF" });
 }
 
 async function createReplication(deps: PipelineDeps, req: HttpRequest): Promise<HttpResponse> {
@@ -101,62 +107,4 @@ async function createReplication(deps: PipelineDeps, req: HttpRequest): Promise<
     }
     throw e;
   }
-}
-
-/** `redrive` re-sends a stuck job's work (or re-opens a retryable failure); `fail` ends it with CANCELLED. */
-async function operatorAction(deps: PipelineDeps, id: string, action: "redrive" | "fail", req: HttpRequest): Promise<HttpResponse> {
-  let reason = "failed by an operator";
-  if (action === "fail" && req.body.byteLength > 0) {
-    const r = z
-      .object({ reason: z.string().min(1).max(1000) })
-      .strict()
-      .safeParse(safeJson(req.body));
-    if (!r.success) return json(400, { error: formatIssues(r.error.issues), field: r.error.issues[0]?.path.join(".") || undefined });
-    reason = r.data.reason;
-  }
-  try {
-    const job = action === "redrive" ? await redriveJobNow(deps, id) : await failJobNow(deps, id, reason);
-    return json(action === "redrive" ? 202 : 200, jobView(job));
-  } catch (e) {
-    if (e instanceof FerryError && e.code === "NOT_FOUND") return json(404, { error: e.message, code: e.code });
-    if (e instanceof FerryError && e.code === "CONFLICT") return json(409, { error: e.message, code: e.code });
-    throw e;
-  }
-}
-
-function safeJson(body: Buffer): unknown {
-  try {
-    return JSON.parse(body.toString("utf8"));
-  } catch {
-    return undefined;
-  }
-}
-
-/** The job as the API shows it. */
-export function jobView(job: Job) {
-  return {
-    id: job.id,
-    status: job.status,
-    source: job.request.source,
-    destinations: job.request.destinations,
-    trigger: job.request.trigger,
-    ...(job.request.platforms ? { platforms: job.request.platforms } : {}),
-    createdAt: job.createdAt,
-    updatedAt: job.updatedAt,
-    ...(job.taskCount !== undefined ? { progress: { total: job.taskCount, done: job.done.length, failed: job.failed.length } } : {}),
-    ...(job.tasks
-      ? {
-          tasks: job.tasks.map((t) => ({
-            platform: t.platform,
-            digest: t.digest,
-            destination: t.destination,
-            state: t.state,
-            ...(t.error ? { error: t.error } : {}),
-          })),
-        }
-      : {}),
-    ...(job.result ? { result: job.result } : {}),
-    ...(job.error ? { error: job.error } : {}),
-    ...(job.redrives ? { redrives: job.redrives } : {}),
-  };
 }
