@@ -5,7 +5,8 @@
  */
 import { readFileSync } from "node:fs";
 import { rootCertificates } from "node:tls";
-import { Agent, type Dispatcher } from "undici";
+import type { Dispatcher } from "undici";
+import { Agent } from "./undici-lite.ts";
 import { FerryError, type OciErrorEntry, RegistryError, type Side } from "../errors.ts";
 import { redactUrl } from "./redact.ts";
 import { parseRetryAfter } from "./retry.ts";
