@@ -9,7 +9,18 @@ import { type HttpHandler, type LocalHttpEvent, localContext } from "./lambda.ts
  */
 const MAX_READ = 2 * 1024 * 1024;
 
-export async function startHttpFront(handler: HttpHandler, port = 0): Promise<{ server: Server; url: string }> {
+/** A response of one of the front's own routes. */
+export interface LocalResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** A route `ferry serve` answers itself, not the API handler (it has no counterpart on AWS): `/metrics`. */
+export type LocalRoute = (method: string, headers: Record<string, string>) => Promise<LocalResponse>;
+
+/** Serves `handler` on 127.0.0.1; a path in `routes` is answered by its route instead. */
+export async function startHttpFront(handler: HttpHandler, port = 0, routes: Record<string, LocalRoute> = {}): Promise<{ server: Server; url: string }> {
   const server = createServer(async (req, res) => {
     const chunks: Buffer[] = [];
     let n = 0;
@@ -20,6 +31,17 @@ export async function startHttpFront(handler: HttpHandler, port = 0): Promise<{ 
     const url = new URL(req.url ?? "/", "http://localhost");
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k.toLowerCase()] = Array.isArray(v) ? v.join(",") : v;
+    const route = Object.hasOwn(routes, url.pathname) ? routes[url.pathname] : undefined;
+    if (route) {
+      const out = await route(req.method ?? "GET", headers).catch((e: unknown) => ({
+        status: 500,
+        headers: { "content-type": "text/plain" },
+        body: `${(e as Error).message}\n`,
+      }));
+      res.writeHead(out.status, out.headers);
+      res.end(out.body);
+      return;
+    }
     const body = Buffer.concat(chunks);
     const event: LocalHttpEvent = {
       version: "2.0",

@@ -20,6 +20,8 @@ import type { JobStore } from "../state/store.ts";
 import { type Backends, startBackends } from "./backends.ts";
 import { lockDataDir } from "./data-dir.ts";
 import { startHttpFront } from "./http-front.ts";
+import { metricQueues } from "./metrics-gauges.ts";
+import { createServeMetrics, metricsRoute } from "./metrics.ts";
 import { type HttpHandler, type LocalContext, localContext, type SqsHandler } from "./lambda.ts";
 import { SqsPoller } from "./poller.ts";
 
@@ -168,6 +170,9 @@ export async function startLocal(opts: LocalOptions): Promise<LocalServer> {
   const env = opts.env ?? process.env;
   const p = config.pipeline;
   const { backends, unlock } = await backendsFor(opts, config, env);
+  const store = new DynamoJobStore(backends.ddb, { tableName: backends.table, ttlDays: p.jobTtlDays });
+  // GET /metrics: what the handlers report (CloudWatch's figures on AWS), and queues and the oldest unfinished job as scraped.
+  const metrics = createServeMetrics({ sqs: backends.sqs, queues: metricQueues(backends), store });
   const handlers = await opts.loadHandlers({
     config,
     table: backends.table,
@@ -178,11 +183,12 @@ export async function startLocal(opts: LocalOptions): Promise<LocalServer> {
     ...(backends.sqsEndpoint || backends.ddbEndpoint ? { credentials: LOCAL_CREDS } : {}),
     env,
     logLevel: opts.logLevel ?? "WARN",
+    metrics: metrics.sink,
   });
   const pollers = pollersFor(backends, handlers, p, opts.onError);
   let http: { server: Server; url: string };
   try {
-    http = await startHttpFront(handlers.api, opts.port ?? 0);
+    http = await startHttpFront(handlers.api, opts.port ?? 0, { "/metrics": metricsRoute(metrics, config.api, env) });
   } catch (e) {
     await backends.stop();
     unlock?.();
@@ -206,7 +212,7 @@ export async function startLocal(opts: LocalOptions): Promise<LocalServer> {
     url: http.url,
     config,
     backends,
-    store: new DynamoJobStore(backends.ddb, { tableName: backends.table, ttlDays: p.jobTtlDays }),
+    store,
     reconcile: () => reconcile(),
     async stop() {
       for (const t of timers) clearInterval(t);
