@@ -66,7 +66,7 @@ function blockCommands(body: string[], firstLine: number, lang: string, block: n
     let text = start;
     const line = firstLine + j;
     while (/\\\s*$/.test(stripComment(text)) && j + 1 < body.length) {
-      text = `${stripComment(text).replace(/\\\s*$/, "")} ${(body[++j] ?? "").replace(/^\s*>\s?/, "").trim()}`;
+      text = `${stripComment(text).replace(/\s*\\\s*$/, "")} ${(body[++j] ?? "").replace(/^\s*>\s?/, "").trim()}`;
     }
     text = stripComment(text).trim();
     out.push({ text, line, lang, block, output: [], synopsis: lang === "" && isSynopsis(text) });
