@@ -232,3 +232,13 @@ export const HOST_BEFORE_PATH = /(?<=^|[\s'"=@])((?:[a-zA-Z0-9-]+\.)+[a-zA-Z0-9-
 export function hostsIn(text: string): string[] {
   return [...new Set([...text.matchAll(HOST_BEFORE_PATH)].map((m) => m[1] as string))];
 }
+
+/**
+ * What a line of shown output stands for: `…`, `<placeholder>`s, digests, UUIDs (job ids) and
+ * numbers (ports, sizes, times) match anything; the rest must be printed as shown.
+ */
+export function shownLinePattern(shown: string): RegExp {
+  const variable = /…|<[^>]+>|sha256:[0-9a-f]+|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|\d+(?:\.\d+)?/;
+  const parts = shown.trim().split(variable);
+  return new RegExp(parts.map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join(".*?"));
+}

@@ -40,7 +40,17 @@ import { parseReference } from "../../lib/oci/reference.ts";
 import { RegistryClient } from "../../lib/registry/client.ts";
 import { type Distribution, freePort, startDistribution } from "../helpers/distribution.ts";
 import { bytesBlob, type ManifestSpec, PLATFORMS, pushImage, randomImage, randomIndex, writeOciLayout } from "../helpers/images.ts";
-import { extractCommands, HOST_BEFORE_PATH, helpFlags, hostsIn, optionValue, positionals, type ReadmeCommand, splitChain } from "../helpers/readme-commands.ts";
+import {
+  extractCommands,
+  HOST_BEFORE_PATH,
+  helpFlags,
+  hostsIn,
+  optionValue,
+  positionals,
+  type ReadmeCommand,
+  shownLinePattern,
+  splitChain,
+} from "../helpers/readme-commands.ts";
 import { schema1PayloadOf, signSchema1 } from "../helpers/schema1.ts";
 import { spawnServe, stopServe } from "../helpers/serve-process.ts";
 
@@ -345,13 +355,9 @@ async function runOffline(c: ReadmeCommand): Promise<void> {
 function compareOutput(c: ReadmeCommand, r: Result, rewrite: (s: string) => string): void {
   const printed = `${r.stdout}\n${r.stderr}`.split("\n");
   for (const shown of c.output) {
-    const pattern = rewrite(shown)
-      .trim()
-      .split(/…|<[^>]+>|sha256:[0-9a-f]+|\d+(?:\.\d+)?/)
-      .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"))
-      .join(".*?");
+    const pattern = shownLinePattern(rewrite(shown));
     assert.ok(
-      printed.some((p) => new RegExp(pattern).test(p)),
+      printed.some((p) => pattern.test(p)),
       `README line ${c.line}: shows "${shown}", which it does not print:\n${r.stdout}${r.stderr}`,
     );
   }

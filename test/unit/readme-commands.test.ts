@@ -10,7 +10,17 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import { extractCommands, helpFlags, hostsIn, positionals, setUpCommands, shellWords, splitChain, stripComment } from "../helpers/readme-commands.ts";
+import {
+  extractCommands,
+  helpFlags,
+  hostsIn,
+  positionals,
+  setUpCommands,
+  shellWords,
+  shownLinePattern,
+  splitChain,
+  stripComment,
+} from "../helpers/readme-commands.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const readme = readFileSync(join(ROOT, "README.md"), "utf8");
@@ -145,4 +155,13 @@ it("every inline `npm run X` in the README is a script, every `npx X` an install
     }
   }
   assert.ok(checked >= 8, `${checked} checked`);
+});
+
+it("shownLinePattern: ids, digests, numbers and … in shown output match anything; words must match", () => {
+  const shown = "3f2c…  succeeded  127.0.0.1:5001/app:v1 → sha256:ab12…  (2 platforms, 1.5 s)";
+  const table: Array<[string, boolean]> = [
+    ["3f2c9a1b-0000-4000-8000-000000000000  succeeded  127.0.0.1:40123/app:v1 → sha256:ffee00  (3 platforms, 0.2 s)", true],
+    ["3f2c9a1b  failed  127.0.0.1:40123/app:v1 → sha256:ffee00  (3 platforms, 0.2 s)", false],
+  ];
+  for (const [printed, want] of table) assert.equal(shownLinePattern(shown).test(printed), want, printed);
 });
