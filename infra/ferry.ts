@@ -393,13 +393,17 @@ export class Ferry extends Construct {
     // A dashboard: jobs by outcome, failures per stage, bytes, durations, ages.
     this.dashboard = new cloudwatch.Dashboard(this, "Dashboard", { dashboardName: `ferry-${id}` });
     this.dashboard.addWidgets(
-      new cloudwatch.GraphWidget({ title: "Jobs by outcome", left: [m("jobs_succeeded"), m("jobs_failed"), m("jobsPlanned")] }),
+      // jobs_<status>: counted where a job's end is written, whichever path ends it (lib/pipeline/job-metrics.ts).
+      new cloudwatch.GraphWidget({ title: "Jobs by outcome", left: [m("jobs_succeeded"), m("jobs_failed"), m("jobs_skipped"), m("jobsPlanned")] }),
       new cloudwatch.GraphWidget({
         title: "Failures by stage",
         left: [m("planFailed").with({ label: "plan" }), m("tasksFailed").with({ label: "copy" }), m("mergeFailed").with({ label: "merge" })],
       }),
       new cloudwatch.GraphWidget({ title: "Bytes copied", left: [m("bytesCopied")] }),
-      new cloudwatch.GraphWidget({ title: "Copy duration (ms)", left: [m("copyDuration", "Average"), m("copyDuration", "p95")] }),
+      new cloudwatch.GraphWidget({
+        title: "Durations (ms)",
+        left: [m("copyDuration", "Average"), m("copyDuration", "p95"), m("jobDuration", "Average"), m("jobDuration", "p95")],
+      }),
     );
     this.dashboard.addWidgets(
       new cloudwatch.GraphWidget({ title: "Blobs", left: [m("blobsCopied"), m("blobsSkipped"), m("blobsMounted")] }),

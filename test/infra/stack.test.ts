@@ -193,7 +193,8 @@ describe("template wiring", () => {
     const [dashboard] = res("AWS::CloudWatch::Dashboard");
     // The body is JSON inside a Fn::Join: unescape its quotes to read the metric arrays.
     const body = JSON.stringify(dashboard?.Properties.DashboardBody).replaceAll('\\"', '"');
-    for (const metric of ["planFailed", "tasksFailed", "mergeFailed", "oldestActiveJobAgeSeconds", "jobsRedriven", "jobsFailedStuck"]) {
+    const shown = ["planFailed", "tasksFailed", "mergeFailed", "oldestActiveJobAgeSeconds", "jobsRedriven", "jobsFailedStuck", "jobs_skipped", "jobDuration"];
+    for (const metric of shown) {
       assert.ok(body.includes(`["ferry","${metric}","service","ferry"`), metric);
     }
     assert.equal(body.match(/ApproximateAgeOfOldestMessage/g)?.length, 3);
