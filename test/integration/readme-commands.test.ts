@@ -40,6 +40,7 @@ import { parseReference } from "../../lib/oci/reference.ts";
 import { RegistryClient } from "../../lib/registry/client.ts";
 import { type Distribution, freePort, startDistribution } from "../helpers/distribution.ts";
 import { bytesBlob, type ManifestSpec, PLATFORMS, pushImage, randomImage, randomIndex, writeOciLayout } from "../helpers/images.ts";
+import { api, waitForJob } from "../helpers/pipeline.ts";
 import {
   extractCommands,
   HOST_BEFORE_PATH,
@@ -72,6 +73,9 @@ const FLAGS_ONLY: Record<string, string> = {
   backfill: "reads its registries from a config file, whose hosts this test cannot point at local registries",
 };
 
+/** Programs that may filter a command's output (`curl … | grep …`): the first command decides how it runs. */
+const FILTERS = ["grep", "head", "tail", "jq", "sort", "wc", "cut", "awk", "sed", "cat"];
+
 type Kind = "registry" | "serve" | "offline" | "flags" | "not-run";
 const SERVE_HOST = /\b(?:127\.0\.0\.1|localhost):8080\b/g;
 const namesServe = (s: string) => new RegExp(SERVE_HOST.source).test(s);
@@ -82,7 +86,7 @@ function kindOf(c: ReadmeCommand): Kind | { unknown: string } {
   const chain = splitChain(c.text);
   const argv = chain[0]?.argv ?? [];
   if (argv[0] === "ferry" && (c.synopsis || /amazonaws\.com/.test(c.text) || (argv[1] ?? "") in FLAGS_ONLY)) return "flags";
-  if (chain.length !== 1) return { unknown: "a chain of commands" };
+  if (chain.slice(1).some((s) => !FILTERS.includes(s.argv[0] ?? ""))) return { unknown: "a chain of commands (only filters such as grep may follow)" };
   if (argv[0] === "curl") return argv.some(namesServe) ? "serve" : { unknown: "curl to a host other than ferry serve" };
   if (argv[0] !== "ferry") return { unknown: `no runner for ${argv[0]}` };
   const sub = argv[1] ?? "";
@@ -130,7 +134,20 @@ before(async () => {
   delete env.REGISTRY_AUTH_FILE;
   delete env.FERRY_API_TOKEN;
   serve = await spawnServe(BIN, config, port, { args: ["--in-memory"], env, timeoutMs: 60_000 });
+  await succeededJob();
 });
+
+/** A job that succeeded, so the examples that list or count jobs see a serve with some history. */
+async function succeededJob(): Promise<void> {
+  const reg = await startDistribution();
+  registries.set("(serve's own)", reg);
+  const client = new RegistryClient({ host: reg.host });
+  await pushImage(client, "readme/app", "v1", randomIndex({ platforms: 2, seed: "readme-serve" }));
+  await client.close();
+  const posted = await api(`http://${serveHost}`, "POST", "/replications", { source: `${reg.host}/readme/app:v1`, destinations: [`${reg.host}/readme/copy`] });
+  assert.equal(posted.status, 202);
+  assert.equal((await waitForJob(`http://${serveHost}`, String(posted.body.id), undefined, 60_000)).status, "succeeded");
+}
 
 after(async () => {
   await stopServe(serve);
@@ -209,7 +226,7 @@ interface Result {
 
 function sh(text: string): Promise<Result> {
   return new Promise((resolve) => {
-    execFile("bash", ["-c", text], { cwd: work, env, timeout: 120_000 }, (err, stdout, stderr) =>
+    execFile("bash", ["-c", `set -o pipefail; ${text}`], { cwd: work, env, timeout: 120_000 }, (err, stdout, stderr) =>
       resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
   });
@@ -324,15 +341,10 @@ async function runServe(c: ReadmeCommand, ids: Map<number, string>): Promise<voi
       .replaceAll("<token>", "readme-token");
   const text = local(c.text);
   noPlaceholder(c, text);
-  const r = await sh(curl ? `${text} -w '\\n%{http_code}'` : text);
-  if (curl) {
-    const status = Number(r.stdout.trim().split("\n").pop());
-    assert.equal(r.code, 0, `README line ${c.line}: curl exits ${r.code}: ${r.stderr}`);
-    assert.ok(status >= 200 && status < 300, `README line ${c.line}: \`${text}\` answers ${status}: ${r.stdout}`);
-    return;
-  }
+  // --fail-with-body: an HTTP error is curl's exit status 22 (pipefail carries it through a filter).
+  const r = await sh(curl ? text.replace(/^curl(?=\s)/, "curl --fail-with-body") : text);
   let expected = 0;
-  if (argv[2] === "watch") {
+  if (argv[0] === "ferry" && argv[2] === "watch") {
     const job = (await (await fetch(`http://${serveHost}/replications/${ids.get(c.block)}`)).json()) as { status: string };
     expected = job.status === "failed" ? 1 : 0; // the README: exit 0 succeeded or skipped, 1 failed
   }
