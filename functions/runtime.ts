@@ -28,6 +28,7 @@ import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
 import type { MiddyfiedHandler } from "@middy/core";
 import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
+import { withoutSdkLogging } from "../lib/aws-sdk.ts";
 import { ecrCredentials } from "../lib/registry/ecr-credentials.ts";
 import { type FerryConfig, loadConfigFile, parseConfigText } from "../lib/config.ts";
 import { FerryError } from "../lib/errors.ts";
@@ -80,8 +81,8 @@ export interface HandlerContext {
 export async function createRuntime(s: RuntimeSettings, logger: Logger, metrics: MetricSink = noMetrics): Promise<Runtime> {
   const { config, region } = s;
   const creds = s.credentials ? { credentials: s.credentials } : {};
-  const sqs = new SQSClient({ region, ...(s.sqsEndpoint ? { endpoint: s.sqsEndpoint, ...creds } : {}) });
-  const ddb = new DynamoDBClient({ region, ...(s.ddbEndpoint ? { endpoint: s.ddbEndpoint, ...creds } : {}) });
+  const sqs = withoutSdkLogging(new SQSClient({ region, ...(s.sqsEndpoint ? { endpoint: s.sqsEndpoint, ...creds } : {}) }));
+  const ddb = withoutSdkLogging(new DynamoDBClient({ region, ...(s.ddbEndpoint ? { endpoint: s.ddbEndpoint, ...creds } : {}) }));
   // Secrets Manager: registry credentials (JSON {username, password}). Fetched once; never logged.
   let sm: SecretsManagerClient | undefined;
   const secretValue = async (arn: string): Promise<string> => {

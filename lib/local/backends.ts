@@ -9,6 +9,7 @@ import { createRequire } from "node:module";
 import type { AddressInfo } from "node:net";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { withoutSdkLogging } from "../aws-sdk.ts";
 import type { QueueName } from "../queue/messages.ts";
 import { ensureTable } from "../state/dynamodb.ts";
 import { startJournaledDynamo } from "./journaled-dynamodb.ts";
@@ -105,8 +106,8 @@ export async function startBackends(opts: BackendOptions): Promise<Backends> {
   const realQueues = Boolean(env.FERRY_QUEUE_PLAN_URL && env.FERRY_QUEUE_COPY_URL && env.FERRY_QUEUE_MERGE_URL);
   const sqsAt = await sqsEndpointFor(env, realQueues, stops);
   const ddbAt = await dynamoEndpointFor(env, opts.dataDir, stops);
-  const sqs = new SQSClient({ region, ...(sqsAt.endpoint ? { endpoint: sqsAt.endpoint, credentials: LOCAL_CREDS } : {}) });
-  const ddb = new DynamoDBClient({ region, ...(ddbAt.endpoint ? { endpoint: ddbAt.endpoint, credentials: LOCAL_CREDS } : {}) });
+  const sqs = withoutSdkLogging(new SQSClient({ region, ...(sqsAt.endpoint ? { endpoint: sqsAt.endpoint, credentials: LOCAL_CREDS } : {}) }));
+  const ddb = withoutSdkLogging(new DynamoDBClient({ region, ...(ddbAt.endpoint ? { endpoint: ddbAt.endpoint, credentials: LOCAL_CREDS } : {}) }));
   const { queues, deadLetterQueues } = await queuesOf(sqs, env, opts);
   const table = env.FERRY_TABLE ?? "ferry";
   if (ddbAt.kind !== "aws") await ensureTable(ddb, table);
