@@ -25,7 +25,11 @@ export interface DistributionOptions {
   users?: Record<string, string>;
   /** Token-server ACL (token auth only). */
   acl?: TokenServerOptions["acl"];
-  notifications?: { url: string; headers?: Record<string, string[]>; timeout?: string; backoff?: string };
+  /**
+   * `ignorePulls`: send no pull events, nor blob events (`ignore: {mediatypes, actions}`; 2.8 applies
+   * `actions` only when `mediatypes` is set too), as the README tells operators to configure it.
+   */
+  notifications?: { url: string; headers?: Record<string, string[]>; timeout?: string; backoff?: string; ignorePulls?: boolean };
   /** Require index children to exist (validation.manifests.indexes). */
   validateIndexes?: boolean;
   /** Accept Docker schema 1 pushes (`compatibility.schema1.enabled`; off by default in 2.8, which then answers 500 UNKNOWN). */
@@ -111,6 +115,7 @@ export async function startDistribution(opts: DistributionOptions = {}): Promise
       `      timeout: ${n.timeout ?? "2s"}`,
       "      threshold: 10",
       `      backoff: ${n.backoff ?? "1s"}`,
+      ...(n.ignorePulls ? ["      ignore: {mediatypes: [application/octet-stream], actions: [pull]}"] : []),
     );
   }
   const config = join(dir, "config.yml");
