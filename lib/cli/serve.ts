@@ -32,6 +32,7 @@ Routes:
   POST /replications/{id}/redrive   send a stuck job's work again, or re-open one that failed with a retryable error
   POST /replications/{id}/fail      {"reason"}: end a job that is not final (code CANCELLED)
   POST /webhooks/{provider}/{id}    registry push events
+  GET  /metrics                     Prometheus metrics: jobs, tasks, bytes, blobs, durations, queues, oldest job (token when api.token is set)
 
 Prints 'listening on http://127.0.0.1:PORT' when ready; stops cleanly on SIGINT/SIGTERM.
 `;
