@@ -2,6 +2,7 @@
  * Notifications of a job's end: when a job becomes failed (or, if asked, succeeded), a JSON POST
  * to each configured URL with the job, its source, destinations, digest, error code and status
  * URL, a Slack-compatible `text`, and an HMAC-SHA256 signature of the body; retried, never fatal.
+ * The same body may go to an SNS topic (notify-sns.ts).
  * Attached to the store, so every path that ends a job (merge, a last delivery, the gate, the
  * reconciler, an operator) reports it.
  */
@@ -11,8 +12,10 @@ import type { FerryConfig } from "../config.ts";
 import { secretFrom } from "../config.ts";
 import type { Job, JobPatch, JobStatus, JobStore } from "../state/store.ts";
 import type { Log } from "./deps.ts";
+import { snsPublisher, snsPublishInput } from "./notify-sns.ts";
 
 type Target = FerryConfig["notifications"][number];
+type UrlTarget = Extract<Target, { url: string }>;
 
 const ATTEMPTS = 3;
 
@@ -42,7 +45,7 @@ export function notificationOf(job: Job, target: Target): Record<string, unknown
 }
 
 /** POSTs `body` to the target, signed; retried with a short back-off; resolves to whether it was taken (2xx). */
-export async function deliver(target: Target, body: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): Promise<boolean> {
+export async function deliver(target: UrlTarget, body: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): Promise<boolean> {
   const bytes = Buffer.from(JSON.stringify(body));
   const secret = secretFrom(target.secret, target.secretEnv, env);
   const headers: Record<string, string> = { "content-type": "application/json", "user-agent": "ferry" };
@@ -69,6 +72,12 @@ export function notifyingStore(store: JobStore, config: FerryConfig, log: Log, e
   const targets = config.notifications;
   if (targets.length === 0) return store;
   const updateJob = store.updateJob.bind(store);
+  const publish = snsPublisher((t, e) => log.warn("SNS notification not published", { topic: t.sns, error: (e as Error).name, message: (e as Error).message }));
+  const report = async (t: Target, job: Job): Promise<void> => {
+    const body = notificationOf(job, t);
+    if ("sns" in t) await publish(t, snsPublishInput(t, job, body));
+    else if (!(await deliver(t, body, env))) log.warn("notification not delivered", { jobId: job.id, url: t.url });
+  };
   return Object.assign(Object.create(store) as JobStore, {
     async updateJob(id: string, patch: JobPatch, from?: readonly JobStatus[]): Promise<boolean> {
       const applied = await updateJob(id, patch, from);
@@ -77,12 +86,7 @@ export function notifyingStore(store: JobStore, config: FerryConfig, log: Log, e
       if (applied && wanted.length > 0) {
         const job = await store.getJob(id);
         if (job && job.status === ended) {
-          const final = job;
-          await Promise.all(
-            wanted.map(async (t) => {
-              if (!(await deliver(t, notificationOf(final, t), env))) log.warn("notification not delivered", { jobId: id, url: t.url });
-            }),
-          );
+          await Promise.all(wanted.map((t) => report(t, job)));
         }
       }
       return applied;
