@@ -5,7 +5,7 @@ import { FerryError } from "../errors.ts";
 import { type BackfillCounts, backfillRule } from "../pipeline/backfill.ts";
 import { poolFromConfig } from "../pipeline/registries.ts";
 
-export const BACKFILL_HELP = `Usage: ferry backfill --config FILE [--rule NAME] [--dry-run | --server URL] [--json]
+export const BACKFILL_HELP = `Usage: ferry backfill --config FILE [--rule NAME] [--dry-run | --server URL [--token TOKEN]] [--json]
 
 For each rule (or the one named), list the source repositories' tags, apply the rule's tag
 filters, compare every kept tag with its destinations by HEAD, and queue a replication for each
