@@ -21,7 +21,7 @@ import { type Backends, startBackends } from "./backends.ts";
 import { lockDataDir } from "./data-dir.ts";
 import { startHttpFront } from "./http-front.ts";
 import { metricQueues } from "./metrics-gauges.ts";
-import { createServeMetrics, metricsRoute } from "./metrics.ts";
+import { createServeMetrics, metricsRoute, type ServeMetrics } from "./metrics.ts";
 import { type HttpHandler, type LocalContext, localContext, type SqsHandler } from "./lambda.ts";
 import { SqsPoller } from "./poller.ts";
 
@@ -165,14 +165,21 @@ function backfillTimers(config: FerryConfig, handlers: LocalHandlers, onError?: 
   return timers;
 }
 
+/**
+ * The job store `ferry serve` hands out, and its metrics for GET /metrics: what the handlers report
+ * (CloudWatch's figures on AWS), and the queues and the oldest unfinished job read when scraped.
+ */
+function storeAndMetrics(backends: Backends, p: FerryConfig["pipeline"]): { store: JobStore; metrics: ServeMetrics } {
+  const store = new DynamoJobStore(backends.ddb, { tableName: backends.table, ttlDays: p.jobTtlDays });
+  return { store, metrics: createServeMetrics({ sqs: backends.sqs, queues: metricQueues(backends), store }) };
+}
+
 export async function startLocal(opts: LocalOptions): Promise<LocalServer> {
   const config = await loadConfigFile(opts.configPath);
   const env = opts.env ?? process.env;
   const p = config.pipeline;
   const { backends, unlock } = await backendsFor(opts, config, env);
-  const store = new DynamoJobStore(backends.ddb, { tableName: backends.table, ttlDays: p.jobTtlDays });
-  // GET /metrics: what the handlers report (CloudWatch's figures on AWS), and queues and the oldest unfinished job as scraped.
-  const metrics = createServeMetrics({ sqs: backends.sqs, queues: metricQueues(backends), store });
+  const { store, metrics } = storeAndMetrics(backends, p);
   const handlers = await opts.loadHandlers({
     config,
     table: backends.table,
