@@ -20,6 +20,7 @@ import type { DeliveryInfo, PipelineDeps } from "./deps.ts";
 import { failOnLastDelivery, heartbeat, reopenIfRedriven } from "./recovery.ts";
 import { destinationResult, jobResult } from "./results.ts";
 import { pushFannedImages, pushReferrers, recordReplicas } from "./merge-referrers.ts";
+import { noteTagWritten } from "./deletes-record.ts";
 import { storeFor } from "./stores.ts";
 import { rootOf } from "./tasks.ts";
 
@@ -141,6 +142,7 @@ async function pushAndTag(
       results.push(destinationResult(repo, digest, { superseded: true }));
       continue;
     }
+    await noteTagWritten(deps, job, plan.source, repo, d.tag, digest, eventTime);
     results.push(destinationResult(repo, digest, { tag: d.tag }));
   }
   return { results, warnings };

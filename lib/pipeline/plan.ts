@@ -17,6 +17,7 @@ import { isAttestation } from "../replicate/index-build.ts";
 import { copyUnits, planRoot, type SourceRoot } from "../replicate/root-plan.ts";
 import type { Job, JobPlan } from "../state/store.ts";
 import type { DeliveryInfo, PipelineDeps } from "./deps.ts";
+import { isDeleteJob, runDeleteJob } from "./deletes.ts";
 import { checkSignature } from "./gate.ts";
 import { recordReplicas } from "./merge-referrers.ts";
 import { failOnLastDelivery, heartbeat, reopenIfRedriven } from "./recovery.ts";
@@ -33,6 +34,7 @@ export async function planJob(deps: PipelineDeps, jobId: string, d: DeliveryInfo
     return "ignored";
   }
   if (await reopenIfRedriven(deps, job)) return "ignored";
+  if (isDeleteJob(job)) return runDeleteJob(deps, job, d);
   // A fresh job becomes `planning` when its plan is recorded (one write); a resumed one now.
   const ready = job.status === "queued" || job.status === "planning";
   if (!ready || (job.plan && !(await deps.store.updateJob(jobId, { status: "planning" }, ["queued", "planning"])))) {

@@ -8,13 +8,14 @@ import type { WebhookConfig } from "../config.ts";
 import { secretFrom } from "../config.ts";
 import { FerryError } from "../errors.ts";
 import { PROVIDERS } from "../events/index.ts";
-import { BadPayloadError, type ImageEvent, type VerifyOptions } from "../events/types.ts";
+import { BadPayloadError, type ImageEvent, type TagDeleteEvent, type VerifyOptions } from "../events/types.ts";
 import { parseRepository } from "../oci/reference.ts";
 import { parseCosignTag, parseFallbackTag } from "../oci/referrers.ts";
 import type { ReferrerEvent, ReplicationRequest } from "../queue/messages.ts";
 import { matchRules } from "../rules/match.ts";
 import { tagAllowed } from "../rules/tags.ts";
 import type { PipelineDeps } from "./deps.ts";
+import { deleteRequestsFor } from "./deletes-ingress.ts";
 import type { HttpRequest, HttpResponse } from "./http-types.ts";
 import { deliveryJobId, submitReplication, validateRequest } from "./ingress.ts";
 
@@ -43,13 +44,15 @@ export async function handleWebhook(deps: PipelineDeps, providerName: string, id
   const request = { headers: req.headers, query: req.query, body: req.body };
   if (!provider.verify(request, await webhookSecret(deps, hook), verifyOptions(hook))) return json(401, { error: "verification failed" });
   let events: ReturnType<typeof provider.parse>;
+  let deletes: TagDeleteEvent[];
   try {
     events = provider.parse(request);
+    deletes = provider.parseDeletes?.(request) ?? [];
   } catch (e) {
     if (e instanceof BadPayloadError) return json(400, { error: e.message });
     throw e;
   }
-  return acceptEvents(deps, events, { providerName, id, ...(hook.registry ? { registry: hook.registry } : {}) });
+  return acceptEvents(deps, events, { providerName, id, ...(hook.registry ? { registry: hook.registry } : {}) }, deletes);
 }
 
 /**
@@ -69,8 +72,13 @@ export async function acceptEcrEvent(deps: PipelineDeps, event: unknown): Promis
 }
 
 /** Turns a delivery's events into jobs (and referrer events) by the rules; `registry`, when configured, is the source registry. */
-async function acceptEvents(deps: PipelineDeps, events: ImageEvent[], o: { providerName: string; id: string; registry?: string }): Promise<HttpResponse> {
-  if (events.length === 0) return json(200, { accepted: 0, ignored: "no tagged manifest push in this delivery" });
+async function acceptEvents(
+  deps: PipelineDeps,
+  events: ImageEvent[],
+  o: { providerName: string; id: string; registry?: string },
+  deletes: TagDeleteEvent[] = [],
+): Promise<HttpResponse> {
+  if (events.length === 0 && deletes.length === 0) return json(200, { accepted: 0, ignored: "no tagged manifest push in this delivery" });
   const { providerName, id } = o;
   // Build and validate every request first: a malformed event (a tag that is not a tag, a bad
   // repository name) makes the whole delivery a 400, and nothing is enqueued.
@@ -116,6 +124,13 @@ async function acceptEvents(deps: PipelineDeps, events: ImageEvent[], o: { provi
       }
       planned.push({ request, jobId: deliveryJobId(providerName, id, ev.deliveryId, m.rule.name) });
     }
+  }
+  // Tag deletions: delete jobs for the rules that propagate them (none unless a rule opts in).
+  for (const ev of deletes) {
+    const registry = o.registry ?? ev.registry;
+    const made = registry ? deleteRequestsFor(deps.config.rules, { ...ev, registry }) : [];
+    if (made.length === 0) unmatched++;
+    for (const m of made) planned.push({ request: m.request, jobId: deliveryJobId(providerName, id, "delete", ev.deliveryId, m.rule) });
   }
   const jobs: string[] = [];
   for (const p of planned) jobs.push((await submitReplication(deps, p.request, p.jobId)).id);

@@ -45,6 +45,10 @@ export const ReplicationRequestSchema = z.object({
   referrers: ReferrersSettingSchema.optional(),
   /** `referrers`: the source (by digest) is already at the destinations; copy only what refers to it (a late signature). */
   only: z.literal("referrers").optional(),
+  /** `delete`: the source tag was deleted; the destination tags ferry wrote from it go too (a rule's `deletes: propagate`). */
+  action: z.literal("delete").optional(),
+  /** With `delete`: not before this time (ISO 8601); a push of the tag until then cancels it. */
+  notBefore: z.string().optional(),
 });
 export type ReplicationRequest = z.infer<typeof ReplicationRequestSchema>;
 

@@ -11,10 +11,10 @@ import type { Descriptor } from "../oci/manifest.ts";
 import type { Referrer } from "../oci/referrers.ts";
 import type { ReplicationRequest } from "../queue/messages.ts";
 import type { UploadRecords } from "./uploads.ts";
-import type { WrittenTags } from "./written-tags.ts";
+import type { TagDeletion, WrittenTags } from "./written-tags.ts";
 
 export type { UploadRecord, UploadRecords } from "./uploads.ts";
-export type { WrittenTag, WrittenTags } from "./written-tags.ts";
+export type { TagDeletion, WrittenTag, WrittenTags } from "./written-tags.ts";
 
 export type JobStatus = "queued" | "planning" | "copying" | "merging" | "succeeded" | "failed" | "skipped";
 export const FINAL_STATUSES: readonly JobStatus[] = ["succeeded", "failed", "skipped"];
@@ -92,6 +92,8 @@ export interface JobResult {
   addressByDigest: string;
   destinations: DestinationResult[];
   warnings?: string[];
+  /** A delete job: what happened to each destination tag. */
+  deletions?: TagDeletion[];
 }
 
 export interface Job {

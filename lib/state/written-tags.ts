@@ -32,3 +32,32 @@ export interface WrittenTags {
   /** Forgets the record while it still says `digest` (a newer move's record stays). True when forgotten. */
   forgetWritten(source: string, destination: string, tag: string, digest: string): Promise<boolean>;
 }
+
+/** Why a deletion left a destination tag as it was (stable codes, as jobs record them). */
+export type KeptReason =
+  /** The tag exists at the source again (pushed again within the delay). */
+  | "REPUSHED"
+  /** ferry has no record of writing this tag from this source: someone else put it there. */
+  | "NOT_WRITTEN_BY_FERRY"
+  /** The tag holds another digest than the one ferry wrote: someone moved it since. */
+  | "MOVED_SINCE_WRITTEN"
+  /** A newer event moved the tag through ferry after the deletion happened. */
+  | "SUPERSEDED"
+  /** The registry refused to delete by tag, and another tag still references the manifest: deleting it by digest would remove that tag too. */
+  | "REFERENCED"
+  /** The tag is no longer there. */
+  | "ALREADY_GONE";
+
+/** What a delete job did to one destination tag. */
+export interface TagDeletion {
+  /** `host/repository:tag`. */
+  destination: string;
+  outcome: "deleted" | "kept";
+  /** The digest the tag held (deleted), or that ferry wrote (kept). */
+  digest?: string;
+  /** Deleted: by tag (the registry can), or by digest (no other tag referenced it). */
+  by?: "tag" | "digest";
+  reason?: KeptReason;
+  /** Kept: the details (the other tags referencing the manifest, the digest found). */
+  detail?: string;
+}
