@@ -33,7 +33,7 @@ import { wireSecretEnv } from "./secret-env.ts";
 import { assertDeployable, secretEnvUses } from "./secrets-check.ts";
 import { ecrAccessOf } from "./ecr.ts";
 import { ecrPushEvents } from "./ecr-events.ts";
-import { grantLeastPrivilege } from "./iam.ts";
+import { grantLeastPrivilege, JOB_ENDERS } from "./iam.ts";
 import { oldestActiveJobAgeThreshold, oldestMessageAgeThreshold, reconcileRateMinutes, stuckAfterSeconds } from "./thresholds.ts";
 
 export interface FerryProps {
@@ -145,6 +145,8 @@ export class Ferry extends Construct {
           // The AWS SDK versions in package.json, the ones the tests run, not whichever the Lambda
           // runtime happens to carry; ESM entry points first so esbuild can tree-shake them.
           bundleAwsSDK: true,
+          // The SNS client (notifications, loaded on first publish) only where jobs end.
+          ...(JOB_ENDERS.has(name) ? {} : { externalModules: ["@aws-sdk/client-sns"] }),
           mainFields: ["module", "main"],
           banner: "import { createRequire as __ferryRequire } from 'module'; const require = __ferryRequire(import.meta.url);",
           commandHooks: configHooks,

@@ -63,6 +63,14 @@ export const SENDS: Record<FnName, Stage[]> = {
   reconcile: ["plan", "copy", "merge"],
 };
 
+/**
+ * Functions whose code ends jobs, and so reports their ends (lib/pipeline/notify.ts): api (an
+ * operator's fail), plan (the signature gate, a last delivery), copy (a last delivery), merge, and
+ * reconcile (STUCK). webhook and backfill only create jobs: no sns:Publish, and no SNS client in
+ * their bundles (ferry.ts).
+ */
+export const JOB_ENDERS: ReadonlySet<FnName> = new Set<FnName>(["api", "plan", "copy", "merge", "reconcile"]);
+
 /** Registry API calls as ECR authorizes them: manifests and blobs read (GET/HEAD), tags listed. */
 export const ECR_READ = ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:ListImages"];
 /**
@@ -93,6 +101,7 @@ export function grantLeastPrivilege(t: GrantTargets): void {
   const gateKeys = unique(
     config.rules.flatMap((r) => r.verify?.cosign.publicKeys ?? []).flatMap((k) => (typeof k === "object" && "secretArn" in k ? [k.secretArn] : [])),
   );
+  const topics = unique(config.notifications.map((n) => ("sns" in n ? n.sns : undefined)));
 
   for (const [name, fn] of Object.entries(f) as Array<[FnName, IFunction]>) {
     const db = TABLE_ACTIONS[name];
@@ -123,6 +132,8 @@ export function grantLeastPrivilege(t: GrantTargets): void {
       ...(name === "plan" ? gateKeys : []),
     ];
     if (secrets.length > 0) fn.addToRolePolicy(allow(["secretsmanager:GetSecretValue"], unique(secrets)));
+    // SNS notifications: Publish on exactly the topics the config names, by the functions that end jobs.
+    if (JOB_ENDERS.has(name) && topics.length > 0) fn.addToRolePolicy(allow(["sns:Publish"], topics));
   }
 
   // ECR: reads on sources (all four registry users) and on destinations (plan and backfill check
