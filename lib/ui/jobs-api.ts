@@ -43,15 +43,15 @@ export function jobMatches(job: Job, f: JobFilter): boolean {
 }
 
 /**
- * What the page may offer for a job: re-drive (not final, or failed retryably), fail (not final),
- * retry (failed): `reopen` when the error is retryable (the same job goes on), else `resubmit`
- * (the same request again, as a new job).
+ * What the page may offer for a job: re-drive and fail while it is not final (a stuck job), retry
+ * once it failed: `reopen` when the error is retryable (the same job goes on, as a redrive), else
+ * `resubmit` (the same request again, as a new job).
  */
 export function actionsFor(job: Job): { redrive: boolean; fail: boolean; retry?: "reopen" | "resubmit" } {
   const final = FINAL_STATUSES.includes(job.status);
   const retryable = job.status === "failed" && job.error?.retryable === true;
   return {
-    redrive: !final || retryable,
+    redrive: !final,
     fail: !final,
     ...(job.status === "failed" ? { retry: retryable ? ("reopen" as const) : ("resubmit" as const) } : {}),
   };

@@ -23,6 +23,7 @@ export const COLOUR_PAIRS: ReadonlyArray<readonly [string, string, string]> = [
 
 export const APP_CSS = `:root { color-scheme: light; }
 * { box-sizing: border-box; }
+[hidden] { display: none !important; }
 body { margin: 0; font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif; color: #1b1f24; background: #ffffff; }
 a { color: #0b57a4; }
 code, .mono { font-family: ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: 0.9em; }

@@ -115,7 +115,7 @@ export const APP_JS = String.raw`"use strict";
   function showActions(job) {
     const a = job.actions || {};
     $("a-redrive-box").hidden = !a.redrive;
-    $("a-redrive-help").textContent = job.status === "failed" ? "Re-opens this job: its error is retryable, so its pending work is sent again." : "Sends this job's pending work again (use it when a job stopped moving).";
+    $("a-redrive-help").textContent = "Sends this job's pending work again: for a job that stopped moving.";
     $("a-fail-box").hidden = !a.fail;
     $("a-retry-box").hidden = !a.retry;
     $("a-retry-help").textContent = a.retry === "reopen" ? "Retry re-opens this same job (its error is retryable)." : "Retry submits the same request again as a new job (this error is permanent).";
@@ -171,7 +171,6 @@ export const APP_JS = String.raw`"use strict";
       el("li", {},
         m.kind ? m.kind + " message " : "message ",
         m.jobId ? el("a", { href: "#job=" + encodeURIComponent(m.jobId), "data-key": "dlq-" + m.id }, "job " + m.jobId.slice(0, 8)) : "",
-        m.receiveCount ? ", " + m.receiveCount + " deliveries" : "",
         m.sentAt ? ", sent " + new Date(m.sentAt).toLocaleString() : "",
         el("details", {}, el("summary", {}, "Body"), el("pre", {}, m.body)),
       ),

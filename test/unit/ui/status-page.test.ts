@@ -175,7 +175,7 @@ const job = (over: Partial<Job>): Job => ({
 describe("what the page offers and shows", () => {
   it("retry re-opens a retryable failure and resubmits a permanent one; fail only while not final", () => {
     const e = (retryable: boolean) => ({ code: "REGISTRY" as const, message: "m", retryable });
-    assert.deepEqual(actionsFor(job({ error: e(true) })), { redrive: true, fail: false, retry: "reopen" });
+    assert.deepEqual(actionsFor(job({ error: e(true) })), { redrive: false, fail: false, retry: "reopen" });
     assert.deepEqual(actionsFor(job({ error: e(false) })), { redrive: false, fail: false, retry: "resubmit" });
     assert.deepEqual(actionsFor(job({ status: "copying" })), { redrive: true, fail: true });
     assert.deepEqual(actionsFor(job({ status: "succeeded" })), { redrive: false, fail: false });
