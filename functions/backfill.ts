@@ -19,7 +19,7 @@ export const createBackfillHandler = (ctx: HandlerContext) => {
       rule,
       async (request, jobId) => (await submitReplication(deps, request, jobId)).created,
       deps.log,
-      { deadline: Date.now() + context.getRemainingTimeInMillis() - 15_000, cursors: deps.store },
+      { deadline: Date.now() + context.getRemainingTimeInMillis() - 15_000, cursors: deps.store, written: deps.store },
     );
     metrics.add("backfillEnqueued", "Count", counts.enqueued);
     return { rule: rule.name, complete, ...counts };

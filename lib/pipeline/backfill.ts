@@ -18,8 +18,9 @@ import { planRoot, type RootPlan, resolveRoot } from "../replicate/root-plan.ts"
 import { parsePlatform } from "../oci/platform.ts";
 import { globToRegExp, renderDestination, splitGlob } from "../rules/match.ts";
 import { selectTags } from "../rules/tags.ts";
-import type { Cursors } from "../state/store.ts";
+import type { Cursors, WrittenTags } from "../state/store.ts";
 import type { Log } from "./deps.ts";
+import { missingTagDeletes } from "./deletes-backfill.ts";
 import { deliveryJobId } from "./ingress.ts";
 import { storeFor } from "./stores.ts";
 
@@ -31,6 +32,8 @@ export interface BackfillCounts {
   /** Replications a previous run already queued (same source digest): not queued again. */
   alreadyQueued: number;
   skippedByFilter: number;
+  /** Delete jobs queued for tags ferry wrote whose source tags are gone (rules with `deletes: propagate`); absent when none. */
+  deletes?: number;
 }
 
 /** Queues one replication; true when it is new (false: a duplicate of one already queued). */
@@ -41,6 +44,8 @@ export interface BackfillOptions extends CallOptions {
   /** HEAD requests at once. Default 8. */
   concurrency?: number;
   cursors?: Cursors;
+  /** What ferry wrote downstream: with it, a rule with `deletes: propagate` also queues deletions for source tags that are gone. */
+  written?: WrittenTags;
 }
 
 interface Cursor {
@@ -91,6 +96,7 @@ export async function backfillRule(
     counts.repositories++;
     const tags = await pool.client(host, "source").tagListAll(repository, call);
     counts.listed += tags.length;
+    if (opts.written && !opts.dryRun && start === 0) await queueDeletes(opts.written, rule, repo, new Set(tags), enqueue, counts);
     // cosign's and the referrers fallback tags are not images to mirror: they travel with their subjects.
     const images = tags.filter((t) => !parseCosignTag(t) && !parseFallbackTag(t));
     const { kept, filtered } = selectTags(rule, images);
@@ -112,6 +118,20 @@ export async function backfillRule(
   await opts.cursors?.putCursor(cursorKey, undefined);
   log.info("backfill done", { rule: rule.name, ...counts });
   return { counts, complete: true };
+}
+
+/** Queues the delete jobs for tags ferry wrote from `repo` that the source no longer lists. */
+async function queueDeletes(
+  written: WrittenTags,
+  rule: RuleConfig,
+  repo: Repository,
+  listed: Set<string>,
+  enqueue: Enqueue,
+  counts: BackfillCounts,
+): Promise<void> {
+  for (const d of await missingTagDeletes(written, rule, repo, listed)) {
+    if (await enqueue(d.request, d.jobId)) counts.deletes = (counts.deletes ?? 0) + 1;
+  }
 }
 
 interface TagRun {

@@ -106,10 +106,13 @@ async function deleteOne(
     const client = deps.registries.client(t.repo.registry, "destination");
     holds = (await client.manifestHead(t.repo.path, t.tag, opts))?.digest;
     if (!holds) {
-      await deps.store.forgetWritten(source, written.destination, written.tag, written.digest);
+      await forget(deps, written);
       return kept(key, "ALREADY_GONE", written.digest);
     }
-    if (holds !== written.digest) return kept(key, "MOVED_SINCE_WRITTEN", written.digest, `the tag holds ${holds}`);
+    if (holds !== written.digest) {
+      await forget(deps, written); // someone else's tag now: never ferry's to delete
+      return kept(key, "MOVED_SINCE_WRITTEN", written.digest, `the tag holds ${holds}`);
+    }
     const removed = await removeTag(client, t.repo.path, t.tag, holds, opts);
     if (removed.referencedBy) return kept(key, "REFERENCED", holds, `also referenced by ${removed.referencedBy.join(", ")}`);
     await forget(deps, written);
