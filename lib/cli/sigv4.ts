@@ -55,21 +55,19 @@ export type RequestSigner = (method: string, url: URL, headers: Record<string, s
 
 /**
  * A signer for API Gateway in `region`. Credentials come from `credentials` (default: the SDK's
- * chain), resolved once per signer; none found is a CREDENTIALS error. The `host` header is signed
- * as `url.host`, which is what fetch sends, and left out of the returned headers (fetch sets it).
+ * chain, which keeps them and refreshes them before they expire, so a long `watch` keeps signing);
+ * none found is a CREDENTIALS error. The `host` header is signed as `url.host`, which is what fetch
+ * sends, and left out of the returned headers (fetch sets it).
  */
 export function executeApiSigner(region: string, credentials: () => Promise<AwsCredentials> = defaultProvider()): RequestSigner {
-  let resolved: Promise<AwsCredentials> | undefined;
-  const creds = () => {
-    resolved ??= credentials().catch((e: unknown) => {
+  const creds = () =>
+    credentials().catch((e: unknown) => {
       throw new FerryError(
         "CREDENTIALS",
         `no AWS credentials to sign the request with (${(e as Error).message}); set AWS_PROFILE, run 'aws sso login', or set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY`,
         { cause: e },
       );
     });
-    return resolved;
-  };
   const signer = new SignatureV4({ service: "execute-api", region, credentials: creds, sha256: NodeSha256 });
   return async (method, url, headers, body) => {
     const query: Record<string, string | string[]> = {};
