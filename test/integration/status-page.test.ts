@@ -20,7 +20,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, it } from "node:test";
-import { type Browser, chromium, type Page } from "playwright-core";
 import { RegistryClient } from "../../lib/registry/client.ts";
 import { type Distribution, freePort, startDistribution } from "../helpers/distribution.ts";
 import { type FaultProxy, startFaultProxy } from "../helpers/fault-proxy.ts";
@@ -47,6 +46,45 @@ let holding = true;
 let serve: ChildProcess | undefined;
 let url: string;
 let browser: Browser | undefined;
+
+// playwright-core's own typings need the DOM library, which this project's typecheck leaves out
+// (it would retype fetch and Buffer everywhere): the few calls used here, typed by hand.
+interface Locator {
+  waitFor(o?: { timeout?: number }): Promise<void>;
+  filter(o: { hasText: string }): Locator;
+  locator(selector: string): Locator;
+  textContent(): Promise<string | null>;
+  isVisible(): Promise<boolean>;
+  fill(value: string): Promise<void>;
+  click(): Promise<void>;
+  focus(): Promise<void>;
+  selectOption(value: string): Promise<unknown>;
+  allInnerTexts(): Promise<string[]>;
+  evaluateAll<T>(fn: (els: Array<{ getAttribute(name: string): string | null }>) => T): Promise<T>;
+}
+interface Page {
+  goto(url: string): Promise<unknown>;
+  locator(selector: string): Locator;
+  getByLabel(text: string): Locator;
+  getByRole(role: string, o: { name: string }): Locator;
+  waitForResponse(match: (r: { url(): string; status(): number }) => boolean): Promise<{ status(): number }>;
+  keyboard: { press(key: string): Promise<void>; type(text: string): Promise<void> };
+  evaluate(expression: string): Promise<unknown>;
+  waitForTimeout(ms: number): Promise<void>;
+  screenshot(o: { path: string; fullPage: boolean }): Promise<unknown>;
+  on(event: "request", f: (r: { url(): string }) => void): void;
+  on(event: "console", f: (m: { type(): string; text(): string }) => void): void;
+}
+interface Context {
+  newPage(): Promise<Page>;
+  cookies(): Promise<Array<{ name: string; httpOnly: boolean; sameSite: string }>>;
+  close(): Promise<void>;
+}
+interface Browser {
+  newContext(): Promise<Context>;
+  close(): Promise<void>;
+}
+const ACTIVE_ID = "document.activeElement ? document.activeElement.id : ''";
 
 before(async () => {
   if (skip) return;
@@ -78,6 +116,8 @@ transfer: { stallTimeout: 600 }
   const port = await freePort();
   serve = await spawnServe(BIN, config, port, { args: ["--in-memory"], timeoutMs: 60_000 });
   url = `http://127.0.0.1:${port}`;
+  const pw = "playwright-core";
+  const { chromium } = (await import(pw)) as { chromium: { launch(o: object): Promise<Browser> } };
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
@@ -113,7 +153,7 @@ const submit = async (source: string, destination: string) => {
 /** Presses Tab until the element with `id` has the focus (at most 40 times); true when it got there. */
 async function tabTo(page: Page, id: string): Promise<boolean> {
   for (let i = 0; i < 40; i++) {
-    if ((await page.evaluate(() => document.activeElement?.id ?? "")) === id) return true;
+    if ((await page.evaluate(ACTIVE_ID)) === id) return true;
     await page.keyboard.press("Tab");
   }
   return false;
@@ -203,7 +243,7 @@ it("the status page in Chromium: login, jobs, live tasks, a failed job's code, t
   await page.keyboard.press("Control+A");
   await page.keyboard.type("the source never answers");
   await page.keyboard.press("Tab");
-  assert.equal(await page.evaluate(() => document.activeElement?.id), "a-fail");
+  assert.equal(await page.evaluate(ACTIVE_ID), "a-fail");
   await page.keyboard.press("Enter");
   await page.locator("#d-error").filter({ hasText: "CANCELLED" }).waitFor({ timeout: 30_000 });
   const cancelled = await api(url, "GET", `/replications/${cancelId}`, undefined, TOKEN);
@@ -227,23 +267,23 @@ it("the status page in Chromium: login, jobs, live tasks, a failed job's code, t
   // A failed job: its code and side in the list and on the job; its message waits in the plan DLQ.
   const failedRow = page.locator(`#jobs tbody tr[data-id="${failId}"]`);
   await failedRow.locator("td.error").filter({ hasText: "REGISTRY (source)" }).waitFor({ timeout: 150_000 });
-  assert.match(await failedRow.locator("td.status").innerText(), /failed/);
+  assert.match((await failedRow.locator("td.status").textContent()) ?? "", /failed/);
   await page
     .locator("#dlq li")
     .filter({ hasText: `job ${failId.slice(0, 8)}` })
     .waitFor({ timeout: 30_000 });
   await openJob(page, failId);
-  const errorText = await page.locator("#d-error").innerText();
+  const errorText = (await page.locator("#d-error").textContent()) ?? "";
   assert.match(errorText, /REGISTRY \(source\) 503/);
   assert.match(errorText, /retryable/);
   // Peeking leaves the message where it is: still listed after more polls.
   await page.waitForTimeout(4500);
-  assert.match(await page.locator("#dlq").innerText(), new RegExp(`plan: \\d+ messages?[\\s\\S]*job ${failId.slice(0, 8)}`));
+  assert.match((await page.locator("#dlq").textContent()) ?? "", new RegExp(`plan: \\d+ messages?[\\s\\S]*job ${failId.slice(0, 8)}`));
   if (process.env.FERRY_SCREENSHOT === "1") await page.screenshot({ path: SCREENSHOT, fullPage: true });
 
   // Retry from the page, by keyboard: the error is retryable, so the same job re-opens.
   srcFaults.setRates({});
-  assert.match(await page.locator("#a-retry-help").innerText(), /re-opens this same job/);
+  assert.match((await page.locator("#a-retry-help").textContent()) ?? "", /re-opens this same job/);
   assert.equal(await page.locator("#a-fail").isVisible(), false, "a failed job cannot be failed");
   await page.locator("#detail-h").focus();
   assert.ok(await tabTo(page, "a-retry"), "Tab reaches Retry");
