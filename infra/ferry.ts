@@ -69,6 +69,22 @@ const REPLICATION_ROUTES = [
   "POST /replications/{id}/fail",
 ];
 type Stage = "plan" | "copy" | "merge";
+/**
+ * The status page's routes (config `api.statusPage`), on the API function without a gateway
+ * authorizer: a browser cannot sign SigV4, so the function checks its login cookie, keyed by the
+ * token in Secrets Manager (lib/ui/routes.ts). /replications keeps IAM.
+ */
+const STATUS_PAGE_ROUTES: ReadonlyArray<readonly [string, HttpMethod]> = [
+  ["/", HttpMethod.GET],
+  ["/login", HttpMethod.POST],
+  ["/logout", HttpMethod.POST],
+  ["/ui/app.css", HttpMethod.GET],
+  ["/ui/app.js", HttpMethod.GET],
+  ["/ui/jobs", HttpMethod.GET],
+  ["/ui/jobs/{id}", HttpMethod.GET],
+  ["/ui/jobs/{id}/{action}", HttpMethod.POST],
+  ["/dead-letters", HttpMethod.GET],
+];
 
 const FUNCTIONS_DIR = fileURLToPath(new URL("../functions/", import.meta.url));
 
@@ -216,8 +232,13 @@ export class Ferry extends Construct {
       functions: f,
       tableArn: this.table.tableArn,
       queueArns: { plan: plan.q.queueArn, copy: copy.q.queueArn, merge: merge.q.queueArn },
+      deadLetterQueueArns: { plan: plan.dlq.queueArn, copy: copy.dlq.queueArn, merge: merge.dlq.queueArn },
       ecr,
     });
+    // The status page peeks the DLQs (ReceiveMessage with no visibility change; never deletes).
+    if (config.api.statusPage) {
+      for (const [name, st] of Object.entries({ plan, copy, merge })) f.api.addEnvironment(`FERRY_DLQ_${name.toUpperCase()}_URL`, st.dlq.queueUrl);
+    }
     const source = (q: Queue, batchSize: number, maxConcurrency: number) => new SqsEventSource(q, { batchSize, reportBatchItemFailures: true, maxConcurrency });
     f.plan.addEventSource(source(plan.q, 5, 5));
     f.copy.addEventSource(source(copy.q, 1, props.copyMaxConcurrency ?? 20));
@@ -242,6 +263,8 @@ export class Ferry extends Construct {
     // The operator's actions on a job: re-drive it, or fail it with a reason.
     this.api.addRoutes({ path: "/replications/{id}/redrive", methods: [HttpMethod.POST], integration: replications, authorizer: iam });
     this.api.addRoutes({ path: "/replications/{id}/fail", methods: [HttpMethod.POST], integration: replications, authorizer: iam });
+    const pageRoutes = config.api.statusPage ? STATUS_PAGE_ROUTES : [];
+    for (const [path, method] of pageRoutes) this.api.addRoutes({ path, methods: [method], integration: replications });
     const stage = this.api.defaultStage?.node.defaultChild as CfnStage;
     const accessLogs = new LogGroup(this, "ApiAccessLogs", { retention: RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
     stage.defaultRouteSettings = { throttlingRateLimit: props.apiRateLimit ?? 50, throttlingBurstLimit: props.apiBurstLimit ?? 100 };
@@ -254,6 +277,7 @@ export class Ferry extends Construct {
     stage.routeSettings = {
       "POST /webhooks/{provider}/{id}": limit(hooks),
       ...Object.fromEntries(REPLICATION_ROUTES.map((r) => [r, limit(reps)])),
+      ...Object.fromEntries(pageRoutes.map(([path, method]) => [`${method} ${path}`, limit(reps)])),
     };
     stage.accessLogSettings = {
       destinationArn: accessLogs.logGroupArn,

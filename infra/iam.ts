@@ -88,6 +88,8 @@ export interface GrantTargets {
   functions: Record<FnName, IFunction>;
   tableArn: string;
   queueArns: Record<Stage, string>;
+  /** The dead-letter queues: the API function peeks them when the status page is on. */
+  deadLetterQueueArns?: Record<Stage, string>;
   ecr: EcrAccess;
 }
 
@@ -134,6 +136,14 @@ export function grantLeastPrivilege(t: GrantTargets): void {
     if (secrets.length > 0) fn.addToRolePolicy(allow(["secretsmanager:GetSecretValue"], unique(secrets)));
     // SNS notifications: Publish on exactly the topics the config names, by the functions that end jobs.
     if (JOB_ENDERS.has(name) && topics.length > 0) fn.addToRolePolicy(allow(["sns:Publish"], topics));
+  }
+
+  // The status page (api.statusPage): the API function reads its login token, and peeks the DLQs
+  // (ReceiveMessage leaving them visible, their depth): no DeleteMessage, no other queue's messages.
+  const page = config.api.statusPage;
+  if (page) {
+    f.api.addToRolePolicy(allow(["secretsmanager:GetSecretValue"], [page.tokenSecretArn]));
+    if (t.deadLetterQueueArns) f.api.addToRolePolicy(allow(["sqs:GetQueueAttributes", "sqs:ReceiveMessage"], Object.values(t.deadLetterQueueArns)));
   }
 
   // ECR: reads on sources (all four registry users) and on destinations (plan and backfill check

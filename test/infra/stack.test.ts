@@ -789,3 +789,57 @@ describe("the bundled copy handler from cdk.out", () => {
     assert.ok(r.read <= r.size * 1.1, `read ${r.read} bytes for a ${r.size}-byte layer`);
   });
 });
+
+describe("the status page (api.statusPage)", () => {
+  const tokenArn = secret("status-page");
+  const t = templateOf(withConfig(`api: { statusPage: { tokenSecretArn: "${tokenArn}" } }`));
+  const routes = () =>
+    (Object.values(t.findResources("AWS::ApiGatewayV2::Route")) as Res[]).map(
+      (r) => [String(r.Properties.RouteKey), String(r.Properties.AuthorizationType)] as const,
+    );
+
+  it("its routes go to the API function without a gateway authorizer; /replications keeps IAM", () => {
+    const page = [
+      "GET /",
+      "POST /login",
+      "POST /logout",
+      "GET /ui/app.css",
+      "GET /ui/app.js",
+      "GET /ui/jobs",
+      "GET /ui/jobs/{id}",
+      "POST /ui/jobs/{id}/{action}",
+      "GET /dead-letters",
+    ];
+    const got = new Map(routes());
+    for (const r of page) assert.equal(got.get(r), "NONE", r);
+    for (const r of ["GET /replications", "POST /replications", "POST /replications/{id}/redrive", "POST /replications/{id}/fail"])
+      assert.equal(got.get(r), "AWS_IAM", r);
+    const stage = Object.values(t.findResources("AWS::ApiGatewayV2::Stage"))[0] as Res;
+    assert.ok((stage.Properties.RouteSettings as Record<string, unknown>)["GET /ui/jobs"], "throttled per route like /replications");
+  });
+
+  it("the API function may read the token secret and peek the three DLQs, nothing more; only it gets their URLs", () => {
+    const added = statementsOf(t, "Api").filter((s) => s.actions.some((a) => a.startsWith("secretsmanager:") || a === "sqs:ReceiveMessage"));
+    const dlqs = added.find((s) => s.actions.includes("sqs:ReceiveMessage"));
+    assert.deepEqual(dlqs?.actions, ["sqs:GetQueueAttributes", "sqs:ReceiveMessage"]);
+    assert.equal(dlqs?.resources.length, 3);
+    for (const r of dlqs?.resources ?? []) assert.match(r, /(plan|copy|merge)Dlq[0-9A-F]{8}$/);
+    assert.deepEqual(
+      added.find((s) => s.actions.includes("secretsmanager:GetSecretValue")),
+      { actions: ["secretsmanager:GetSecretValue"], resources: [tokenArn] },
+    );
+    for (const fn of FUNCTIONS) {
+      const fnRes = resourcesOf(t, "AWS::Lambda::Function").find(([k]) => k === fnKey(t, fn));
+      const env = (fnRes?.[1].Properties.Environment as { Variables: Record<string, unknown> } | undefined)?.Variables ?? {};
+      assert.equal("FERRY_DLQ_PLAN_URL" in env, fn === "Api", fn);
+    }
+    assert.ok(!allActions(t, "Api").includes("sqs:DeleteMessage"), "peeks never delete");
+  });
+
+  it("without it: no page route, and the API function touches no DLQ", () => {
+    const plain = templateOf();
+    const keys = (Object.values(plain.findResources("AWS::ApiGatewayV2::Route")) as Res[]).map((r) => String(r.Properties.RouteKey));
+    assert.ok(!keys.some((k) => k.includes("/ui/") || k === "GET /" || k.includes("/login")), keys.join(", "));
+    assert.ok(!allActions(plain, "Api").includes("sqs:ReceiveMessage"));
+  });
+});
