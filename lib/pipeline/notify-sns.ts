@@ -54,6 +54,17 @@ export function snsPublishInput(target: SnsTarget, job: Job, body: Record<string
   };
 }
 
+type Sns = typeof import("@aws-sdk/client-sns");
+
+/**
+ * The SDK's module. Where a bundle maps the package to its CommonJS build (the CLI's, scripts/build.mjs),
+ * `import()` yields the exports under `default`; the Lambda bundles take its ES module build.
+ */
+async function loadSdk(): Promise<Sns> {
+  const m = (await import("@aws-sdk/client-sns")) as Sns & { default?: Sns };
+  return typeof m.SNSClient === "function" ? m : (m.default as Sns);
+}
+
 /** Publishes one message; resolves to whether SNS took it. */
 export type SnsPublish = (target: SnsTarget, input: SnsPublishInput) => Promise<boolean>;
 
@@ -62,12 +73,11 @@ export type SnsPublish = (target: SnsTarget, input: SnsPublishInput) => Promise<
  * safe to share between invocations). The SDK retries throttling and 5xx answers itself.
  */
 export function snsPublisher(onError: (target: SnsTarget, e: unknown) => void): SnsPublish {
-  type Sns = typeof import("@aws-sdk/client-sns");
   let sdk: Promise<Sns> | undefined;
   const clients = new Map<string, InstanceType<Sns["SNSClient"]>>();
   return async (target, input) => {
     try {
-      sdk ??= import("@aws-sdk/client-sns");
+      sdk ??= loadSdk();
       const { SNSClient, PublishCommand } = await sdk;
       const region = topicRegion(target.sns);
       const key = `${region} ${target.endpoint ?? ""}`;

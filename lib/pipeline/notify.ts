@@ -72,7 +72,7 @@ export function notifyingStore(store: JobStore, config: FerryConfig, log: Log, e
   const targets = config.notifications;
   if (targets.length === 0) return store;
   const updateJob = store.updateJob.bind(store);
-  const publish = snsPublisher((t, e) => log.warn("SNS notification not published", { topic: t.sns, error: (e as Error).name, message: (e as Error).message }));
+  const publish = snsPublisher((t, e) => log.warn("SNS notification not published", { topic: t.sns, error: (e as Error).name, reason: (e as Error).message }));
   const report = async (t: Target, job: Job): Promise<void> => {
     const body = notificationOf(job, t);
     if ("sns" in t) await publish(t, snsPublishInput(t, job, body));
