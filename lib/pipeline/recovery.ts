@@ -89,10 +89,13 @@ export async function driveJob(deps: PipelineDeps, job: Job): Promise<QueueName 
 /**
  * A message for a job that failed with a retryable error is a redrive (from a DLQ, or an
  * operator's retry): the job re-opens and its pending work is sent again. True when this
- * happened, so the caller's own message has nothing more to do.
+ * happened, so the caller's own message has nothing more to do. A job an operator failed
+ * (CANCELLED) is re-opened only by the operator's own redrive of it (`byOperator`), never by a
+ * message: one still queued, or a bulk DLQ redrive, must not undo the operator's decision.
  */
-export async function reopenIfRedriven(deps: PipelineDeps, job: Job): Promise<boolean> {
+export async function reopenIfRedriven(deps: PipelineDeps, job: Job, opts: { byOperator?: boolean } = {}): Promise<boolean> {
   if (job.status !== "failed" || job.error?.retryable !== true) return false;
+  if (job.error.code === "CANCELLED" && !opts.byOperator) return false;
   if (!(await deps.store.reopenJob(job.id))) return false;
   const reopened = await deps.store.getJob(job.id);
   if (reopened) await driveJob(deps, reopened);
@@ -163,7 +166,7 @@ export async function redriveJobNow(deps: PipelineDeps, id: string): Promise<Job
   const job = await deps.store.getJob(id);
   if (!job) throw new FerryError("NOT_FOUND", `no replication ${id}`);
   if (job.status === "failed") {
-    if (!(await reopenIfRedriven(deps, job))) {
+    if (!(await reopenIfRedriven(deps, job, { byOperator: true }))) {
       throw new FerryError("CONFLICT", `replication ${id} failed with a permanent error (${job.error?.code ?? "unknown"}); submit it again instead`);
     }
   } else if (FINAL_STATUSES.includes(job.status)) {

@@ -11,7 +11,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { DeleteMessageCommand, ReceiveMessageCommand, SendMessageCommand } from "@aws-sdk/client-sqs";
+import { DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand } from "@aws-sdk/client-sqs";
 import type { LocalServer } from "../../lib/local/serve.ts";
 import { RegistryClient } from "../../lib/registry/client.ts";
 import { type Distribution, freePort, startDistribution } from "../helpers/distribution.ts";
@@ -89,6 +89,23 @@ async function redriveDlq(queue: "plan" | "copy" | "merge"): Promise<number> {
   }
 }
 
+/** Resolves once `queue` has nothing waiting, in flight or delayed. */
+async function drained(queue: "plan" | "copy" | "merge"): Promise<void> {
+  await eventually(
+    async () => {
+      const out = await ferry.backends.sqs.send(
+        new GetQueueAttributesCommand({
+          QueueUrl: ferry.backends.queues[queue],
+          AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed"],
+        }),
+      );
+      return Object.values(out.Attributes ?? {}).every((v) => v === "0") ? true : undefined;
+    },
+    60_000,
+    `the ${queue} queue drained`,
+  );
+}
+
 describe("last deliveries and redrives", () => {
   it("a plan whose source keeps answering 503 fails on its last delivery with the code; an operator's redrive finishes it", { timeout: 180_000 }, async () => {
     const image = randomIndex({ platforms: 2, seed: "rec-plan" });
@@ -141,6 +158,21 @@ describe("last deliveries and redrives", () => {
     assert.equal((await api(ferry.url, "POST", `/replications/${id}/fail`, { reason: "again" })).status, 409);
     assert.equal((await api(ferry.url, "POST", "/replications/nope/fail", { reason: "x" })).status, 404);
     assert.equal((await api(ferry.url, "POST", `/replications/${id}/fail`, { reason: "" })).status, 400);
+    // Its plan message, still in the queue (or moved back from the DLQ by a bulk redrive), must
+    // not bring it back now that the source answers: an operator's fail is final.
+    await drained("plan");
+    await redriveDlq("plan");
+    // What a bulk DLQ redrive of an earlier delivery would bring back.
+    await ferry.backends.sqs.send(
+      new SendMessageCommand({ QueueUrl: ferry.backends.queues.plan, MessageBody: JSON.stringify({ v: 1, kind: "plan", jobId: id }) }),
+    );
+    await drained("plan");
+    const after = (await api(ferry.url, "GET", `/replications/${id}`)).body;
+    assert.deepEqual([after.status, (after.error as ErrorView).code], ["failed", "CANCELLED"], JSON.stringify(after));
+    assert.equal(await dstClient.manifestHead("cancel/app", "v1"), undefined, "nothing replicated");
+    // Only the operator's own redrive of this job re-opens it.
+    assert.equal((await api(ferry.url, "POST", `/replications/${id}/redrive`)).status, 202);
+    assert.equal((await waitForJob(ferry.url, id, undefined, 60_000)).status, "succeeded");
   });
 });
 
