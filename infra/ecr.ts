@@ -11,6 +11,7 @@ import type { FerryConfig } from "../lib/config.ts";
 import { FerryError } from "../lib/errors.ts";
 import { ecrRegistryOf } from "../lib/registry/host-profile.ts";
 import { splitGlob } from "../lib/rules/match.ts";
+import { deleteDelayOf } from "../lib/rules/deletes.ts";
 
 /** A private ECR repository, or repositories under a prefix, as IAM names them. */
 export interface EcrRepository {
@@ -30,6 +31,8 @@ export interface EcrAccess {
   destinations: EcrRepository[];
   /** Per ECR source registry, the repository-name filters of its push events (none: every repository). */
   eventSources: EcrEventSource[];
+  /** Destinations of rules with `deletes: propagate`: where a tag ferry wrote may be deleted (plan runs delete jobs). */
+  deletable: EcrRepository[];
 }
 
 export interface EcrEventSource {
@@ -86,6 +89,7 @@ function bounded(r: EcrRepository, field: string, what: string): EcrRepository {
 export function ecrAccessOf(config: FerryConfig): EcrAccess {
   const sources: EcrRepository[] = [];
   const destinations: EcrRepository[] = [];
+  const deletable: EcrRepository[] = [];
   const events = new Map<string, EcrEventSource>();
   const all = new Set<string>();
   config.rules.forEach((rule, i) => {
@@ -111,6 +115,7 @@ export function ecrAccessOf(config: FerryConfig): EcrAccess {
         const name = path.replaceAll("{repo}", pattern).replaceAll("{name}", nameOf(pattern)).replaceAll("{tag}", "*");
         const dst = repository(host, iamPattern(name)) as EcrRepository;
         destinations.push(bounded(dst, `rules[${i}].destinations[${j}]`, `rule ${rule.name}'s destination "${template}" from source "${glob}"`));
+        if (deleteDelayOf(rule.deletes) !== undefined) deletable.push(dst);
       }
     });
   });
@@ -130,7 +135,7 @@ export function ecrAccessOf(config: FerryConfig): EcrAccess {
     const ev = events.get(host);
     if (ev) ev.repositoryNames = [];
   }
-  return { sources: unique(sources), destinations: unique(destinations), eventSources: [...events.values()] };
+  return { sources: unique(sources), destinations: unique(destinations), eventSources: [...events.values()], deletable: unique(deletable) };
 }
 
 function unique(repos: EcrRepository[]): EcrRepository[] {

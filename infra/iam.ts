@@ -156,6 +156,9 @@ export function grantLeastPrivilege(t: GrantTargets): void {
     const reads = unique([...sources, ...(PUSHERS.has(name) ? [] : destinations)]);
     if (reads.length > 0) fn.addToRolePolicy(allow(ECR_READ, reads));
     if (PUSHERS.has(name) && destinations.length > 0) fn.addToRolePolicy(allow([...ECR_READ, ...ECR_PUSH].sort(), destinations));
+    // Delete propagation (rules with `deletes: propagate`): plan runs the delete jobs; the registry
+    // API's manifest DELETE is authorised in ECR as BatchDeleteImage.
+    if (name === "plan" && t.ecr.deletable.length > 0) fn.addToRolePolicy(allow(["ecr:BatchDeleteImage"], t.ecr.deletable.map(repositoryArn)));
     // GetAuthorizationToken has no resource-level permissions: AWS requires "*".
     fn.addToRolePolicy(allow(["ecr:GetAuthorizationToken"], ["*"]));
     Validations.of(fn).acknowledge({ id: "AwsSolutions-IAM5[Resource::*]", reason: "ecr:GetAuthorizationToken supports no resource-level permissions." });
@@ -170,7 +173,9 @@ export function grantLeastPrivilege(t: GrantTargets): void {
         id: `AwsSolutions-IAM5[Resource::${repositoryArn(r)}]`,
         reason: PUSHERS.has(name)
           ? `Pushes only to repositories under the literal prefix "${r.name.replace(/[*?].*$/, "")}" of ${r.host}: the names a destination template renders from its rule's sources.`
-          : `Reads (no pushes) on destination repositories under the literal prefix "${r.name.replace(/[*?].*$/, "")}" of ${r.host}, to see what is already there.`,
+          : name === "plan" && t.ecr.deletable.some((d) => repositoryArn(d) === repositoryArn(r))
+            ? `Reads, and deletes of tags ferry itself wrote (a rule's deletes: propagate), on destination repositories under the literal prefix "${r.name.replace(/[*?].*$/, "")}" of ${r.host}.`
+            : `Reads (no pushes) on destination repositories under the literal prefix "${r.name.replace(/[*?].*$/, "")}" of ${r.host}, to see what is already there.`,
       });
     }
   }

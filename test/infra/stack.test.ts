@@ -843,3 +843,24 @@ describe("the status page (api.statusPage)", () => {
     assert.ok(!allActions(plain, "Api").includes("sqs:ReceiveMessage"));
   });
 });
+
+describe("delete propagation on ECR", () => {
+  const text = (deletes: string) =>
+    `version: 1\nrules:\n  - name: keep\n    source: registry.example.com/team/**\n    destinations: ["${HOME}/mirror/{repo}"]\n  - name: follow\n    source: registry.example.com/apps/**\n    destinations: ["${HOME}/apps/{repo}"]\n${deletes}`;
+
+  it("only plan, which runs delete jobs, may delete, and only in the destinations of rules with deletes: propagate", () => {
+    const t = templateOf(text("    deletes: { mode: propagate, delay: 60 }\n"));
+    const deleting = FUNCTIONS.filter((fn) => allActions(t, fn).includes("ecr:BatchDeleteImage"));
+    assert.deepEqual(deleting, ["Plan"]);
+    const grant = statementsOf(t, "Plan").find((s) => s.actions.includes("ecr:BatchDeleteImage"));
+    assert.deepEqual(grant, { actions: ["ecr:BatchDeleteImage"], resources: [repo("123456789012", "us-east-1", "apps/apps/*")] });
+  });
+
+  it("no rule with deletes: no function may delete", () => {
+    const t = templateOf(text(""));
+    assert.deepEqual(
+      FUNCTIONS.filter((fn) => allActions(t, fn).includes("ecr:BatchDeleteImage")),
+      [],
+    );
+  });
+});
