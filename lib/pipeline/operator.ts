@@ -49,6 +49,9 @@ export function jobView(job: Job) {
     source: job.request.source,
     destinations: job.request.destinations,
     trigger: job.request.trigger,
+    // A delete job (a rule's deletes: propagate) says so, and when it may run.
+    ...(job.request.action ? { action: job.request.action } : {}),
+    ...(job.request.notBefore ? { notBefore: job.request.notBefore } : {}),
     ...(job.request.rule ? { rule: job.request.rule } : {}),
     ...(job.request.platforms ? { platforms: job.request.platforms } : {}),
     createdAt: job.createdAt,

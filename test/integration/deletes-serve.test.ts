@@ -101,6 +101,7 @@ describe("deletes: propagate", () => {
     await deleteAtSource("del/a", image.digest);
     const queued = await deleteJob("del/a", "v1");
     const waiting = (await api(base, "GET", `/replications/${queued.id}`)).body;
+    assert.equal(waiting.action, "delete", "the API says it is a delete job");
     if (waiting.status === "queued") assert.equal((await dstClient.manifestHead("del/a", "v1"))?.digest, image.digest, "still there while the job waits");
     const job = await waitForJob(base, String(queued.id));
     assert.equal(job.status, "succeeded", JSON.stringify(job));

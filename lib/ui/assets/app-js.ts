@@ -85,7 +85,7 @@ export const APP_JS = String.raw`"use strict";
       el("td", { class: "status" }, badge(j.status)),
       el("td", { class: "mono" }, j.source),
       el("td", { class: "dests mono" }, ...j.destinations.map((d) => el("div", {}, d))),
-      el("td", {}, j.rule ? "rule " + j.rule : j.trigger),
+      el("td", {}, (j.action === "delete" ? "delete, " : "") + (j.rule ? "rule " + j.rule : j.trigger)),
       el("td", { class: "progress" }, progress),
       el("td", { class: "error" }, j.error ? el("span", { class: "code" }, errorText(j.error)) : ""),
       el("td", {}, when(j.createdAt)),
@@ -148,6 +148,8 @@ export const APP_JS = String.raw`"use strict";
       fact(dl, "Source", j.source);
       fact(dl, "Destinations", j.destinations.join(", "));
       fact(dl, "Trigger", j.trigger + (j.rule ? " (rule " + j.rule + ")" : ""));
+      if (j.action === "delete") fact(dl, "Action", "delete the tag downstream" + (j.notBefore ? ", not before " + when(j.notBefore) : ""));
+      if (j.result && j.result.deletions) fact(dl, "Deletions", j.result.deletions.map((d) => d.destination + ": " + d.outcome + (d.reason ? " (" + d.reason + ")" : "")).join("; "));
       if (j.progress) fact(dl, "Progress", j.progress.done + " of " + j.progress.total + " tasks done" + (j.progress.failed ? ", " + j.progress.failed + " failed" : ""));
       if (j.result) fact(dl, "Digest", j.result.digest);
       fact(dl, "Created", when(j.createdAt));
