@@ -64,7 +64,8 @@ export class FerryStack extends Stack {
     }
     Validations.of(this).acknowledge({
       id: "AwsSolutions-APIG4",
-      reason: "Webhook routes cannot carry SigV4: senders are verified in the function (HMAC, tokens, OIDC); /replications uses IAM.",
+      reason:
+        "Webhook routes cannot carry SigV4: senders are verified in the function (HMAC, tokens, OIDC). The status page's routes (only with api.statusPage) cannot either: a browser signs nothing, so the function checks a session cookie signed with the API token. /replications uses IAM.",
     });
     Validations.of(this).acknowledge({
       id: "AwsSolutions-L1",
