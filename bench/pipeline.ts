@@ -23,7 +23,9 @@ export async function benchPipeline(ferryBundle: string, log: (s: string) => voi
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const [src, dst] = await Promise.all([
-    startDistribution({ notifications: { url: `${base}/webhooks/distribution/bench`, headers: { Authorization: ["Bearer s3cret"] }, backoff: "200ms", ignorePulls: true } }),
+    startDistribution({
+      notifications: { url: `${base}/webhooks/distribution/bench`, headers: { Authorization: ["Bearer s3cret"] }, backoff: "200ms", ignorePulls: true },
+    }),
     startDistribution(),
   ]);
   let ferry: ChildProcess | undefined;
