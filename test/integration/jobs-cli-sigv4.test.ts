@@ -11,7 +11,6 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { createServer as createHttpServer, type Server as HttpServer } from "node:http";
-import { createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, it } from "node:test";
@@ -19,6 +18,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import type { LocalServer } from "../../lib/local/serve.ts";
 import { RegistryClient } from "../../lib/registry/client.ts";
+import { type BlackHole, startBlackHole } from "../helpers/black-hole.ts";
 import { type Distribution, freePort, startDistribution } from "../helpers/distribution.ts";
 import { pushImage, randomIndex } from "../helpers/images.ts";
 import { api, startFerry, writeConfig } from "../helpers/pipeline.ts";
@@ -34,8 +34,7 @@ let ferry: LocalServer;
 let gateway: HttpServer;
 let gatewayUrl: string;
 let dir: string;
-let blackHole: Server;
-const sockets: Socket[] = [];
+let blackHole: BlackHole;
 const seen = { accepted: 0, refused: [] as string[] };
 
 /** API Gateway with the IAM authorizer, in front of ferry serve. */
@@ -69,8 +68,7 @@ function startGateway(): Promise<HttpServer> {
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), "ferry-jobs-sigv4-"));
   [src, dst] = await Promise.all([startDistribution(), startDistribution()]);
-  blackHole = createServer((s) => sockets.push(s)); // accepts, never answers
-  await new Promise<void>((r) => blackHole.listen(0, "127.0.0.1", r));
+  blackHole = await startBlackHole(); // accepts, never answers
   const config = await writeConfig(
     join(dir, "ferry.yml"),
     "version: 1\napi: { token: test-token, allow: [{ source: '127.0.0.1:*/**', destinations: ['127.0.0.1:*/**'] }] }\n",
@@ -82,8 +80,7 @@ before(async () => {
 after(async () => {
   await new Promise<void>((r) => gateway?.close(() => r()));
   await ferry?.stop();
-  for (const s of sockets) s.destroy();
-  await new Promise<void>((r) => blackHole?.close(() => r()));
+  await blackHole?.stop();
   await Promise.all([src?.stop(), dst?.stop()]);
   await rm(dir, { recursive: true, force: true });
 });
@@ -119,7 +116,7 @@ it("list, show, watch, redrive and fail, each request signed and verified", { ti
   const shown = JSON.parse((await jobs(["show", ok, "--json"])).stdout) as { result: { digest: string } };
   assert.equal(shown.result.digest, image.digest);
 
-  const hole = `127.0.0.1:${(blackHole.address() as { port: number }).port}`;
+  const hole = blackHole.host;
   const stuck = String((await api(ferry.url, "POST", "/replications", { source: `${hole}/x/app:v1`, destinations: [`${dst.host}/x/app`] })).body.id);
   const redriven = JSON.parse((await jobs(["redrive", stuck, "--json"])).stdout) as { id: string; status: string };
   assert.equal(redriven.id, stuck);

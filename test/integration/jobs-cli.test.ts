@@ -6,7 +6,6 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
-import { createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -14,6 +13,7 @@ import { promisify } from "node:util";
 import { after, before, it } from "node:test";
 import type { LocalServer } from "../../lib/local/serve.ts";
 import { RegistryClient } from "../../lib/registry/client.ts";
+import { type BlackHole, startBlackHole } from "../helpers/black-hole.ts";
 import { type Distribution, freePort, startDistribution } from "../helpers/distribution.ts";
 import { pushImage, randomIndex } from "../helpers/images.ts";
 import { api, startFerry, writeConfig } from "../helpers/pipeline.ts";
@@ -24,14 +24,12 @@ let src: Distribution;
 let dst: Distribution;
 let ferry: LocalServer;
 let dir: string;
-let blackHole: Server;
-const sockets: Socket[] = [];
+let blackHole: BlackHole;
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), "ferry-jobs-cli-"));
   [src, dst] = await Promise.all([startDistribution(), startDistribution()]);
-  blackHole = createServer((s) => sockets.push(s)); // accepts, never answers
-  await new Promise<void>((r) => blackHole.listen(0, "127.0.0.1", r));
+  blackHole = await startBlackHole(); // accepts, never answers
   const config = await writeConfig(
     join(dir, "ferry.yml"),
     "version: 1\napi: { token: test-token, allow: [{ source: '127.0.0.1:*/**', destinations: ['127.0.0.1:*/**'] }] }\n",
@@ -40,8 +38,7 @@ before(async () => {
 });
 after(async () => {
   await ferry?.stop();
-  for (const s of sockets) s.destroy();
-  await new Promise<void>((r) => blackHole.close(() => r()));
+  await blackHole?.stop();
   await Promise.all([src?.stop(), dst?.stop()]);
   await rm(dir, { recursive: true, force: true });
 });
@@ -66,7 +63,7 @@ it("watch, list, show, fail, and refusals with their exit codes", { timeout: 120
   assert.equal(shown.result.digest, image.digest);
   assert.equal(shown.tasks.length, 2);
 
-  const hole = `127.0.0.1:${(blackHole.address() as { port: number }).port}`;
+  const hole = blackHole.host;
   const stuck = String((await api(ferry.url, "POST", "/replications", { source: `${hole}/x/app:v1`, destinations: [`${dst.host}/x/app`] })).body.id);
   const failed = JSON.parse((await jobs("fail", stuck, "--reason", "the source never answers", "--json")).stdout) as {
     status: string;

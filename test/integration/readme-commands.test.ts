@@ -28,7 +28,6 @@ import assert from "node:assert/strict";
 import { type ChildProcess, execFile } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
-import { createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, it } from "node:test";
@@ -38,6 +37,7 @@ import { gzipSync } from "node:zlib";
 import { DOCKER_SCHEMA1_SIGNED, OCI_LAYER_GZIP } from "../../lib/oci/media-types.ts";
 import { parseReference } from "../../lib/oci/reference.ts";
 import { RegistryClient } from "../../lib/registry/client.ts";
+import { type BlackHole, startBlackHole } from "../helpers/black-hole.ts";
 import { type Distribution, freePort, startDistribution } from "../helpers/distribution.ts";
 import { bytesBlob, type ManifestSpec, PLATFORMS, pushImage, randomImage, randomIndex, writeOciLayout } from "../helpers/images.ts";
 import { api, waitForJob } from "../helpers/pipeline.ts";
@@ -102,8 +102,7 @@ let env: NodeJS.ProcessEnv;
 const registries = new Map<string, Distribution>();
 let serve: ChildProcess | undefined;
 let serveHost: string;
-let blackHole: Server;
-const sockets: Socket[] = [];
+let blackHole: BlackHole;
 const helps = new Map<string, Map<string, boolean>>();
 
 before(async () => {
@@ -116,8 +115,7 @@ before(async () => {
   const hosts = new Set(commands.filter((c) => kindOf(c) === "registry").flatMap((c) => hostsIn(c.text)));
   const started = await Promise.all([...hosts].map(async (h) => [h, await startDistribution({ schema1: true })] as const));
   for (const [h, d] of started) registries.set(h, d);
-  blackHole = createServer((s) => sockets.push(s)); // accepts, never answers: its jobs stay stuck
-  await new Promise<void>((r) => blackHole.listen(0, "127.0.0.1", r));
+  blackHole = await startBlackHole(); // accepts, never answers: its jobs stay stuck
   const config = join(tmp, "ferry.yml");
   await writeFile(config, `version: 1\napi:\n  allow:\n    - { source: "127.0.0.1:*/**", destinations: ["127.0.0.1:*/**"] }\n`);
   const port = await freePort();
@@ -151,8 +149,7 @@ async function succeededJob(): Promise<void> {
 
 after(async () => {
   await stopServe(serve);
-  for (const s of sockets) s.destroy();
-  await new Promise<void>((r) => (blackHole ? blackHole.close(() => r()) : r()));
+  await blackHole?.stop();
   await Promise.all([...registries.values()].map((d) => d.stop()));
   if (tmp) await rm(tmp, { recursive: true, force: true });
 });
@@ -318,7 +315,7 @@ async function writeRootfs(dir: string): Promise<void> {
 
 /** A job of ferry serve that stays running: its source accepts connections and never answers. */
 async function stuckJob(): Promise<string> {
-  const hole = `127.0.0.1:${(blackHole.address() as { port: number }).port}`;
+  const hole = blackHole.host;
   const res = await fetch(`http://${serveHost}/replications`, {
     method: "POST",
     headers: { "content-type": "application/json" },
