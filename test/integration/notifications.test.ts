@@ -1,7 +1,7 @@
 /**
  * Notifications through `ferry serve`: a job's end is POSTed to the configured URL as JSON with
  * the job, source, destinations, digest, error code and status URL, a Slack-compatible `text`,
- * and an HMAC-SHA256 signature of the exact body; a receiver that fails once is retried.
+ * and an HMAC-SHA256 signature of the exact body; a receiver that answers 500 is retried.
  */
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
@@ -23,7 +23,8 @@ let ferry: LocalServer;
 let dir: string;
 let receiver: Server;
 let receiverUrl: string;
-let refuseNext = 1;
+/** Deliveries per notification (`job/event`): the receiver answers the first one of each with 500. */
+const attempts = new Map<string, number>();
 const received: Array<{ body: Record<string, unknown>; raw: Buffer; signature: string }> = [];
 
 before(async () => {
@@ -33,12 +34,15 @@ before(async () => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
-      if (refuseNext-- > 0) {
-        res.writeHead(503).end();
+      const raw = Buffer.concat(chunks);
+      const body = JSON.parse(raw.toString("utf8")) as Record<string, unknown>;
+      const key = `${body.job}/${body.event}`;
+      attempts.set(key, (attempts.get(key) ?? 0) + 1);
+      if (attempts.get(key) === 1) {
+        res.writeHead(500).end();
         return;
       }
-      const raw = Buffer.concat(chunks);
-      received.push({ body: JSON.parse(raw.toString("utf8")) as Record<string, unknown>, raw, signature: String(req.headers["x-ferry-signature"]) });
+      received.push({ body, raw, signature: String(req.headers["x-ferry-signature"]) });
       res.writeHead(204).end();
     });
   });
@@ -91,4 +95,9 @@ it("a succeeded and a failed job are each reported once, signed, with what CI an
   assert.match(String(failure.body.text), /NOT_FOUND/);
   for (const r of [success, failure]) assert.equal(r.signature, signed(r.raw), "HMAC-SHA256 of the exact body");
   assert.equal(received.length, 2, "each end reported once");
+  assert.deepEqual(
+    Object.fromEntries(attempts),
+    { [`${ok.body.id}/job.succeeded`]: 2, [`${bad.body.id}/job.failed`]: 2 },
+    "each notification answered 500 once, then retried and delivered",
+  );
 });
