@@ -13,10 +13,10 @@ export const MAX_DELETE_DELAY = 7 * 86400;
 const delay = z.number().int().min(0).max(MAX_DELETE_DELAY);
 
 /** `off` (the default), `propagate` (after 300 s), or `{mode: propagate, delay: SECONDS}`. */
-export const DeletesSettingSchema = z.union([
-  z.enum(["off", "propagate"]),
-  z.object({ mode: z.enum(["off", "propagate"]), delay: delay.default(DEFAULT_DELETE_DELAY) }).strict(),
-]);
+export const DeletesSettingSchema = z.union(
+  [z.enum(["off", "propagate"]), z.object({ mode: z.enum(["off", "propagate"]), delay: delay.default(DEFAULT_DELETE_DELAY) }).strict()],
+  { error: `want off, propagate, or {mode: propagate, delay: SECONDS} (0 to ${MAX_DELETE_DELAY})` },
+);
 export type DeletesSetting = z.infer<typeof DeletesSettingSchema>;
 
 /** The delay in seconds when deletions propagate under this setting; undefined when they do not. */
