@@ -23,19 +23,21 @@ let src: Distribution;
 let dst: Distribution;
 let ferry: ChildProcess | undefined;
 let base: string;
+let port: number;
+let config: string;
 let dir: string;
 let srcClient: RegistryClient;
 let dstClient: RegistryClient;
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), "ferry-deletes-"));
-  const port = await freePort();
+  port = await freePort();
   base = `http://127.0.0.1:${port}`;
   [src, dst] = await Promise.all([
     startDistribution({ notifications: { url: `${base}/webhooks/distribution/src`, headers: { Authorization: [`Bearer ${SECRET}`] } } }),
     startDistribution(),
   ]);
-  const config = await writeConfig(
+  config = await writeConfig(
     join(dir, "ferry.yml"),
     `version: 1
 webhooks:
@@ -167,6 +169,24 @@ describe("deletes: propagate", () => {
     );
     assert.equal((await dstClient.manifestHead("del/e", "v1"))?.digest, image.digest);
     assert.equal((await dstClient.manifestHead("del/e", "pinned"))?.digest, image.digest);
+  });
+
+  it("a delete job waiting out its delay survives kill -9 of ferry serve, and runs after the restart", async () => {
+    const image = randomImage({ seed: "del-crash" });
+    await mirrored("slow/crash", "v1", image);
+    await deleteAtSource("slow/crash", image.digest);
+    const queued = await deleteJob("slow/crash", "v1");
+    ferry?.kill("SIGKILL");
+    await new Promise((r) => ferry?.once("exit", r));
+    assert.equal((await dstClient.manifestHead("slow/crash", "v1"))?.digest, image.digest, "still there: the delay (8 s) has not passed");
+    ferry = await spawnServe(BIN, config, port, { args: ["--data-dir", join(dir, "data")] });
+    const job = await waitForJob(base, String(queued.id), undefined, 60_000);
+    assert.equal(job.status, "succeeded", JSON.stringify(job));
+    assert.deepEqual(
+      deletionsOf(job).map((d) => [d.destination, d.outcome]),
+      [[`${dst.host}/slow/crash:v1`, "deleted"]],
+    );
+    assert.equal(await dstClient.manifestHead("slow/crash", "v1"), undefined);
   });
 
   it("a rule without deletes makes no delete job, and the destination keeps the tag", async () => {
