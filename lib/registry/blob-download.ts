@@ -8,6 +8,7 @@
  */
 import { Readable } from "node:stream";
 import { FerryError, type Side, withSide } from "../errors.ts";
+import { paceGc } from "../gc-pace.ts";
 import { DigestVerifier } from "../oci/digest.ts";
 import { Repository } from "../oci/reference.ts";
 import type { RegistryEndpoint } from "./endpoint.ts";
@@ -156,6 +157,7 @@ async function* chunks(d: Download, first: Reply, verifier: Check, start: { deli
         }
         verifier.update(b);
         delivered += b.byteLength;
+        paceGc(b.byteLength);
         if (pending) yield pending;
         pending = b;
       }
