@@ -162,7 +162,7 @@ export function withSide<E>(err: E, side: Side | undefined): E {
 }
 
 /** Awaits `p`, attributing a failure to `side` (source or destination). */
-export async function onSide<T>(p: Promise<T>, side: Side): Promise<T> {
+export async function onSide<T>(p: Promise<T> | T, side: Side): Promise<T> {
   try {
     return await p;
   } catch (e) {

@@ -16,6 +16,7 @@ import type { Descriptor, RawManifest } from "../oci/manifest.ts";
 import { Authenticator } from "./auth.ts";
 import { authorizeLayer, reauthLayer, requestAuth } from "./auth-layer.ts";
 import * as download from "./blob-download.ts";
+import { BlobLocations } from "./blob-locations.ts";
 import * as upload from "./blob-upload.ts";
 import type { BodyOpener, UploadMode, UploadOutcome, UploadSettings } from "./blob-upload.ts";
 import { blobHead, blobMount, type MountResult } from "./blobs.ts";
@@ -88,6 +89,8 @@ export class RegistryClient implements RegistryEndpoint {
   private readonly ownsAgent: boolean;
   private readonly scheme: SchemeProbe;
   private readonly uploads: UploadSettings;
+  /** Where this process last saw each blob on this registry (for mounts). */
+  readonly blobLocations: BlobLocations;
   private readonly entry: Send<RegistryRequest>;
 
   constructor(opts: RegistryClientOptions) {
@@ -101,6 +104,7 @@ export class RegistryClient implements RegistryEndpoint {
     this.ownsAgent = !opts.agent;
     this.scheme = new SchemeProbe(opts.host, opts);
     this.uploads = { mode: opts.uploadMode, chunkSize: opts.chunkSize, singlePost: opts.singlePostUpload };
+    this.blobLocations = new BlobLocations();
     // Every request of this client, token fetches included, goes through the stall guard.
     const dispatcher: Dispatcher = this.agent.compose(stallGuard(this.transfer, opts.side));
     const dispatch = dispatchSend(dispatcher, opts.userAgent ?? "ferry/0.1");

@@ -139,32 +139,28 @@ export class CopySession {
   async prepareBlob(desc: Descriptor, platform = ""): Promise<{ upload: false } | { upload: true; location?: string }> {
     const call = this.call();
     const event = (action: BlobAction) => this.emit({ type: "blob", digest: desc.digest, size: desc.size, platform, action });
+    const done = (counter: "skipped" | "mounted" | "foreignSkipped", action: BlobAction) => {
+      this.stats[counter]++;
+      event(action);
+      return { upload: false } as const;
+    };
     if (isForeignLayerType(desc.mediaType) || (desc.urls && desc.urls.length > 0)) {
       const has = this.opts.includeForeign ? await this.source.blobHead(desc.digest, call).catch(() => undefined) : undefined;
-      if (has === undefined) {
-        // As skopeo and crane: foreign layers live at their URLs; the manifest still names them.
-        this.stats.foreignSkipped++;
-        event("foreign-skipped");
-        return { upload: false };
-      }
+      // As skopeo and crane: foreign layers live at their URLs; the manifest still names them.
+      if (has === undefined) return done("foreignSkipped", "foreign-skipped");
     }
-    if ((await onSide(this.sink.blobHead(desc.digest, call), "destination")) !== undefined) {
-      this.stats.skipped++;
-      event("skipped");
-      return { upload: false };
-    }
+    // Where this process last put the blob on this registry: one mount instead of HEAD and upload.
+    const known = this.opts.dryRun || this.generated.has(desc.digest) ? undefined : await onSide(this.sink.blobMountKnown?.(desc.digest, call), "destination");
+    if (known?.mounted) return done("mounted", "mounted");
+    if ((await onSide(this.sink.blobHead(desc.digest, call), "destination")) !== undefined) return done("skipped", "skipped");
     if (this.opts.dryRun) {
       event(this.canMount() ? "would-mount" : "would-copy");
       return { upload: false };
     }
-    if (this.generated.has(desc.digest) || !this.sink.blobMount) return { upload: true };
-    const m = await onSide(this.sink.blobMount(desc.digest, this.source, call), "destination");
-    if (m?.mounted) {
-      this.stats.mounted++;
-      event("mounted");
-      return { upload: false };
-    }
-    return { upload: true, ...(m?.location ? { location: m.location } : {}) };
+    const m = this.generated.has(desc.digest) ? undefined : await onSide(this.sink.blobMount?.(desc.digest, this.source, call), "destination");
+    if (m?.mounted) return done("mounted", "mounted");
+    const location = m?.location ?? known?.location;
+    return { upload: true, ...(location ? { location } : {}) };
   }
 
   /** Uploads a blob: from `open` when given (a shared read of the source), else from the source (or ferry's own bytes). */

@@ -43,6 +43,11 @@ export interface ImageSink {
   blobPut(desc: Descriptor, open: () => Promise<Readable>, opts?: CallOptions & { location?: string }): Promise<void>;
   /** Stores manifest bytes verbatim under a tag or digest; returns the digest. */
   manifestPut(ref: string, bytes: Buffer, mediaType: string, opts?: CallOptions): Promise<string>;
+  /**
+   * Mounts the blob from the repository of this registry where this process last saw it, when
+   * that is another one; undefined when it knows no such place.
+   */
+  blobMountKnown?(digest: string, opts?: CallOptions): Promise<MountOutcome | undefined>;
   /** Mounts a blob from `source` when both are on the same registry; undefined when impossible. */
   blobMount?(digest: string, source: ImageSource, opts?: CallOptions): Promise<MountOutcome | undefined>;
   /** `name:tag` and `name@digest` forms for the result. */

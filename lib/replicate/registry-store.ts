@@ -38,12 +38,15 @@ export class RegistryStore implements ImageSource, ImageSink {
     return this.client.blobGet(this.repository, desc, opts);
   }
 
-  blobHead(digest: string, opts?: CallOptions): Promise<number | undefined> {
-    return this.client.blobHead(this.repository, digest, opts);
+  async blobHead(digest: string, opts?: CallOptions): Promise<number | undefined> {
+    const size = await this.client.blobHead(this.repository, digest, opts);
+    if (size !== undefined) this.client.blobLocations.note(digest, this.repository);
+    return size;
   }
 
   async blobPut(desc: Descriptor, open: () => Promise<Readable>, opts?: CallOptions & { location?: string }): Promise<void> {
     await this.client.blobPut(this.repository, desc, open, opts);
+    this.client.blobLocations.note(desc.digest, this.repository);
   }
 
   manifestPut(ref: string, bytes: Buffer, mediaType: string, opts?: CallOptions): Promise<string> {
@@ -66,6 +69,19 @@ export class RegistryStore implements ImageSource, ImageSink {
     if (!(source instanceof RegistryStore) || source.client.host !== this.client.host || source.repository === this.repository) {
       return undefined;
     }
-    return this.client.blobMount(this.repository, source.repository, digest, opts);
+    return this.mounted(digest, await this.client.blobMount(this.repository, source.repository, digest, opts));
+  }
+
+  async blobMountKnown(digest: string, opts?: CallOptions): Promise<MountOutcome | undefined> {
+    const from = this.client.blobLocations.get(digest);
+    if (from === undefined || from === this.repository) return undefined;
+    const m = await this.client.blobMount(this.repository, from, digest, opts);
+    if (!m.mounted) this.client.blobLocations.forget(digest, from);
+    return this.mounted(digest, m);
+  }
+
+  private mounted(digest: string, m: MountOutcome): MountOutcome {
+    if (m.mounted) this.client.blobLocations.note(digest, this.repository);
+    return m;
   }
 }
