@@ -110,17 +110,20 @@ async function pushAndTag(
       continue;
     }
     const sink = storeFor(deps.registries, repo, "destination");
-    // The root by digest first (unless it is there already): it exists whether or not the tag moves.
+    // The root exists by digest whether or not the tag moves: put by digest first when referrers
+    // need it before the tag or there is no tag, else by the tag alone (or by digest when superseded).
     const rootStays = d.rootUpToDate === true || plan.only === "referrers";
     let { bytes, digest } = source;
+    const putByDigest = () => sink.manifestPut(digest, bytes, plan.root.mediaType, opts);
     if (!rootStays) {
       // The destination's root now (a merge reads the tag again: it may have moved since plan).
       const planned = await planDestination(sink, source, { ...(d.tag ? { tag: d.tag } : {}), merge: plan.merge, call: opts });
       warnings.push(...planned.warnings);
       ({ bytes, digest } = planned.destination.root ?? source);
       await pushFannedImages(deps, plan, sink, opts);
-      await sink.manifestPut(digest, bytes, plan.root.mediaType, opts);
+      if (!d.tag || plan.referrers?.length) await putByDigest();
     }
+    const rootPut = rootStays || !d.tag || (plan.referrers?.length ?? 0) > 0;
     // What refers to it, after it and before its tag moves.
     warnings.push(...(await pushReferrers(deps, job, plan, repo, sink, digest, opts)));
     if (rootStays || !d.tag) {
@@ -132,6 +135,7 @@ async function pushAndTag(
     const claim = await deps.store.claimTag(key, job.id, eventTime, leaseMs);
     if (claim === "busy") return "busy";
     if (claim === "superseded") {
+      if (!rootPut) await putByDigest();
       warnings.push(`${key} was already moved by a newer event; left as it is`);
       results.push(destinationResult(repo, digest, { superseded: true }));
       continue;

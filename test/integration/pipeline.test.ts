@@ -14,6 +14,7 @@ import { parseManifest } from "../../lib/oci/manifest.ts";
 import { formatPlatform } from "../../lib/oci/platform.ts";
 import { RegistryClient } from "../../lib/registry/client.ts";
 import { type Distribution, freePort, startDistribution } from "../helpers/distribution.ts";
+import { startFaultProxy } from "../helpers/fault-proxy.ts";
 import { pushImage, randomIndex } from "../helpers/images.ts";
 import { api, distributionEnvelope, eventually, startFerry, waitForJob, writeConfig } from "../helpers/pipeline.ts";
 import { skopeoInspectRaw } from "../helpers/skopeo.ts";
@@ -260,5 +261,38 @@ describe("failure handling", () => {
     assert.equal(error.side, "source");
     assert.ok(error.code === "NOT_FOUND" || (error.code === "REGISTRY" && error.status === 404), JSON.stringify(error));
     assert.equal(await dstClient.manifestHead("missing", "v1"), undefined);
+  });
+});
+
+describe("requests a job makes at the destination", () => {
+  it("the root goes up once, by its tag; a later job into another repository mounts the blobs the first one uploaded", async (t) => {
+    const seen: string[] = [];
+    const proxy = await startFaultProxy(dst.host, {
+      eligible: (method, path) => {
+        seen.push(`${method} ${path.split("?")[0]}`);
+        return false; // no faults: it only logs
+      },
+    });
+    t.after(() => proxy.stop());
+    const image = randomIndex({ platforms: 2, layers: 1, seed: "e2e-requests" });
+    await pushImage(srcClient, "lib/counted", "v1", image);
+    const run = async (repo: string) => {
+      seen.length = 0;
+      const r = await api(ferry.url, "POST", "/replications", { source: `${src.host}/lib/counted:v1`, destinations: [`${proxy.host}/${repo}:v1`] });
+      assert.equal((await waitForJob(ferry.url, String(r.body.id))).status, "succeeded");
+      return seen.filter((x) => x.startsWith("PUT /v2/") && x.includes("/manifests/"));
+    };
+    const children = parseManifest(image.bytes).manifest;
+    assert.equal(children.kind, "index");
+    const childPuts = children.manifests.map((d) => `PUT /v2/first/manifests/${d.digest}`).sort();
+    assert.deepEqual((await run("first")).sort(), [...childPuts, "PUT /v2/first/manifests/v1"].sort(), "children by digest, the root by tag only");
+    assert.equal((await dstClient.manifestHead("first", image.digest))?.digest, image.digest, "the tag's PUT put the root by digest too");
+    await run("second");
+    assert.deepEqual(
+      seen.filter((x) => x.includes("/blobs/") && x !== "POST /v2/second/blobs/uploads/"),
+      [],
+      "the second job only mounts: no blob HEAD, no upload",
+    );
+    assert.deepEqual(await skopeoInspectRaw(`${dst.host}/second:v1`), image.bytes);
   });
 });
