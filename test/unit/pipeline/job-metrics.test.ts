@@ -44,6 +44,32 @@ describe("meteredStore", () => {
     ]);
   });
 
+  it("takes the creation time from the job's last read through it: no second read at the end", async () => {
+    let now = Date.parse("2026-01-01T00:00:00.000Z");
+    const base = new MemoryJobStore({ now: () => now });
+    let reads = 0;
+    const getJob = base.getJob.bind(base);
+    base.getJob = (...args: Parameters<typeof base.getJob>) => {
+      reads++;
+      return getJob(...args);
+    };
+    const sink = recorder();
+    const store = meteredStore(base, sink, () => now);
+    await store.createJob({ id: "read", request });
+    await store.createJob({ id: "unread", request });
+    assert.equal((await store.getJob("read"))?.id, "read", "merge reads the job before it ends it");
+    now += 1200;
+    reads = 0;
+    await store.updateJob("read", { status: "succeeded" });
+    assert.equal(reads, 0, "the duration of a job read before costs no read");
+    await store.updateJob("unread", { status: "succeeded" });
+    assert.equal(reads, 1, "a job never read through it is read once");
+    assert.deepEqual(
+      sink.samples.filter((x) => x.name === "jobDuration").map((x) => x.value),
+      [1200, 1200],
+    );
+  });
+
   it("leaves the store as it is when nothing listens", () => {
     const base = new MemoryJobStore();
     assert.equal(meteredStore(base, noMetrics), base);
