@@ -5,6 +5,7 @@
 // verification: it is a yardstick, not a tool. Plain JavaScript so it starts as fast as Node does.
 //
 // Usage: node bench/limit.mjs SRC_HOST/REPO:TAG DST_HOST/REPO:TAG
+import { pathToFileURL } from "node:url";
 import { Agent, request } from "undici";
 
 const ACCEPT = [
@@ -67,8 +68,8 @@ async function copyBlob(src, dst, desc) {
   await put.body.dump();
 }
 
-async function main() {
-  const [srcRef, dstRef] = process.argv.slice(2);
+/** Copies SRC_HOST/REPO:TAG to DST_HOST/REPO:TAG with only the necessary requests. */
+export async function copyImage(srcRef, dstRef) {
   const src = split(srcRef);
   const dst = split(dstRef);
   const root = await getManifest(src, src.tag);
@@ -84,10 +85,16 @@ async function main() {
   );
   await Promise.all(children.map((c) => putManifest(dst, c.d.digest, c.m)));
   await putManifest(dst, dst.tag, root);
-  await agent.close();
 }
 
-main().catch((e) => {
-  process.stderr.write(`limit: ${e.message}\n`);
-  process.exit(1);
-});
+/** Closes the connection pool (a process that imported {@link copyImage} calls it when done). */
+export const close = () => agent.close();
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+  copyImage(process.argv[2], process.argv[3])
+    .then(close)
+    .catch((e) => {
+      process.stderr.write(`limit: ${e.message}\n`);
+      process.exit(1);
+    });
+}

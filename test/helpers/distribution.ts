@@ -45,6 +45,8 @@ export interface Distribution {
   caFile?: string;
   tokenServer?: TokenServer;
   users: Record<string, string>;
+  /** The registry process (for CPU accounting in the bench). */
+  pid?: number;
   stop(): Promise<void>;
 }
 
@@ -146,7 +148,7 @@ export async function startDistribution(opts: DistributionOptions = {}): Promise
     await stop();
     throw e;
   }
-  return { host, url, dir, users, stop, ...(caFile ? { caFile } : {}), ...(tokenServer ? { tokenServer } : {}) };
+  return { host, url, dir, users, stop, ...(child.pid ? { pid: child.pid } : {}), ...(caFile ? { caFile } : {}), ...(tokenServer ? { tokenServer } : {}) };
 }
 
 async function waitReady(host: string, tls: boolean, child: ChildProcess, stderr: () => string): Promise<void> {
