@@ -1,5 +1,6 @@
 /** A repository on a registry, as a source and a sink for the copy engine. */
 import type { Readable } from "node:stream";
+import { FerryError } from "../errors.ts";
 import type { Descriptor, RawManifest } from "../oci/manifest.ts";
 import { Repository } from "../oci/reference.ts";
 import type { CallOptions, RegistryClient } from "../registry/client.ts";
@@ -75,7 +76,14 @@ export class RegistryStore implements ImageSource, ImageSink {
   async blobMountKnown(digest: string, opts?: CallOptions): Promise<MountOutcome | undefined> {
     const from = this.client.blobLocations.get(digest);
     if (from === undefined || from === this.repository) return undefined;
-    const m = await this.client.blobMount(this.repository, from, digest, opts);
+    let m: MountOutcome;
+    try {
+      m = await this.client.blobMount(this.repository, from, digest, opts);
+    } catch (e) {
+      // A token for reading `from` refused: that place is not ours to mount from; go on without it.
+      if (!(e instanceof FerryError && e.code === "AUTH")) throw e;
+      m = { mounted: false };
+    }
     if (!m.mounted) this.client.blobLocations.forget(digest, from);
     return this.mounted(digest, m);
   }
