@@ -185,6 +185,12 @@ export function jobStoreSuiteOn(name: string, open: JobStoreFactory, probe: JobS
       assert.equal(t1?.error?.code, "AUTH");
       assert.equal(t1?.error?.side, "destination");
       assert.equal(t1?.attempts, 1);
+      // a success after a failed attempt: done, and the attempt's error no longer shown
+      await s.noteTaskAttempt("tk", "t2", errorOf("REGISTRY", "HTTP 503", { retryable: true }));
+      await s.completeTask("tk", "t2", { state: "done" });
+      const t2 = (await s.getJob("tk", { withTasks: true }))?.tasks?.find((t) => t.id === "t2");
+      assert.equal(t2?.state, "done");
+      assert.equal(t2?.error, undefined);
       // a late failure never overwrites a success
       await s.completeTask("tk", "t0", { state: "failed", error: errorOf("REGISTRY", "late") });
       assert.equal((await s.getJob("tk", { withTasks: true }))?.tasks?.find((t) => t.id === "t0")?.state, "done");

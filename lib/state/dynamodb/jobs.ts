@@ -27,7 +27,7 @@ export class DynamoJobs implements JobRecords {
     const out = await this.t.db.send(new GetItemCommand({ TableName: this.t.name, Key: jobKey(id), ConsistentRead: true }));
     if (!out.Item) return undefined;
     const job = jobFromItem(out.Item);
-    if (opts.withTasks) job.tasks = await readTasks(this.t, id);
+    if (opts.withTasks) job.tasks = await readTasks(this.t, id, job);
     return job;
   }
 

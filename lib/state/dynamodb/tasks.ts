@@ -49,13 +49,29 @@ export async function deleteTasks(t: DynamoTable, jobId: string): Promise<void> 
 }
 
 /** Every task item of a job, in task-id order. */
-export async function readTasks(t: DynamoTable, jobId: string): Promise<Task[]> {
+export async function readTasks(t: DynamoTable, jobId: string, sets: { done: string[]; failed: string[] }): Promise<Task[]> {
   const items = await queryAll(t, {
     KeyConditionExpression: "pk = :pk AND begins_with(sk, :t)",
     ExpressionAttributeValues: toItem({ ":pk": jobPk(jobId), ":t": "TASK#" }),
     ConsistentRead: true,
   });
-  return items.map(taskFromItem);
+  return withOutcomes(items.map(taskFromItem), sets);
+}
+
+/**
+ * Task states as the job's sets have them: in `done` is done (a success is written to the job
+ * only, and wins over a late failure), else in `failed` is failed.
+ */
+function withOutcomes(tasks: Task[], sets: { done: string[]; failed: string[] }): Task[] {
+  const done = new Set(sets.done);
+  const failed = new Set(sets.failed);
+  return tasks.map((task) => {
+    if (done.has(task.id)) {
+      const { error: _, ...rest } = task;
+      return { ...rest, state: "done" };
+    }
+    return failed.has(task.id) ? { ...task, state: "failed" } : task;
+  });
 }
 
 export class DynamoTasks implements TaskRecords {
@@ -76,17 +92,19 @@ export class DynamoTasks implements TaskRecords {
   }
 
   async completeTask(jobId: string, taskId: string, outcome: { state: "done" | "failed"; error?: ErrorRecord }): Promise<TaskCompletion> {
-    // The task item (for display) and the job (the count) are written at once: the caller acts on
-    // the count only after both landed. A failure never overwrites a success (then the task's
-    // condition fails, and that is fine).
+    // The job's sets are the truth (readers show a task in `done` as done, see `withOutcomes`):
+    // a success writes only them; a failure also writes its error on the task item, at once with
+    // the job, and the caller acts on the count only after both landed.
     const failed = outcome.state === "failed";
-    const taskWritten = applied(this.t, {
-      key: taskKey(jobId, taskId),
-      update: outcome.error ? "SET #st = :s, #e = :e" : "SET #st = :s REMOVE #e",
-      condition: failed ? "attribute_exists(pk) AND #st <> :done" : "attribute_exists(pk)",
-      names: { "#st": "state", "#e": "error" },
-      values: { ":s": outcome.state, ":e": outcome.error && toJson(outcome.error), ":done": failed ? "done" : undefined },
-    });
+    const taskWritten = !failed
+      ? Promise.resolve(true)
+      : applied(this.t, {
+          key: taskKey(jobId, taskId),
+          update: outcome.error ? "SET #st = :s, #e = :e" : "SET #st = :s REMOVE #e",
+          condition: failed ? "attribute_exists(pk) AND #st <> :done" : "attribute_exists(pk)",
+          names: { "#st": "state", "#e": "error" },
+          values: { ":s": outcome.state, ":e": outcome.error && toJson(outcome.error), ":done": failed ? "done" : undefined },
+        });
     // The job: ADD to a string set is idempotent, so a redelivered completion counts once.
     const jobWritten = updateIf(this.t, {
       key: jobKey(jobId),
