@@ -9,9 +9,8 @@ import { FerryError, onSide } from "../errors.ts";
 import { isDigest } from "../oci/digest.ts";
 import type { AnyManifest, Descriptor, Platform } from "../oci/manifest.ts";
 import { isForeignLayerType } from "../oci/media-types.ts";
-import { formatPlatform } from "../oci/platform.ts";
 import type { CallOptions } from "../registry/client.ts";
-import { isAttestation } from "./index-build.ts";
+import { childLabel } from "./index-build.ts";
 import { Limiter } from "./limiter.ts";
 import type { ImageSink, ImageSource } from "./ports.ts";
 
@@ -91,10 +90,6 @@ export class CopySession {
 
   /** The signal and deadline every request of this session carries. */
   callOptions(): CallOptions {
-    return this.call();
-  }
-
-  private call(): CallOptions {
     return { ...(this.opts.signal ? { signal: this.opts.signal } : {}), ...(this.opts.deadline ? { deadline: this.opts.deadline } : {}) };
   }
 
@@ -117,12 +112,7 @@ export class CopySession {
 
   /** Copies one blob once per session: skip if present, mount if possible, else stream. */
   copyBlob(desc: Descriptor, platform = ""): Promise<void> {
-    let p = this.blobs.get(desc.digest);
-    if (!p) {
-      p = this.doCopyBlob(desc, platform);
-      this.blobs.set(desc.digest, p);
-    }
-    return p;
+    return once(this.blobs, desc.digest, () => this.doCopyBlob(desc, platform));
   }
 
   private async doCopyBlob(desc: Descriptor, platform: string): Promise<void> {
@@ -137,9 +127,10 @@ export class CopySession {
    * dry run), or an upload (with the upload location a refused mount left open).
    */
   async prepareBlob(desc: Descriptor, platform = ""): Promise<{ upload: false } | { upload: true; location?: string }> {
-    const call = this.call();
+    const call = this.callOptions();
     const event = (action: BlobAction) => this.emit({ type: "blob", digest: desc.digest, size: desc.size, platform, action });
     const done = (counter: "skipped" | "mounted" | "foreignSkipped", action: BlobAction) => {
+      if (counter === "mounted") this.sink.blobNoted?.(desc.digest, this.source.name);
       this.stats[counter]++;
       event(action);
       return { upload: false } as const;
@@ -149,17 +140,25 @@ export class CopySession {
       // As skopeo and crane: foreign layers live at their URLs; the manifest still names them.
       if (has === undefined) return done("foreignSkipped", "foreign-skipped");
     }
-    // Where this process last put the blob on this registry: one mount instead of HEAD and upload.
-    const known = this.opts.dryRun || this.generated.has(desc.digest) ? undefined : await onSide(this.sink.blobMountKnown?.(desc.digest, call), "destination");
+    // Where this process put the blob, read from this same source: one mount instead of HEAD and upload.
+    const ours = this.opts.dryRun || this.generated.has(desc.digest) ? undefined : this.sink.blobMountKnown?.(desc.digest, this.source.name, call);
+    const known = await onSide(ours, "destination");
     if (known?.mounted) return done("mounted", "mounted");
-    if ((await onSide(this.sink.blobHead(desc.digest, call), "destination")) !== undefined) return done("skipped", "skipped");
+    // The session a refused mount opened is used for the upload, or cancelled (best effort).
+    const opened = known?.location;
+    const drop = async () => opened && (await this.sink.blobUploadCancel?.(opened));
+    if ((await onSide(this.sink.blobHead(desc.digest, call), "destination")) !== undefined) {
+      await drop();
+      return done("skipped", "skipped");
+    }
     if (this.opts.dryRun) {
       event(this.canMount() ? "would-mount" : "would-copy");
       return { upload: false };
     }
     const m = this.generated.has(desc.digest) ? undefined : await onSide(this.sink.blobMount?.(desc.digest, this.source, call), "destination");
+    const location = (m?.mounted === false ? m.location : undefined) ?? opened;
+    if (location !== opened || m?.mounted) await drop();
     if (m?.mounted) return done("mounted", "mounted");
-    const location = m?.location ?? known?.location;
     return { upload: true, ...(location ? { location } : {}) };
   }
 
@@ -170,7 +169,8 @@ export class CopySession {
     this.emit({ type: "blob", digest: desc.digest, size: desc.size, platform, action: "start" });
     const large = this.opts.largeBlobs;
     if (large && !open && !made && desc.size >= large.minSize) await onSide(large.copy(desc, location), "destination");
-    else await this.sink.blobPut(desc, body, { ...this.call(), ...(location ? { location } : {}) });
+    else await this.sink.blobPut(desc, body, { ...this.callOptions(), ...(location ? { location } : {}) });
+    if (!made) this.sink.blobNoted?.(desc.digest, this.source.name);
     this.stats.copied++;
     this.stats.bytes += desc.size;
     this.emit({ type: "blob", digest: desc.digest, size: desc.size, platform, action: "copied" });
@@ -178,8 +178,9 @@ export class CopySession {
 
   /** Mounts a blob from another repository of the destination's registry (one another session just filled); false when refused. */
   async mountFrom(desc: Descriptor, from: ImageSource, platform: string): Promise<boolean> {
-    const m = this.sink.blobMount ? await onSide(this.sink.blobMount(desc.digest, from, this.call()), "destination") : undefined;
+    const m = this.sink.blobMount ? await onSide(this.sink.blobMount(desc.digest, from, this.callOptions()), "destination") : undefined;
     if (!m?.mounted) return false;
+    this.sink.blobNoted?.(desc.digest, this.source.name);
     this.stats.mounted++;
     this.emit({ type: "blob", digest: desc.digest, size: desc.size, platform, action: "mounted" });
     return true;
@@ -202,7 +203,7 @@ export class CopySession {
   }
 
   private async openCounted(desc: Descriptor) {
-    const stream = await onSide(this.source.blobGet(desc, this.call()), "source");
+    const stream = await onSide(this.source.blobGet(desc, this.callOptions()), "source");
     if (!this.opts.onEvent) return stream;
     let n = 0;
     const emit = (bytes: number) => this.emit({ type: "bytes", digest: desc.digest, bytes });
@@ -222,16 +223,11 @@ export class CopySession {
    * destination already has it. The unit of work of a pipeline copy task. Resolves to what it did.
    */
   copyManifest(desc: Descriptor, platform = ""): Promise<ManifestAction> {
-    let p = this.manifests.get(desc.digest);
-    if (!p) {
-      p = this.doCopyManifest(desc, platform);
-      this.manifests.set(desc.digest, p);
-    }
-    return p;
+    return once(this.manifests, desc.digest, () => this.doCopyManifest(desc, platform));
   }
 
   private async doCopyManifest(desc: Descriptor, platform: string): Promise<ManifestAction> {
-    const call = this.call();
+    const call = this.callOptions();
     const there = await onSide(this.sink.manifestHead(desc.digest, call), "destination");
     if (there) {
       this.stats.manifestsSkipped++;
@@ -249,8 +245,8 @@ export class CopySession {
    * itself: a referrer's content, whose manifest is pushed later, after its subject.
    */
   async copyContent(desc: Descriptor, platform = "", skipAbove?: number): Promise<void> {
-    if (await onSide(this.sink.manifestHead(desc.digest, this.call()), "destination")) return;
-    const raw = await onSide(this.source.manifestGet(desc.digest, this.call()), "source");
+    if (await onSide(this.sink.manifestHead(desc.digest, this.callOptions()), "destination")) return;
+    const raw = await onSide(this.source.manifestGet(desc.digest, this.callOptions()), "source");
     await this.copyReferenced(raw.manifest, platform, skipAbove);
   }
 
@@ -279,17 +275,22 @@ export class CopySession {
     }
     let pushed: string;
     if (this.sink.manifestPutResult) {
-      const r = await onSide(this.sink.manifestPutResult(ref, bytes, mediaType, this.call()), "destination");
+      const r = await onSide(this.sink.manifestPutResult(ref, bytes, mediaType, this.callOptions()), "destination");
       pushed = r.digest;
       if (r.subject) this.subjectsAnswered.add(r.subject);
-    } else pushed = await onSide(this.sink.manifestPut(ref, bytes, mediaType, this.call()), "destination");
+    } else pushed = await onSide(this.sink.manifestPut(ref, bytes, mediaType, this.callOptions()), "destination");
     this.stats.manifestsPushed++;
     this.emit({ type: "manifest", digest: pushed, mediaType, platform, action: "pushed" });
     return pushed;
   }
 }
 
-/** How progress names an index entry: its platform, or an attestation of its parent's. */
-export function childLabel(d: Descriptor, parent: string): string {
-  return d.platform ? formatPlatform(d.platform) : isAttestation(d) ? `attestation ${parent}`.trim() : parent;
+/** The map's promise for `key`, made once. */
+function once<T>(map: Map<string, Promise<T>>, key: string, make: () => Promise<T>): Promise<T> {
+  let p = map.get(key);
+  if (!p) {
+    p = make();
+    map.set(key, p);
+  }
+  return p;
 }

@@ -130,3 +130,8 @@ export function oneEntryIndex(
   const bytes = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType, manifests: [entry] }));
   return { bytes, digest: digestOf(bytes), mediaType, entry };
 }
+
+/** How progress names an index entry: its platform, or an attestation of its parent's. */
+export function childLabel(d: Descriptor, parent: string): string {
+  return d.platform ? formatPlatform(d.platform) : isAttestation(d) ? `attestation ${parent}`.trim() : parent;
+}

@@ -44,10 +44,14 @@ export interface ImageSink {
   /** Stores manifest bytes verbatim under a tag or digest; returns the digest. */
   manifestPut(ref: string, bytes: Buffer, mediaType: string, opts?: CallOptions): Promise<string>;
   /**
-   * Mounts the blob from the repository of this registry where this process last saw it, when
-   * that is another one; undefined when it knows no such place.
+   * Mounts the blob from a repository of this registry where this process put it, copied from
+   * `source` (a source's name); undefined when it knows no such place.
    */
-  blobMountKnown?(digest: string, opts?: CallOptions): Promise<MountOutcome | undefined>;
+  blobMountKnown?(digest: string, source: string, opts?: CallOptions): Promise<MountOutcome | undefined>;
+  /** Records that this repository now holds `digest`, copied (or mounted) from `source`. */
+  blobNoted?(digest: string, source: string): void;
+  /** Cancels an upload session a refused mount opened and nothing used. */
+  blobUploadCancel?(location: string): Promise<void>;
   /** Mounts a blob from `source` when both are on the same registry; undefined when impossible. */
   blobMount?(digest: string, source: ImageSource, opts?: CallOptions): Promise<MountOutcome | undefined>;
   /** `name:tag` and `name@digest` forms for the result. */

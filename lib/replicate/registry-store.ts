@@ -39,15 +39,12 @@ export class RegistryStore implements ImageSource, ImageSink {
     return this.client.blobGet(this.repository, desc, opts);
   }
 
-  async blobHead(digest: string, opts?: CallOptions): Promise<number | undefined> {
-    const size = await this.client.blobHead(this.repository, digest, opts);
-    if (size !== undefined) this.client.blobLocations.note(digest, this.repository);
-    return size;
+  blobHead(digest: string, opts?: CallOptions): Promise<number | undefined> {
+    return this.client.blobHead(this.repository, digest, opts);
   }
 
   async blobPut(desc: Descriptor, open: () => Promise<Readable>, opts?: CallOptions & { location?: string }): Promise<void> {
     await this.client.blobPut(this.repository, desc, open, opts);
-    this.client.blobLocations.note(desc.digest, this.repository);
   }
 
   manifestPut(ref: string, bytes: Buffer, mediaType: string, opts?: CallOptions): Promise<string> {
@@ -70,26 +67,32 @@ export class RegistryStore implements ImageSource, ImageSink {
     if (!(source instanceof RegistryStore) || source.client.host !== this.client.host || source.repository === this.repository) {
       return undefined;
     }
-    return this.mounted(digest, await this.client.blobMount(this.repository, source.repository, digest, opts));
+    return this.client.blobMount(this.repository, source.repository, digest, opts);
   }
 
-  async blobMountKnown(digest: string, opts?: CallOptions): Promise<MountOutcome | undefined> {
-    const from = this.client.blobLocations.get(digest);
-    if (from === undefined || from === this.repository) return undefined;
+  async blobMountKnown(digest: string, source: string, opts?: CallOptions): Promise<MountOutcome | undefined> {
+    const places = this.client.blobLocations;
+    const from = places.mountSource(digest, this.repository, source);
+    if (from === undefined) return undefined;
     let m: MountOutcome;
     try {
       m = await this.client.blobMount(this.repository, from, digest, opts);
     } catch (e) {
-      // A token for reading `from` refused: that place is not ours to mount from; go on without it.
-      if (!(e instanceof FerryError && e.code === "AUTH")) throw e;
+      // An optional shortcut: whatever refused it (a token for `from`, a 5xx), HEAD and upload
+      // may still work. Only running out of time or being cancelled ends the copy here.
+      if (opts?.signal?.aborted || (e instanceof FerryError && (e.code === "DEADLINE" || e.code === "CANCELLED"))) throw e;
       m = { mounted: false };
     }
-    if (!m.mounted) this.client.blobLocations.forget(digest, from);
-    return this.mounted(digest, m);
+    if (m.mounted) places.mounted();
+    else places.refused(digest, from);
+    return m;
   }
 
-  private mounted(digest: string, m: MountOutcome): MountOutcome {
-    if (m.mounted) this.client.blobLocations.note(digest, this.repository);
-    return m;
+  blobNoted(digest: string, source: string): void {
+    this.client.blobLocations.note(digest, this.repository, source);
+  }
+
+  async blobUploadCancel(location: string): Promise<void> {
+    await this.client.blobUploadCancel(location, this.repository);
   }
 }
