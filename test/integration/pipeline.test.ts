@@ -141,7 +141,13 @@ describe("automatic mirroring", () => {
         });
         const r = await fetch(`${ferry.url}/webhooks/distribution/local`, { method: "POST", headers: { authorization: "Bearer s3cret" }, body });
         const { jobs } = (await r.json()) as { jobs: string[] };
-        await waitForJob(ferry.url, String(jobs[0])); // each finishes before the next starts
+        const job = await waitForJob(ferry.url, String(jobs[0])); // each finishes before the next starts
+        if (tag === "a" && image === older) {
+          // Superseded: the tag stays, and the older root is still put by digest (its tag never was).
+          const result = job.result as { destinations: Array<{ superseded?: boolean; digest: string }> };
+          assert.equal(result.destinations[0]?.superseded, true, JSON.stringify(job));
+          assert.equal((await dstClient.manifestHead("mirror/team/order", older.digest))?.digest, older.digest, "the older root by digest");
+        }
       }
       assert.equal((await dstClient.manifestHead("mirror/team/order", tag))?.digest, newer.digest, `tag ${tag}: newer digest wins`);
     }
