@@ -4,7 +4,7 @@
  * merged with the destination's own platforms. `ferry copy`, the pipeline's plan and merge, and
  * backfill all decide here (oras-go's resolve → map root → copy graph → tag).
  */
-import { FerryError, onSide } from "../errors.ts";
+import { FerryError, onSide, RegistryError } from "../errors.ts";
 import type { AnyManifest, Descriptor, Platform, RawManifest } from "../oci/manifest.ts";
 import { parseManifest } from "../oci/manifest.ts";
 import { isIndexType } from "../oci/media-types.ts";
@@ -89,11 +89,24 @@ export interface PlanRootRequest {
   decideByHead?: "up-to-date" | "decided";
 }
 
+/** The source's root: a HEAD when HEADs may decide, else the GET that reading it takes anyway (one request, not two). */
+async function sourceRoot(req: PlanRootRequest, call: CallOptions): Promise<{ head: { digest: string; mediaType: string }; raw?: RawManifest }> {
+  const notFound = () => new FerryError("NOT_FOUND", `${req.source.name}: ${req.ref} not found`, { side: "source" });
+  if (!req.decideByHead) {
+    const raw = await onSide(req.source.manifestGet(req.ref, call), "source").catch((e: unknown) => {
+      throw e instanceof RegistryError && e.status === 404 ? notFound() : e;
+    });
+    return { head: { digest: raw.digest, mediaType: raw.mediaType }, raw };
+  }
+  const head = await onSide(req.source.manifestHead(req.ref, call), "source");
+  if (!head) throw notFound();
+  return { head };
+}
+
 /** Plans a root for every destination: resolve, filter or keep, then merge or replace each. */
 export async function planRoot(req: PlanRootRequest): Promise<RootPlan> {
   const call = req.call ?? {};
-  const [head, currents] = await Promise.all([onSide(req.source.manifestHead(req.ref, call), "source"), destinationHeads(req, call)]);
-  if (!head) throw new FerryError("NOT_FOUND", `${req.source.name}: ${req.ref} not found`, { side: "source" });
+  const [{ head, raw: read }, currents] = await Promise.all([sourceRoot(req, call), destinationHeads(req, call)]);
   const byHead = req.destinations.map((_, i) => headVerdict(head.digest, currents[i]?.digest, req));
   const decided = req.decideByHead === "decided" ? byHead.every((v) => v !== undefined) : byHead.every((v) => v === "up-to-date");
   if (req.decideByHead && decided) {
@@ -106,7 +119,7 @@ export async function planRoot(req: PlanRootRequest): Promise<RootPlan> {
     }));
     return { source: undefined, sourceDigest: head.digest, mediaType: head.mediaType, destinations, warnings: [] };
   }
-  const raw = await onSide(req.source.manifestGet(head.digest, call), "source");
+  const raw = read ?? (await onSide(req.source.manifestGet(head.digest, call), "source"));
   const resolved = await resolveRoot(req.source, raw, req.platforms, call);
   const source = req.toIndex && !resolved.children ? asIndex(req.source, resolved) : resolved;
   const warnings: string[] = [];

@@ -57,7 +57,7 @@ describe("copy to many destinations", () => {
     const blobGets = gets.filter((u) => u.includes("/blobs/"));
     assert.equal(blobGets.length, allBlobs(image).length, "each blob read from the source once");
     assert.equal(new Set(blobGets).size, blobGets.length);
-    const manifestGets = gets.filter((u) => /\/manifests\/sha256:/.test(u));
+    const manifestGets = gets.filter((u) => /\/manifests\//.test(u)); // the root by its tag, the others by digest
     assert.equal(manifestGets.length, allManifests(image).length, "each manifest read once");
     assert.equal(results[1]?.blobs.mounted, allBlobs(image).length, "the second repository of a registry mounts");
     assert.equal(results[1]?.blobs.copied, 0);
