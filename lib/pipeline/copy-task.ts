@@ -9,7 +9,7 @@
 import { errorRecord } from "../errors.ts";
 import type { CopyMessage } from "../queue/messages.ts";
 import type { CopyResult } from "../replicate/copy.ts";
-import type { Descriptor } from "../oci/manifest.ts";
+import { type Descriptor, parseManifest, type RawManifest } from "../oci/manifest.ts";
 import { CopySession, type LargeBlobCopier } from "../replicate/copy-session.ts";
 import { blobCopyResumable, canResume, type ResumeBook } from "../registry/resumable-copy.ts";
 import type { UploadRecords } from "../state/store.ts";
@@ -48,9 +48,10 @@ export async function runCopyTask(deps: PipelineDeps, msg: CopyMessage, d: Deliv
   try {
     const desc = { mediaType: msg.mediaType, digest: msg.digest, size: msg.size };
     // A referrer's manifest (and a fanned-out image's) is pushed by merge, after its blobs; those travel here.
+    const known = carried(msg);
     if (msg.blob) await session.copyBlob(desc, msg.platform);
-    else if (msg.contentOnly) await session.copyContent(desc, msg.platform, msg.skipAbove);
-    else await session.copyManifest(desc, msg.platform);
+    else if (msg.contentOnly) await session.copyContent(desc, msg.platform, msg.skipAbove, known);
+    else await session.copyManifest(desc, msg.platform, known);
   } catch (e) {
     const error = errorRecord(e);
     if (error.code === "RESUMABLE") {
@@ -118,5 +119,15 @@ async function completeAndMaybeMerge(deps: PipelineDeps, msg: CopyMessage, state
   const c = await deps.store.completeTask(msg.jobId, msg.taskId, { state, ...(error ? { error } : {}) });
   if (c.complete && (await deps.store.claimMergeEnqueue(msg.jobId, msg.taskId))) {
     await deps.queues.send("merge", [{ v: 1, kind: "merge", jobId: msg.jobId }]);
+  }
+}
+
+/** The manifest the message carries (read by plan), when its bytes parse; the session uses it only when they are the digest's, else it GETs the manifest. */
+function carried(msg: CopyMessage): RawManifest | undefined {
+  if (!msg.manifest) return undefined;
+  try {
+    return parseManifest(Buffer.from(msg.manifest, "base64"), msg.mediaType);
+  } catch {
+    return undefined;
   }
 }

@@ -46,8 +46,10 @@ export async function planJob(deps: PipelineDeps, jobId: string, d: DeliveryInfo
   try {
     let plan = job.plan;
     let resumed = plan !== undefined;
+    // Child manifests plan read: their copy messages carry them, so the copies need not GET them again.
+    const read = new Map<string, Buffer>();
     if (!plan) {
-      const resolved = await resolvePlan(deps, job, opts);
+      const resolved = await resolvePlan(deps, job, opts, read);
       const tasks = tasksOf(resolved);
       if (tasks.length === 0) {
         const result = upToDateResult(resolved);
@@ -80,6 +82,7 @@ export async function planJob(deps: PipelineDeps, jobId: string, d: DeliveryInfo
         jobId,
         plan,
         tasks.filter((t) => !finished.has(t.id)),
+        read,
       ),
     );
     await deps.store.updateJob(jobId, { status: "copying" }, ["planning"]);
@@ -109,7 +112,7 @@ async function heldByGate(deps: PipelineDeps, job: Job, plan: JobPlan, call: Cal
 }
 
 /** Resolves the source and decides what to copy where (the root planner), as a plan to record. */
-async function resolvePlan(deps: PipelineDeps, job: Job, call: CallOptions): Promise<JobPlan> {
+async function resolvePlan(deps: PipelineDeps, job: Job, call: CallOptions, read: Map<string, Buffer>): Promise<JobPlan> {
   const r = job.request;
   const src = parseReference(r.source, { defaultTag: false });
   const source = storeFor(deps.registries, src.repo, "source");
@@ -130,7 +133,7 @@ async function resolvePlan(deps: PipelineDeps, job: Job, call: CallOptions): Pro
   const root = plan.source;
   if (!root) throw new FerryError("INTERNAL", "the root planner did not read the root");
   const referrers = await referrersOf(source, root, r, call);
-  const fanOut = r.only === "referrers" ? undefined : await fanOutOf(source, root, deps.config.pipeline.resumeAboveBytes, call);
+  const fanOut = r.only === "referrers" ? undefined : await fanOutOf(source, root, deps.config.pipeline.resumeAboveBytes, read, call);
   // A destination is up to date when its tag holds the root and every referrer is there too.
   const upToDate = await Promise.all(
     plan.destinations.map(
@@ -159,11 +162,13 @@ async function resolvePlan(deps: PipelineDeps, job: Job, call: CallOptions): Pro
  * The images whose large blobs are worth a task each (where that helps: two or more blobs of at
  * least `threshold`, copied in parallel and each resumably), with the image's platform.
  */
-async function fanOutOf(source: RegistryStore, root: SourceRoot, threshold: number, call: CallOptions): Promise<JobPlan["fanOut"]> {
+async function fanOutOf(source: RegistryStore, root: SourceRoot, threshold: number, read: Map<string, Buffer>, call: CallOptions): Promise<JobPlan["fanOut"]> {
   const units = copyUnits(root).filter((d) => !isIndexType(d.mediaType) && !isAttestation(d));
   const found = await Promise.all(
     units.map(async (unit) => {
-      const m = unit.digest === root.digest ? root.manifest : (await onSide(source.manifestGet(unit.digest, call), "source")).manifest;
+      const raw = unit.digest === root.digest ? undefined : await onSide(source.manifestGet(unit.digest, call), "source");
+      if (raw) read.set(raw.digest, raw.bytes);
+      const m = raw ? raw.manifest : root.manifest;
       if (m.kind !== "manifest") return undefined;
       const blobs = [m.config, ...m.layers].filter((b, i, all) => b.size >= threshold && all.findIndex((x) => x.digest === b.digest) === i);
       const platform = unit.platform ? formatPlatform(unit.platform) : (root.platforms[0] ?? "");

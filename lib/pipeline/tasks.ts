@@ -5,7 +5,7 @@
 import type { Descriptor } from "../oci/manifest.ts";
 import { formatPlatform } from "../oci/platform.ts";
 import { parseRepository } from "../oci/reference.ts";
-import type { CopyMessage } from "../queue/messages.ts";
+import { type CopyMessage, INLINE_MANIFEST_MAX } from "../queue/messages.ts";
 import { isAttestation } from "../replicate/index-build.ts";
 import { copyUnits, type SourceRoot, sourceRootOf } from "../replicate/root-plan.ts";
 import type { Referrer } from "../oci/referrers.ts";
@@ -65,7 +65,7 @@ function referrerTaskLabel(r: Referrer, subject: string): string {
 }
 
 /** One copy message per task. */
-export function copyMessages(jobId: string, plan: JobPlan, tasks: Task[]): CopyMessage[] {
+export function copyMessages(jobId: string, plan: JobPlan, tasks: Task[], read: ReadonlyMap<string, Buffer> = new Map()): CopyMessage[] {
   const referrerDigests = new Set((plan.referrers ?? []).map((r) => r.descriptor.digest));
   const fannedUnits = new Set((plan.fanOut?.units ?? []).map((u) => u.unit.digest));
   const fannedBlobs = new Set((plan.fanOut?.units ?? []).flatMap((u) => u.blobs.map((b) => b.digest)));
@@ -84,5 +84,11 @@ export function copyMessages(jobId: string, plan: JobPlan, tasks: Task[]): CopyM
     ...(referrerDigests.has(t.digest) ? { contentOnly: true } : {}),
     ...(fannedUnits.has(t.digest) && skipAbove ? { contentOnly: true, skipAbove } : {}),
     ...(fannedBlobs.has(t.digest) ? { blob: true } : {}),
+    ...inlined(read.get(t.digest)),
   }));
+}
+
+/** A manifest small enough to travel in its copy message. */
+function inlined(bytes: Buffer | undefined): { manifest?: string } {
+  return bytes && bytes.byteLength <= INLINE_MANIFEST_MAX ? { manifest: bytes.toString("base64") } : {};
 }

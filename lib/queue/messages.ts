@@ -80,6 +80,9 @@ export type ReferrerEvent = z.infer<typeof ReferrerEventSchema>;
 /** What the plan queue carries. */
 export const PlanQueueMessageSchema = z.discriminatedUnion("kind", [PlanMessageSchema, ReferrerEventSchema]);
 
+/** Largest manifest a copy message carries (ten to a batch stay well inside SQS's 256 KiB). */
+export const INLINE_MANIFEST_MAX = 16 * 1024;
+
 export const CopyMessageSchema = z.object({
   v: z.literal(1),
   kind: z.literal("copy"),
@@ -98,6 +101,11 @@ export const CopyMessageSchema = z.object({
   skipAbove: z.number().int().positive().optional(),
   /** One large blob of a manifest, copied on its own (merge pushes the manifest once all are there). */
   blob: z.boolean().optional(),
+  /** The manifest's bytes, base64, when plan read them (at most {@link INLINE_MANIFEST_MAX}): the copy checks them against `digest` and needs no GET. */
+  manifest: z
+    .string()
+    .max(Math.ceil(INLINE_MANIFEST_MAX / 3) * 4)
+    .optional(),
 });
 export type CopyMessage = z.infer<typeof CopyMessageSchema>;
 

@@ -7,7 +7,7 @@ import { setMaxListeners } from "node:events";
 import { Readable, Transform } from "node:stream";
 import { FerryError, onSide } from "../errors.ts";
 import { isDigest } from "../oci/digest.ts";
-import type { AnyManifest, Descriptor, Platform } from "../oci/manifest.ts";
+import type { AnyManifest, Descriptor, Platform, RawManifest } from "../oci/manifest.ts";
 import { isForeignLayerType } from "../oci/media-types.ts";
 import type { CallOptions } from "../registry/client.ts";
 import { childLabel } from "./index-build.ts";
@@ -222,11 +222,11 @@ export class CopySession {
    * Copies a manifest by digest with everything it references (children first), unless the
    * destination already has it. The unit of work of a pipeline copy task. Resolves to what it did.
    */
-  copyManifest(desc: Descriptor, platform = ""): Promise<ManifestAction> {
-    return once(this.manifests, desc.digest, () => this.doCopyManifest(desc, platform));
+  copyManifest(desc: Descriptor, platform = "", known?: RawManifest): Promise<ManifestAction> {
+    return once(this.manifests, desc.digest, () => this.doCopyManifest(desc, platform, known));
   }
 
-  private async doCopyManifest(desc: Descriptor, platform: string): Promise<ManifestAction> {
+  private async doCopyManifest(desc: Descriptor, platform: string, known?: RawManifest): Promise<ManifestAction> {
     const call = this.callOptions();
     const there = await onSide(this.sink.manifestHead(desc.digest, call), "destination");
     if (there) {
@@ -234,7 +234,7 @@ export class CopySession {
       this.emit({ type: "manifest", digest: desc.digest, mediaType: desc.mediaType, platform, action: "exists" });
       return "exists";
     }
-    const raw = await onSide(this.source.manifestGet(desc.digest, call), "source");
+    const raw = known?.digest === desc.digest ? known : await onSide(this.source.manifestGet(desc.digest, call), "source");
     await this.copyReferenced(raw.manifest, platform);
     await this.putManifest(raw.digest, raw.bytes, raw.mediaType, platform);
     return this.opts.dryRun ? "would-push" : "pushed";
@@ -244,9 +244,9 @@ export class CopySession {
    * Copies what a manifest references (its blobs, or an index's children) but not the manifest
    * itself: a referrer's content, whose manifest is pushed later, after its subject.
    */
-  async copyContent(desc: Descriptor, platform = "", skipAbove?: number): Promise<void> {
+  async copyContent(desc: Descriptor, platform = "", skipAbove?: number, known?: RawManifest): Promise<void> {
     if (await onSide(this.sink.manifestHead(desc.digest, this.callOptions()), "destination")) return;
-    const raw = await onSide(this.source.manifestGet(desc.digest, this.callOptions()), "source");
+    const raw = known?.digest === desc.digest ? known : await onSide(this.source.manifestGet(desc.digest, this.callOptions()), "source");
     await this.copyReferenced(raw.manifest, platform, skipAbove);
   }
 

@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { parseConfig } from "../../lib/config.ts";
+import { parseManifest } from "../../lib/oci/manifest.ts";
 import { runCopyTask } from "../../lib/pipeline/copy-task.ts";
 import { type PipelineDeps, silentLog } from "../../lib/pipeline/deps.ts";
 import { runMerge } from "../../lib/pipeline/merge.ts";
@@ -66,12 +67,12 @@ function harness(settings: Record<string, unknown> = {}) {
   const store = new MemoryJobStore();
   const deps: PipelineDeps = { config, store, queues, registries: poolFromConfig(config), log: silentLog };
   let n = 0;
-  /** Accepts a request, runs plan, every copy task (twice each: a duplicate delivery), then merge. */
-  const replicate = async (request: Omit<ReplicationRequest, "trigger" | "eventTime">) => {
+  /** Accepts a request, runs plan, every copy task (twice each: a duplicate delivery; `alter` may change them first), then merge. */
+  const replicate = async (request: Omit<ReplicationRequest, "trigger" | "eventTime">, alter = (m: CopyMessage[]) => m) => {
     const id = `job-${++n}`;
     assert.ok(await store.createJob({ id, request: { ...request, trigger: "api", eventTime: new Date().toISOString() } }));
     const planned = await planJob(deps, id, once);
-    const copies = queues.take("copy");
+    const copies = alter(queues.take("copy"));
     for (const m of [...copies, ...copies]) await runCopyTask(deps, m, once);
     const merges = queues.take("merge");
     const merged = [];
@@ -93,6 +94,22 @@ describe("pipeline use-cases on the in-memory store", () => {
     assert.ok(r.merged.slice(1).every((x) => x === undefined));
     assert.equal(r.job?.status, "succeeded");
     for (const repo of ["one/app", "two/app"]) assert.equal((await client.manifestHead(repo, "v1"))?.digest, image.digest);
+  });
+
+  it("copy messages carry the child manifests plan read; bytes that are not the digest's are ignored and read again", async () => {
+    const { replicate } = harness();
+    const children = parseManifest(image.bytes).manifest;
+    assert.equal(children.kind, "index");
+    const r = await replicate({ source: `${reg.host}/app:v1`, destinations: [`${reg.host}/carried/app`] }, (copies) => {
+      assert.equal(copies.filter((m) => m.manifest).length, children.manifests.length, "every child manifest travels with its task");
+      // Each message now carries another child's manifest: the copy must not push it as its own.
+      return copies.map((m, i) => ({ ...m, manifest: copies[(i + 1) % copies.length]?.manifest }));
+    });
+    assert.equal(r.job?.status, "succeeded", JSON.stringify(r.job?.error));
+    for (const d of children.manifests) {
+      assert.deepEqual((await client.manifestGet("carried/app", d.digest)).digest, d.digest, `${d.digest} is at the destination`);
+    }
+    assert.equal((await client.manifestHead("carried/app", "v1"))?.digest, image.digest);
   });
 
   it("a destination already up to date gets no task; the job is skipped when all are", async () => {

@@ -280,11 +280,20 @@ describe("requests a job makes at the destination", () => {
       },
     });
     t.after(() => proxy.stop());
+    const atSource: string[] = [];
+    const srcProxy = await startFaultProxy(src.host, {
+      eligible: (method, path) => {
+        atSource.push(`${method} ${path.split("?")[0]}`);
+        return false;
+      },
+    });
+    t.after(() => srcProxy.stop());
     const image = randomIndex({ platforms: 2, layers: 1, seed: "e2e-requests" });
     await pushImage(srcClient, "lib/counted", "v1", image);
     const run = async (repo: string) => {
       seen.length = 0;
-      const r = await api(ferry.url, "POST", "/replications", { source: `${src.host}/lib/counted:v1`, destinations: [`${proxy.host}/${repo}:v1`] });
+      atSource.length = 0;
+      const r = await api(ferry.url, "POST", "/replications", { source: `${srcProxy.host}/lib/counted:v1`, destinations: [`${proxy.host}/${repo}:v1`] });
       assert.equal((await waitForJob(ferry.url, String(r.body.id))).status, "succeeded");
       return seen.filter((x) => x.startsWith("PUT /v2/") && x.includes("/manifests/"));
     };
@@ -292,6 +301,11 @@ describe("requests a job makes at the destination", () => {
     assert.equal(children.kind, "index");
     const childPuts = children.manifests.map((d) => `PUT /v2/first/manifests/${d.digest}`).sort();
     assert.deepEqual((await run("first")).sort(), [...childPuts, "PUT /v2/first/manifests/v1"].sort(), "children by digest, the root by tag only");
+    // At the source, each manifest is read once: the root by its tag (no HEAD first), each child
+    // by plan, which hands it to its copy task.
+    const manifestReads = atSource.filter((x) => x.includes("/manifests/"));
+    const childGets = children.manifests.map((d) => `GET /v2/lib/counted/manifests/${d.digest}`);
+    assert.deepEqual(manifestReads.sort(), ["GET /v2/lib/counted/manifests/v1", ...childGets].sort(), "one read per manifest");
     assert.equal((await dstClient.manifestHead("first", image.digest))?.digest, image.digest, "the tag's PUT put the root by digest too");
     await run("second");
     assert.deepEqual(
@@ -300,5 +314,10 @@ describe("requests a job makes at the destination", () => {
       "the second job only mounts: no blob HEAD, no upload",
     );
     assert.deepEqual(await skopeoInspectRaw(`${dst.host}/second:v1`), image.bytes);
+    assert.deepEqual(
+      atSource.filter((x) => x.includes("/blobs/")),
+      [],
+      "nothing read from the source's blobs: this process put them there from the same source",
+    );
   });
 });
