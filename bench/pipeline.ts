@@ -33,7 +33,7 @@ const percentile = (xs: number[], p: number) => {
 const TICKS = Number(execFileSync("getconf", ["CLK_TCK"]).toString()) || 100;
 
 /** CPU milliseconds (user + system, all threads) a process has used so far. */
-function cpuMs(pid: number): number {
+export function cpuMs(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS;
 }

@@ -18,7 +18,7 @@ import { REGISTRY_BIN, startDistribution } from "../test/helpers/distribution.ts
 import { type ManifestSpec, pushImage, randomImage, randomIndex } from "../test/helpers/images.ts";
 import { startCountingProxy } from "./counting-proxy.ts";
 import { benchBundles } from "./bundles.ts";
-import { benchPipeline } from "./pipeline.ts";
+import { benchPipeline, cpuMs } from "./pipeline.ts";
 
 const run = promisify(execFile);
 const here = fileURLToPath(new URL(".", import.meta.url));
@@ -58,6 +58,8 @@ interface Usage {
   wallMs: number;
   cpuMs: number;
   peakRssMB: number;
+  /** CPU the two registries used during the run (from /proc). */
+  registriesCpuMs?: number;
 }
 
 type Tool = "ferry" | "skopeo" | "limit";
@@ -113,6 +115,14 @@ async function registryVersion(): Promise<string> {
   );
 }
 
+/** `1.50 s own + 1.90 s registries, cores 80 % busy`: medians over a tool's runs. */
+function whereCpuWent(runs: Usage[]): string {
+  const own = median(runs.map((u) => u.cpuMs));
+  const registries = median(runs.map((u) => u.registriesCpuMs ?? 0));
+  const busy = median(runs.map((u) => (u.cpuMs + (u.registriesCpuMs ?? 0)) / (u.wallMs * cpus().length)));
+  return `${(own / 1000).toFixed(2)} s own + ${(registries / 1000).toFixed(2)} s registries, cores ${(busy * 100).toFixed(0)} % busy`;
+}
+
 async function main(): Promise<void> {
   const started = Date.now();
   const machine = `${cpus().length} × ${cpus()[0]?.model.trim() ?? "cpu"}, ${Math.round(totalmem() / 1024 ** 3)} GiB RAM, Node ${process.version}`;
@@ -121,6 +131,7 @@ async function main(): Promise<void> {
   const src = await startDistribution();
   const rows: string[] = [];
   const requestRows: string[] = [];
+  const cpuRows: string[] = [];
   const rawRows: string[] = [];
   try {
     const seedClient = new RegistryClient({ host: src.host, side: "destination" });
@@ -137,7 +148,10 @@ async function main(): Promise<void> {
           const dst = await startDistribution();
           const home = await mkdtemp(join(tmpdir(), "ferry-bench-home-"));
           try {
+            const registries = () => cpuMs(src.pid as number) + cpuMs(dst.pid as number);
+            const before = registries();
             const u = await measure(tool, `${src.host}/bench/${s.id}:v1`, `${dst.host}/bench/${s.id}:v1`, home);
+            u.registriesCpuMs = registries() - before;
             const check = new RegistryClient({ host: dst.host });
             const got = await check.manifestHead(`bench/${s.id}`, "v1");
             await check.close();
@@ -166,6 +180,7 @@ async function main(): Promise<void> {
         rss: Math.max(...results.skopeo.map((u) => u.peakRssMB)),
       };
       const l = { wall: median(results.limit.map((u) => u.wallMs)), rss: Math.max(...results.limit.map((u) => u.peakRssMB)) };
+      cpuRows.push(`| (${s.id}) | ${(["ferry", "skopeo", "limit"] as Tool[]).map((t) => whereCpuWent(results[t])).join(" | ")} |`);
       rows.push(
         `| (${s.id}) ${s.label} | ${(f.wall / 1000).toFixed(2)} s | ${(k.wall / 1000).toFixed(2)} s | ${(l.wall / 1000).toFixed(2)} s | **${(f.wall / k.wall).toFixed(2)}×** | **${(f.wall / l.wall).toFixed(2)}×** | ${(f.cpu / 1000).toFixed(2)} s | ${(k.cpu / 1000).toFixed(2)} s | ${f.rss} MB | ${k.rss} MB | ${l.rss} MB | ${s.target ?? ""} |`,
       );
@@ -215,6 +230,12 @@ async function main(): Promise<void> {
     "| scenario | ferry wall | skopeo wall | limit wall | ferry/skopeo | ferry/limit | ferry CPU | skopeo CPU | ferry peak RSS | skopeo peak RSS | limit peak RSS | target |",
     "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ...rows,
+    "",
+    `Where the CPU went (medians): the tool's own, the two registries' (from /proc), and how busy that kept the machine's ${cpus().length} cores over the tool's wall time:`,
+    "",
+    "| scenario | ferry | skopeo | limit |",
+    "| --- | --- | --- | --- |",
+    ...cpuRows,
     "",
     "Second run onto an up-to-date destination, requests by method:",
     "",
