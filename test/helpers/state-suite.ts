@@ -191,6 +191,10 @@ export function jobStoreSuiteOn(name: string, open: JobStoreFactory, probe: JobS
       const t2 = (await s.getJob("tk", { withTasks: true }))?.tasks?.find((t) => t.id === "t2");
       assert.equal(t2?.state, "done");
       assert.equal(t2?.error, undefined);
+      // ... and an attempt reported after it succeeded (a duplicate delivery) does not show either
+      await s.noteTaskAttempt("tk", "t2", errorOf("REGISTRY", "late attempt", { retryable: true }));
+      const late = (await s.getJob("tk", { withTasks: true }))?.tasks?.find((t) => t.id === "t2");
+      assert.deepEqual([late?.state, late?.error], ["done", undefined]);
       // a late failure never overwrites a success
       await s.completeTask("tk", "t0", { state: "failed", error: errorOf("REGISTRY", "late") });
       assert.equal((await s.getJob("tk", { withTasks: true }))?.tasks?.find((t) => t.id === "t0")?.state, "done");

@@ -92,18 +92,18 @@ export class DynamoTasks implements TaskRecords {
   }
 
   async completeTask(jobId: string, taskId: string, outcome: { state: "done" | "failed"; error?: ErrorRecord }): Promise<TaskCompletion> {
-    // The job's sets are the truth (readers show a task in `done` as done, see `withOutcomes`):
-    // a success writes only them; a failure also writes its error on the task item, at once with
-    // the job, and the caller acts on the count only after both landed.
+    // The job's sets are the truth (readers show a task in `done` as done, even after a late
+    // failure: see `withOutcomes`): a success writes only them; a failure also writes its error on
+    // the task item, at once with the job, and the caller acts on the count only after both landed.
     const failed = outcome.state === "failed";
     const taskWritten = !failed
       ? Promise.resolve(true)
       : applied(this.t, {
           key: taskKey(jobId, taskId),
           update: outcome.error ? "SET #st = :s, #e = :e" : "SET #st = :s REMOVE #e",
-          condition: failed ? "attribute_exists(pk) AND #st <> :done" : "attribute_exists(pk)",
+          condition: "attribute_exists(pk)",
           names: { "#st": "state", "#e": "error" },
-          values: { ":s": outcome.state, ":e": outcome.error && toJson(outcome.error), ":done": failed ? "done" : undefined },
+          values: { ":s": outcome.state, ":e": outcome.error && toJson(outcome.error) },
         });
     // The job: ADD to a string set is idempotent, so a redelivered completion counts once.
     const jobWritten = updateIf(this.t, {

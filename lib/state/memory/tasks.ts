@@ -41,7 +41,8 @@ export class MemoryTasks implements TaskRecords {
 
   async noteTaskAttempt(jobId: string, taskId: string, error: ErrorRecord): Promise<void> {
     const task = this.m.tasks.get(jobId)?.get(taskId);
-    if (!task) return;
+    // A late attempt's error on a task already done is not shown (DynamoDB's readers hide it too).
+    if (!task || task.state === "done") return;
     task.error = asJson(error);
     task.attempts = (task.attempts ?? 0) + 1;
   }
