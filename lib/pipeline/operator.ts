@@ -56,7 +56,9 @@ export function jobView(job: Job) {
     ...(job.request.platforms ? { platforms: job.request.platforms } : {}),
     createdAt: job.createdAt,
     updatedAt: job.updatedAt,
-    ...(job.taskCount !== undefined ? { progress: { total: job.taskCount, done: job.done.length, failed: job.failed.length } } : {}),
+    ...(job.taskCount !== undefined
+      ? { progress: { total: job.taskCount, done: job.done.length, failed: job.failed.filter((id) => !job.done.includes(id)).length } }
+      : {}),
     ...(job.tasks
       ? {
           tasks: job.tasks.map((t) => ({
