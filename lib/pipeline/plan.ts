@@ -168,6 +168,7 @@ async function fanOutOf(source: RegistryStore, root: SourceRoot, threshold: numb
     units.map(async (unit) => {
       const raw = unit.digest === root.digest ? undefined : await onSide(source.manifestGet(unit.digest, call), "source");
       if (raw) read.set(raw.digest, raw.bytes);
+      else if (!root.rebuilt) read.set(root.digest, root.bytes); // a single image: its task copies the root plan read
       const m = raw ? raw.manifest : root.manifest;
       if (m.kind !== "manifest") return undefined;
       const blobs = [m.config, ...m.layers].filter((b, i, all) => b.size >= threshold && all.findIndex((x) => x.digest === b.digest) === i);

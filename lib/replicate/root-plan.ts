@@ -91,10 +91,10 @@ export interface PlanRootRequest {
 
 /** The source's root: a HEAD when HEADs may decide, else the GET that reading it takes anyway (one request, not two). */
 async function sourceRoot(req: PlanRootRequest, call: CallOptions): Promise<{ head: { digest: string; mediaType: string }; raw?: RawManifest }> {
-  const notFound = () => new FerryError("NOT_FOUND", `${req.source.name}: ${req.ref} not found`, { side: "source" });
+  const notFound = (cause?: unknown) => new FerryError("NOT_FOUND", `${req.source.name}: ${req.ref} not found`, { side: "source", cause });
   if (!req.decideByHead) {
     const raw = await onSide(req.source.manifestGet(req.ref, call), "source").catch((e: unknown) => {
-      throw e instanceof RegistryError && e.status === 404 ? notFound() : e;
+      throw e instanceof RegistryError && e.status === 404 ? notFound(e) : e;
     });
     return { head: { digest: raw.digest, mediaType: raw.mediaType }, raw };
   }

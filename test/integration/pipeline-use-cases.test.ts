@@ -142,6 +142,10 @@ describe("pipeline use-cases on the in-memory store", () => {
     await pushImage(client, "single", "v1", single);
     const r = await replicate({ source: `${reg.host}/single:v1`, destinations: [`${reg.host}/indexed/single`], normalize: "index" });
     assert.equal(r.job?.status, "succeeded", JSON.stringify(r.job?.error));
+    assert.equal(r.copies[0]?.manifest, single.bytes.toString("base64"), "the image plan read travels with its task");
+    const plain = await replicate({ source: `${reg.host}/single:v1`, destinations: [`${reg.host}/plain/single`] });
+    assert.equal(plain.job?.status, "succeeded");
+    assert.equal(plain.copies[0]?.manifest, single.bytes.toString("base64"), "so does a single image's root");
     const raw = await client.manifestGet("indexed/single", "v1");
     assert.deepEqual(entryPlatforms(raw.bytes), ["linux/arm64/v8"]);
     assert.equal((await client.manifestHead("indexed/single", single.digest))?.digest, single.digest, "the image by digest");
