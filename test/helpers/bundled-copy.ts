@@ -52,21 +52,35 @@ function standInEnv(config: string, table: string, urls: Record<string, string>,
   });
 }
 
+/** fauxqs on 127.0.0.1 with a client; `queues(prefix)` creates the plan, copy and merge queues. */
+async function startQueues() {
+  const { buildApp } = await import("fauxqs");
+  const app = buildApp({ logger: false, host: "127.0.0.1" });
+  await app.listen({ port: 0, host: "127.0.0.1" });
+  const endpoint = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  const sqs = new SQSClient({ region: "us-east-1", endpoint, credentials: { accessKeyId: "x", secretAccessKey: "x" } });
+  const queues = async (prefix: string) => {
+    const urls: Record<string, string> = {};
+    for (const q of ["plan", "copy", "merge"]) urls[q] = (await sqs.send(new CreateQueueCommand({ QueueName: `${prefix}-${q}` }))).QueueUrl as string;
+    return urls;
+  };
+  const stop = async () => {
+    sqs.destroy();
+    await app.close();
+  };
+  return { sqs, endpoint, queues, stop };
+}
+
 export async function runBundledCopy(bundlePath: string): Promise<void> {
   const [src, dst, ddb] = await Promise.all([startDistribution(), startDistribution(), startDynalite()]);
-  const { buildApp } = await import("fauxqs");
-  const sqsApp = buildApp({ logger: false, host: "127.0.0.1" });
-  await sqsApp.listen({ port: 0, host: "127.0.0.1" });
-  const endpoint = `http://127.0.0.1:${(sqsApp.server.address() as AddressInfo).port}`;
-  const sqs = new SQSClient({ region: "us-east-1", endpoint, credentials: { accessKeyId: "x", secretAccessKey: "x" } });
+  const { sqs, endpoint, queues, stop: stopQueues } = await startQueues();
   try {
     const image = randomIndex({ platforms: 2, seed: "bundled" });
     const srcClient = new RegistryClient({ host: src.host });
     await pushImage(srcClient, "b/app", "v1", image);
     await srcClient.close();
     const child = JSON.parse(image.bytes.toString()).manifests[0] as { digest: string; mediaType: string; size: number };
-    const urls: Record<string, string> = {};
-    for (const q of ["plan", "copy", "merge"]) urls[q] = (await sqs.send(new CreateQueueCommand({ QueueName: `b-${q}` }))).QueueUrl as string;
+    const urls = await queues("b");
     await ensureTable(ddb.client, "bundled");
     const store = new DynamoJobStore(ddb.client, { tableName: "bundled" });
     await store.createJob({
@@ -118,8 +132,7 @@ export async function runBundledCopy(bundlePath: string): Promise<void> {
     const merge = await sqs.send(new ReceiveMessageCommand({ QueueUrl: urls.merge, WaitTimeSeconds: 1 }));
     assert.equal(JSON.parse(merge.Messages?.[0]?.Body ?? "{}").jobId, "job1", "completing the task set queued the merge");
   } finally {
-    sqs.destroy();
-    await sqsApp.close();
+    await stopQueues();
     await Promise.all([src.stop(), dst.stop(), ddb.stop()]);
   }
 }
@@ -134,18 +147,13 @@ export async function runBundledResumableCopy(bundlePath: string, size = 48 * 10
   const { randomImage } = await import("./images.ts");
   const [src, dst, ddb] = await Promise.all([startDistribution(), startDistribution(), startDynalite()]);
   const proxy = await startThrottleProxy(src.host, 6 * 1024 * 1024);
-  const { buildApp } = await import("fauxqs");
-  const sqsApp = buildApp({ logger: false, host: "127.0.0.1" });
-  await sqsApp.listen({ port: 0, host: "127.0.0.1" });
-  const endpoint = `http://127.0.0.1:${(sqsApp.server.address() as AddressInfo).port}`;
-  const sqs = new SQSClient({ region: "us-east-1", endpoint, credentials: { accessKeyId: "x", secretAccessKey: "x" } });
+  const { sqs, endpoint, queues, stop: stopQueues } = await startQueues();
   try {
     const image = randomImage({ layers: 1, layerSize: size, seed: "bundled-resume" });
     const srcClient = new RegistryClient({ host: src.host });
     await pushImage(srcClient, "r/app", "v1", image);
     await srcClient.close();
-    const urls: Record<string, string> = {};
-    for (const q of ["plan", "copy", "merge"]) urls[q] = (await sqs.send(new CreateQueueCommand({ QueueName: `r-${q}` }))).QueueUrl as string;
+    const urls = await queues("r");
     await ensureTable(ddb.client, "resume");
     const store = new DynamoJobStore(ddb.client, { tableName: "resume" });
     const request = { source: `${proxy.host}/r/app:v1`, destinations: [`${dst.host}/r/app`], trigger: "api" as const, eventTime: new Date().toISOString() };
@@ -183,8 +191,7 @@ export async function runBundledResumableCopy(bundlePath: string, size = 48 * 10
     await dstClient.close();
     return { invocations, read: proxy.blobBytes(), size };
   } finally {
-    sqs.destroy();
-    await sqsApp.close();
+    await stopQueues();
     await proxy.stop();
     await Promise.all([src.stop(), dst.stop(), ddb.stop()]);
   }
